@@ -1,0 +1,32 @@
+# dgm: `make demo` and `make test` do all the set-up on a fresh machine.
+PYTHON ?= python3
+VENV := .venv
+BIN := $(VENV)/bin
+# torch is pinned to the CPU wheel of this machine; the package itself accepts a range.
+TORCH := torch==2.13.0
+SHARED_MNIST := $(abspath ../shared/data/mnist)
+
+.PHONY: venv demo test test-fast test-slow bench clean
+
+$(BIN)/dgm: pyproject.toml
+	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
+	$(BIN)/python -m pip install -q --upgrade pip
+	$(BIN)/python -m pip install -q $(TORCH)
+	$(BIN)/python -m pip install -q -e ".[test]"
+	touch $(BIN)/dgm
+
+venv: $(BIN)/dgm
+
+demo: venv
+	$(BIN)/python -m dgm.demo
+
+# The fast suite first, then the slow end-to-end tests. pytest's exit code 5 (no test ran) fails.
+test: venv
+	DGM_DATA=$(SHARED_MNIST) $(BIN)/python -m pytest -q -m "not slow" -p no:cacheprovider
+	DGM_DATA=$(SHARED_MNIST) $(BIN)/python -m pytest -q -m slow -p no:cacheprovider
+
+bench: venv
+	$(BIN)/python benchmarks/run.py
+
+clean:
+	rm -rf $(VENV) runs demo .pytest_cache

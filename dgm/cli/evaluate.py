@@ -1,0 +1,47 @@
+"""`dgm evaluate RUN --data DATA [--split S] [--metrics ...] [--json]`."""
+
+from __future__ import annotations
+
+import argparse
+import json
+
+
+def add_parser(sub: argparse._SubParsersAction) -> None:
+    from dgm.data.base import SPLITS
+
+    from dgm.cli.common import add_device, add_seed
+
+    p = sub.add_parser("evaluate", help="evaluate a trained model on data")
+    p.add_argument("run", help="run folder written by dgm train")
+    p.add_argument("--data", required=True, help="dataset name or path to a file or folder")
+    p.add_argument("--split", default="test", choices=SPLITS,
+                   help="which samples to judge on (default test; all = every sample of the file)")
+    p.add_argument("--metrics", nargs="+", help="metrics to compute (default: every one that applies)")
+    p.add_argument("--n-samples", type=int, default=2000, help="model samples for sample-based metrics")
+    p.add_argument("--json", action="store_true", help="print one JSON object on stdout")
+    add_seed(p)
+    add_device(p)
+    p.set_defaults(handler=run)
+
+
+def run(args: argparse.Namespace) -> int:
+    from dgm.data import load_data
+    from dgm.errors import DgmError
+    from dgm.io import load
+    from dgm.metrics import evaluate
+    from dgm.utils import resolve_device
+
+    if args.n_samples < 2:
+        raise DgmError(f"--n-samples must be at least 2, got {args.n_samples}")
+    metrics = [m for item in args.metrics for m in item.split(",") if m] if args.metrics else None
+    model = load(args.run, device=resolve_device(args.device))
+    data = load_data(args.data)
+    result = evaluate(model, data, args.split, metrics, n_samples=args.n_samples, seed=args.seed)
+    result = {"run": str(args.run), "data": data.name, "split": args.split, **result}
+    if args.json:
+        print(json.dumps(result))
+    else:
+        width = max(map(len, result))
+        for k, v in result.items():
+            print(f"{k:<{width}}  {v:.6g}" if isinstance(v, float) else f"{k:<{width}}  {v}")
+    return 0

@@ -1,0 +1,73 @@
+"""Entry point of `dgm`: argument parsing, and errors turned into one line and an exit code.
+
+Exit codes: 0 success, 2 bad usage or bad input, 1 internal error (or a diverged run).
+`--debug` shows tracebacks. Lightning is imported only by `dgm train`.
+"""
+
+from __future__ import annotations
+
+import argparse
+import sys
+from collections.abc import Sequence
+
+from dgm import __version__
+
+EXIT_USAGE, EXIT_INTERNAL = 2, 1
+
+
+class UsageError(Exception):
+    """argparse found bad usage; reported in one line, exit code 2."""
+
+
+class Parser(argparse.ArgumentParser):
+    """An ArgumentParser whose errors are one line (no usage dump) and never exit by themselves."""
+
+    def error(self, message: str) -> None:  # type: ignore[override]
+        raise UsageError(f"{self.prog}: {message} (see {self.prog} --help)")
+
+
+def build_parser() -> Parser:
+    from dgm.cli import evaluate, list_, sample, train
+
+    parser = Parser(prog="dgm", description="Deep generative modeling: fit, sample, evaluate.")
+    parser.add_argument("--version", action="version", version=f"dgm {__version__}")
+    parser.add_argument("--debug", action="store_true", help="show full tracebacks on errors")
+    sub = parser.add_subparsers(dest="command", metavar="COMMAND", parser_class=Parser)
+    for module in (train, sample, evaluate, list_):
+        module.add_parser(sub)
+    return parser
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    argv = list(sys.argv[1:] if argv is None else argv)
+    debug = "--debug" in argv
+    try:
+        args = build_parser().parse_args(argv)
+        if args.command is None:
+            build_parser().print_help()
+            return EXIT_USAGE
+        return args.handler(args) or 0
+    except UsageError as e:
+        print(e, file=sys.stderr)
+        return EXIT_USAGE
+    except KeyboardInterrupt:
+        print("dgm: interrupted", file=sys.stderr)
+        return 130
+    except Exception as e:  # noqa: BLE001  (every error becomes one line unless --debug)
+        from dgm.errors import DgmError, TrainingDiverged
+
+        if debug:
+            raise
+        if isinstance(e, TrainingDiverged):
+            print(f"dgm: error: {e}", file=sys.stderr)
+            return EXIT_INTERNAL
+        if isinstance(e, DgmError):
+            print(f"dgm: error: {e}", file=sys.stderr)
+            return EXIT_USAGE
+        print(f"dgm: internal error: {type(e).__name__}: {e} (rerun with --debug for the traceback)",
+              file=sys.stderr)
+        return EXIT_INTERNAL
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,99 @@
+"""`dgm train MODEL --data DATA [--out DIR] [...]`: fit a model, then write figures and a summary."""
+
+from __future__ import annotations
+
+import argparse
+from pathlib import Path
+
+from dgm.cli.common import add_device, add_seed
+
+# Flag -> RunConfig field; flags left unset do not override the --config file.
+FLAGS = {
+    "max_steps": int, "epochs": int, "max_time": str, "batch_size": int, "lr": float,
+    "devices": int, "num_nodes": int, "strategy": str, "objective": str,
+}
+
+
+def add_parser(sub: argparse._SubParsersAction) -> None:
+    p = sub.add_parser("train", help="train a model on data (see dgm list models)")
+    p.add_argument("model", help="registered model name")
+    p.add_argument("--data", help="dataset name or path to a .csv/.npy/.npz file or a folder of PNGs")
+    p.add_argument("--out", help="run folder (default runs/MODEL-DATA)")
+    length = p.add_mutually_exclusive_group()
+    length.add_argument("--max-steps", type=int, help="number of optimiser steps")
+    length.add_argument("--epochs", type=int, help="passes over the training split")
+    p.add_argument("--max-time", help="stop after this long, e.g. 30s, 5m, 2h")
+    p.add_argument("--batch-size", type=int)
+    p.add_argument("--lr", type=float, help="learning rate")
+    p.add_argument("--objective", help="training objective (default: the model's own; dgm list objectives)")
+    add_seed(p, default=None)  # type: ignore[arg-type]
+    add_device(p)
+    p.add_argument("--devices", type=int, help="processes/GPUs per node for data parallelism")
+    p.add_argument("--num-nodes", type=int, help="number of nodes (with torchrun or SLURM)")
+    p.add_argument("--strategy", help="Lightning strategy, e.g. ddp")
+    p.add_argument("--config", type=Path, help="YAML file of config keys (see docs)")
+    p.add_argument("--set", action="append", default=[], metavar="KEY=VALUE",
+                   help="override a config key; model_args.NAME=VALUE sets a model argument")
+    p.add_argument("--resume", action="store_true", help="continue the run in --out from its checkpoint")
+    p.add_argument("--no-progress", action="store_true", help="hide the progress bar")
+    p.set_defaults(handler=run)
+
+
+def build_config(args: argparse.Namespace) -> "RunConfig":  # noqa: F821
+    from dgm.config import RunConfig, apply_overrides, read_yaml
+    from dgm.errors import DgmError
+
+    d = read_yaml(args.config) if args.config else {}
+    d["model"] = args.model
+    if args.data:
+        d["data"] = args.data
+    for name in FLAGS:
+        if getattr(args, name) is not None:
+            d[name] = getattr(args, name)
+    if args.seed is not None:
+        d["seed"] = args.seed
+    if args.device != "auto":
+        d["device"] = args.device
+    apply_overrides(d, args.set)
+    if "data" not in d:
+        raise DgmError("dgm train needs --data (a dataset name or a path)")
+    return RunConfig.from_dict(d)
+
+
+def run(args: argparse.Namespace) -> int:
+    from dgm.registry import MODELS, load_all
+
+    load_all()
+    MODELS.get(args.model)  # fail early on a typo, before Lightning is imported
+    config = build_config(args)
+    out = Path(args.out or f"runs/{args.model}-{Path(config.data).stem}")
+
+    from dgm.train import train
+
+    model = train(config, out, resume=args.resume, progress=not args.no_progress)
+    import lightning.fabric.utilities.rank_zero as rz
+
+    if getattr(rz.rank_zero_only, "rank", 0) != 0:
+        return 0
+    summarize(out, model)
+    return 0
+
+
+def summarize(out: Path, model: "object") -> None:
+    """Evaluate on the validation split, write figures and report.json, and print where they are."""
+    from dgm import plots
+    from dgm.data import load_data
+    from dgm.io import read_config
+    from dgm.metrics import evaluate
+    from dgm.utils import write_json
+
+    config = read_config(out)
+    data = load_data(config["train"]["data"])
+    result = evaluate(model, data, "val")
+    write_json(out / "report.json", {"split": "val", **result})
+    figures = plots.run_figures(out, model, data)
+    line = ", ".join(f"{k} {v:.4g}" for k, v in result.items() if k in ("nll", "kl", "energy_distance"))
+    print(f"trained {config['model']} on {data.name}: validation {line}")
+    print(f"run folder: {out}  (model.safetensors, config.json, metrics.csv, report.json)")
+    for f in figures:
+        print(f"figure: {f}")

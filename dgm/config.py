@@ -1,0 +1,156 @@
+"""The run configuration: one typed record filled from defaults, a YAML file and `--set` flags.
+
+Precedence: defaults < YAML file (--config) < explicit flags < --set key=value.
+Keys under `model_args.` go to the model's keyword-only constructor.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import re
+from dataclasses import asdict, dataclass, field
+from pathlib import Path
+from typing import Any
+
+from dgm.errors import DgmError
+
+
+@dataclass
+class RunConfig:
+    """Everything that defines a training run (saved as the run's `config.json`)."""
+
+    model: str
+    data: str
+    model_args: dict[str, Any] = field(default_factory=dict)
+    preprocess: str | None = None  # None: "standardize" for points, "none" for images
+    objective: str | None = None  # None: the model's default objective
+    max_steps: int | None = None
+    epochs: int | None = None
+    max_time: str | None = None  # "DD:HH:MM:SS" or "5m", "2h", "30s"
+    batch_size: int = 256
+    lr: float = 1e-3
+    lr_schedule: str = "cosine"  # cosine | constant
+    warmup_steps: int = 0
+    grad_clip: float | None = None
+    weight_decay: float = 0.0
+    seed: int = 0
+    device: str = "auto"  # auto | cpu | cuda
+    devices: int = 1
+    num_nodes: int = 1
+    strategy: str = "auto"
+    dtype: str = "float32"
+    val_every: int = 100
+    checkpoint_every: int = 100
+    log_every: int = 10
+
+    def resolve(self, default_steps: int = 2000) -> RunConfig:
+        """Fill the unset training length with a default and validate the values."""
+        if self.max_steps is None and self.epochs is None and self.max_time is None:
+            self.max_steps = default_steps
+        for name in ("batch_size", "val_every", "checkpoint_every", "log_every", "devices", "num_nodes"):
+            if getattr(self, name) < 1:
+                raise DgmError(f"{name} must be a positive integer, got {getattr(self, name)}")
+        for name in ("max_steps", "epochs"):
+            value = getattr(self, name)
+            if value is not None and value < 1:
+                raise DgmError(f"{name} must be a positive integer, got {value}")
+        if not self.lr > 0:
+            raise DgmError(f"lr must be positive, got {self.lr}")
+        if self.lr_schedule not in ("cosine", "constant"):
+            raise DgmError(f"lr_schedule must be 'cosine' or 'constant', got {self.lr_schedule!r}")
+        if self.dtype not in ("float32", "float64"):
+            raise DgmError(f"dtype must be 'float32' or 'float64', got {self.dtype!r}")
+        if self.device not in ("auto", "cpu", "cuda"):
+            raise DgmError(f"device must be auto, cpu or cuda, got {self.device!r}")
+        if self.max_time is not None:
+            parse_duration(self.max_time)
+        return self
+
+    def to_dict(self) -> dict[str, Any]:
+        return asdict(self)
+
+    @classmethod
+    def from_dict(cls, d: dict[str, Any]) -> RunConfig:
+        names = {f.name for f in dataclasses.fields(cls)}
+        unknown = sorted(set(d) - names)
+        if unknown:
+            raise DgmError(f"unknown config key {unknown[0]!r} (known: {', '.join(sorted(names))})")
+        types = {f.name: str(f.type) for f in dataclasses.fields(cls)}
+        return cls(**{k: _coerce(k, v, types[k]) for k, v in d.items()})
+
+
+def _coerce(key: str, value: Any, annotation: str) -> Any:
+    """Convert a value read from YAML or --set to the field's type (e.g. "3e-4" to a float)."""
+    if value is None and "None" in annotation:
+        return None
+    for name, kind in (("int", int), ("float", float)):
+        if annotation.startswith(name):
+            if isinstance(value, bool) or not isinstance(value, (int, float, str)):
+                raise DgmError(f"{key} must be a number, got {value!r}")
+            try:
+                number = kind(value)
+            except ValueError:
+                raise DgmError(f"{key} must be a number, got {value!r}") from None
+            if kind is int and number != float(value):
+                raise DgmError(f"{key} must be a whole number, got {value!r}")
+            return number
+    if annotation.startswith("dict") and not isinstance(value, dict):
+        raise DgmError(f"{key} must be a mapping of names to values, got {value!r}")
+    if annotation.startswith("str") and not isinstance(value, str):
+        return str(value)
+    return value
+
+
+def parse_duration(text: str) -> float:
+    """Return seconds for "90s", "5m", "2h", "1d" or Lightning's "DD:HH:MM:SS"."""
+    m = re.fullmatch(r"\s*(\d+(?:\.\d+)?)\s*([smhd])\s*", text)
+    if m:
+        return float(m.group(1)) * {"s": 1, "m": 60, "h": 3600, "d": 86400}[m.group(2)]
+    parts = text.split(":")
+    if len(parts) == 4 and all(p.isdigit() for p in parts):
+        d, h, mi, s = map(int, parts)
+        return float(((d * 24 + h) * 60 + mi) * 60 + s)
+    raise DgmError(f"cannot read max_time {text!r} (use e.g. 30s, 5m, 2h or DD:HH:MM:SS)")
+
+
+def parse_value(text: str) -> Any:
+    """Read a --set value as YAML (numbers, booleans, lists, null), falling back to the string."""
+    import yaml
+
+    try:
+        return yaml.safe_load(text)
+    except yaml.YAMLError:
+        return text
+
+
+def apply_overrides(d: dict[str, Any], pairs: list[str]) -> dict[str, Any]:
+    """Apply `key=value` pairs; `model_args.k=v` (or `model.k=v`) sets a model argument."""
+    for pair in pairs:
+        key, sep, value = pair.partition("=")
+        if not sep or not key:
+            raise DgmError(f"--set expects key=value, got {pair!r}")
+        head, dot, sub = key.partition(".")
+        if dot:
+            if head not in ("model", "model_args"):
+                raise DgmError(f"--set key {key!r}: only model_args.NAME has sub-keys")
+            d.setdefault("model_args", {})[sub] = parse_value(value)
+        else:
+            d[key] = parse_value(value)
+    return d
+
+
+def read_yaml(path: Path) -> dict[str, Any]:
+    """Read a YAML config file into a dict (safe loader only)."""
+    import yaml
+
+    try:
+        data = yaml.safe_load(Path(path).read_text())
+    except FileNotFoundError:
+        raise DgmError(f"config file {path} does not exist") from None
+    except yaml.YAMLError as e:
+        raise DgmError(f"config file {path} is not valid YAML: {str(e).splitlines()[0]}") from None
+    if data is None:
+        return {}
+    if not isinstance(data, dict):
+        raise DgmError(f"config file {path} must hold a mapping of keys to values")
+    return data

@@ -1,0 +1,84 @@
+"""The dataset contract shared by toys, images and user files.
+
+A `DataSource` holds fixed, seeded train/val/test splits of float tensors of shape (N, *event_shape).
+Points are (N, D); images are (N, C, H, W) with pixel values scaled to [0, 1] and `levels` the
+number of grey levels of the raw data (256 for 8-bit images). A toy additionally knows its true
+density: `log_prob(x)` and the reference differential entropy `entropy = (H, standard error)`,
+so that evaluations can report KL(p_data || p_model) = NLL - H.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Literal
+
+import torch
+from torch import Tensor
+
+from dgm.errors import DgmError
+
+Split = Literal["train", "val", "test", "all"]
+SPLITS: tuple[str, ...] = ("train", "val", "test", "all")
+
+
+@dataclass
+class DataSource:
+    """Named data with fixed splits.
+
+    Attributes:
+        name: registry name or file path.
+        kind: "points" for (N, D) vectors, "image" for (N, C, H, W) in [0, 1].
+        splits: tensors keyed "train", "val", "test" (and optionally "all").
+        labels: optional integer labels per split, shape (N,).
+        levels: number of discrete values per pixel of the raw data (images), else None.
+    """
+
+    name: str
+    kind: Literal["points", "image"]
+    splits: dict[str, Tensor]
+    labels: dict[str, Tensor] = field(default_factory=dict)
+    levels: int | None = None
+
+    @property
+    def event_shape(self) -> tuple[int, ...]:
+        return tuple(self.splits["train"].shape[1:])
+
+    @property
+    def dim(self) -> int:
+        """Number of scalar dimensions D of one sample."""
+        return int(torch.Size(self.event_shape).numel())
+
+    def split(self, name: str) -> Tensor:
+        """Return the samples of one split; "all" concatenates every split."""
+        if name == "all":
+            return self.splits.get("all", torch.cat([self.splits[s] for s in ("train", "val", "test")]))
+        if name not in self.splits:
+            raise DgmError(f"dataset {self.name!r} has no split {name!r} (choose from {SPLITS})")
+        return self.splits[name]
+
+    # A true density is known only for synthetic data; subclasses override these.
+    has_true_density: bool = False
+
+    def log_prob(self, x: Tensor) -> Tensor:
+        """Return the true log-density log p_data(x), shape (N,)."""
+        raise DgmError(f"dataset {self.name!r} has no known true density")
+
+    @property
+    def entropy(self) -> tuple[float, float] | None:
+        """Reference differential entropy H = -E log p_data(x) in nats and its standard error."""
+        return None
+
+
+def seeded_split(
+    x: Tensor, fractions: tuple[float, float, float] = (0.8, 0.1, 0.1), seed: int = 0
+) -> dict[str, Tensor]:
+    """Shuffle the rows of x with a fixed seed and cut them into train/val/test splits."""
+    n = x.shape[0]
+    perm = torch.randperm(n, generator=torch.Generator().manual_seed(seed))
+    n_val = max(1, int(round(fractions[1] * n)))
+    n_test = max(1, int(round(fractions[2] * n)))
+    n_train = n - n_val - n_test
+    if n_train < 1:
+        raise DgmError(f"too few samples ({n}) to split into train, val and test")
+    idx = {"train": perm[:n_train], "val": perm[n_train : n_train + n_val], "test": perm[n_train + n_val :]}
+    return {k: x[v] for k, v in idx.items()}

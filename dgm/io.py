@@ -1,0 +1,93 @@
+"""Model files: `model.safetensors` (weights) + `config.json` (everything needed to rebuild).
+
+Nothing is ever unpickled: weights are read with safetensors and the config with `json`, so a
+hostile file can at worst fail to load. Both files are written atomically.
+"""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+from typing import Any
+
+import torch
+
+from dgm.errors import DgmError
+from dgm.models.base import Preprocessed
+from dgm.utils import atomic_path, write_json
+
+WEIGHTS, CONFIG = "model.safetensors", "config.json"
+
+
+def save_model(run_dir: str | Path, model: Preprocessed, config: dict[str, Any]) -> None:
+    """Write the model's weights and config into run_dir (atomically, weights first)."""
+    from safetensors.torch import save_file
+
+    import dgm
+
+    run_dir = Path(run_dir)
+    state = {k: v.detach().cpu().contiguous().clone() for k, v in model.state_dict().items()}
+    with atomic_path(run_dir / WEIGHTS) as tmp:
+        save_file(state, str(tmp), metadata={"format": "pt", "dgm_version": dgm.__version__})
+    write_json(run_dir / CONFIG, {**config, "dgm_version": dgm.__version__})
+
+
+def read_config(run_dir: str | Path) -> dict[str, Any]:
+    """Read and check a run's config.json."""
+    path = _run_dir(run_dir) / CONFIG
+    try:
+        config = json.loads(path.read_text())
+    except FileNotFoundError:
+        raise DgmError(f"{path} is missing: is {path.parent} a dgm run folder?") from None
+    except (json.JSONDecodeError, UnicodeDecodeError) as e:
+        raise DgmError(f"{path} is not valid JSON ({e})") from None
+    if not isinstance(config, dict):
+        raise DgmError(f"{path} does not hold a JSON object")
+    for key in ("model", "event_shape", "preprocess"):
+        if key not in config:
+            raise DgmError(f"{path} lacks the key {key!r}")
+    return config
+
+
+def load(path: str | Path, *, device: str | torch.device = "cpu") -> Preprocessed:
+    """Load a trained model from a run folder (or its model.safetensors), without unpickling.
+
+    Example:
+        >>> model = dgm.load("runs/g")  # doctest: +SKIP
+        >>> model.log_prob(x)           # log p(x) in the data's units, shape (B,)  # doctest: +SKIP
+    """
+    from safetensors import SafetensorError
+    from safetensors.torch import load_file
+
+    from dgm.models.build import build_model
+    from dgm.registry import load_all
+
+    load_all()
+    run_dir = _run_dir(path)
+    config = read_config(run_dir)
+    model = build_model(
+        config["model"], tuple(config["event_shape"]), config["preprocess"], config.get("model_args")
+    )
+    weights = run_dir / WEIGHTS
+    try:
+        state = load_file(str(weights))
+    except FileNotFoundError:
+        raise DgmError(f"{weights} is missing") from None
+    except (SafetensorError, OSError, ValueError) as e:
+        raise DgmError(f"{weights} is not a valid safetensors file ({str(e).splitlines()[0]})") from None
+    try:
+        model.load_state_dict(state, strict=True)
+    except RuntimeError as e:
+        raise DgmError(f"{weights} does not match the model in {CONFIG}: {str(e).splitlines()[0]}") from None
+    return model.to(device=device, dtype=getattr(torch, config.get("dtype", "float32"))).eval()
+
+
+def _run_dir(path: str | Path) -> Path:
+    path = Path(path)
+    if path.is_file() and path.name in (WEIGHTS, CONFIG):
+        return path.parent
+    if not path.exists():
+        raise DgmError(f"run {path} does not exist")
+    if not path.is_dir():
+        raise DgmError(f"{path} is neither a run folder nor its {WEIGHTS}")
+    return path

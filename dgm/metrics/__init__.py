@@ -1,0 +1,6 @@
+"""Evaluation metrics, registered by name for `dgm evaluate --metrics`."""
+
+from dgm.metrics.evaluate import Evaluation, evaluate
+from dgm.metrics.samples import energy_distance
+
+__all__ = ["Evaluation", "energy_distance", "evaluate"]

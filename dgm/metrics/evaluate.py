@@ -1,0 +1,123 @@
+"""Run registered metrics on a model and a data split; the result is one flat dict of numbers."""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Callable
+from dataclasses import dataclass, field
+
+import torch
+from torch import Tensor
+
+from dgm.data.base import DataSource
+from dgm.errors import DgmError
+from dgm.metrics.likelihood import batched_log_prob, mean_and_se
+from dgm.metrics.samples import energy_distance
+from dgm.models.base import GenerativeModel
+from dgm.registry import METRICS
+
+
+@dataclass
+class Evaluation:
+    """A model, the data it is judged on (x, shape (N, ...)) and cached model outputs."""
+
+    model: GenerativeModel
+    data: DataSource
+    x: Tensor
+    n_samples: int = 2000
+    seed: int = 0
+    _cache: dict[str, Tensor] = field(default_factory=dict)
+
+    def log_prob(self) -> Tensor:
+        """log p_model(x) for every evaluation sample, shape (N,)."""
+        if "log_prob" not in self._cache:
+            p = next(self.model.parameters(), None)
+            x = self.x.to(p) if p is not None else self.x
+            self._cache["log_prob"] = batched_log_prob(self.model.log_prob, x).double().cpu()
+        return self._cache["log_prob"]
+
+    def samples(self) -> Tensor:
+        """n_samples model samples drawn with a fixed seed, on the CPU."""
+        if "samples" not in self._cache:
+            with torch.random.fork_rng(devices=[]), torch.no_grad():
+                torch.manual_seed(self.seed)
+                self._cache["samples"] = self.model.sample(self.n_samples).cpu()
+        return self._cache["samples"]
+
+
+@dataclass(frozen=True)
+class Metric:
+    """A named metric: fn(evaluation) -> named values, and what it needs to apply."""
+
+    fn: Callable[[Evaluation], dict[str, float]]
+    needs_density: bool = False
+    needs_truth: bool = False
+
+    def applies(self, ev: Evaluation) -> bool:
+        return (ev.model.has_density or not self.needs_density) and (
+            ev.data.has_true_density or not self.needs_truth
+        )
+
+
+def _nll(ev: Evaluation) -> dict[str, float]:
+    nll, se = mean_and_se(-ev.log_prob())
+    return {"nll": nll, "nll_se": se}
+
+
+def _kl(ev: Evaluation) -> dict[str, float]:
+    """KL(p_data || p_model) = E_data[−log p_model] − H(p_data), with both standard errors combined."""
+    nll, se = mean_and_se(-ev.log_prob())
+    h, h_se = ev.data.entropy
+    return {"kl": nll - h, "kl_se": math.hypot(se, h_se), "entropy": h}
+
+
+def _energy(ev: Evaluation) -> dict[str, float]:
+    n = min(ev.x.shape[0], ev.n_samples)
+    gen = torch.Generator().manual_seed(ev.seed)
+    x = ev.x[torch.randperm(ev.x.shape[0], generator=gen)[:n]]
+    return {"energy_distance": energy_distance(ev.samples()[:n], x).item()}
+
+
+METRICS.add("nll", Metric(_nll, needs_density=True), "negative log-likelihood, nats per sample")
+METRICS.add("kl", Metric(_kl, needs_density=True, needs_truth=True), "KL(p_data || p_model) = NLL − H")
+METRICS.add("energy_distance", Metric(_energy), "energy distance between model samples and data")
+
+
+def evaluate(
+    model: GenerativeModel,
+    data: DataSource,
+    split: str = "test",
+    metrics: list[str] | None = None,
+    *,
+    n_samples: int = 2000,
+    seed: int = 0,
+) -> dict[str, float]:
+    """Return {metric values..., "n_test": N} for the model on one split of the data.
+
+    With `metrics=None` every registered metric that applies is run; naming a metric that does
+    not apply (e.g. "nll" for a GAN, "kl" for data with no known density) is an error.
+    """
+    x = data.split(split)
+    if x.shape[0] < 2:
+        raise DgmError(f"split {split!r} of {data.name!r} has {x.shape[0]} samples; need at least 2")
+    if tuple(x.shape[1:]) != tuple(model.event_shape):
+        raise DgmError(
+            f"data shape {tuple(x.shape[1:])} does not match the model's {tuple(model.event_shape)}"
+        )
+    ev = Evaluation(model, data, x, n_samples=n_samples, seed=seed)
+    names = metrics if metrics is not None else METRICS.names()
+    out: dict[str, float] = {}
+    was_training = model.training
+    model.eval()
+    try:
+        for name in names:
+            metric = METRICS.get(name)
+            if metric.applies(ev):
+                out.update(metric.fn(ev))
+            elif metrics is not None:
+                what = "a density" if metric.needs_density and not model.has_density else "a known true density"
+                raise DgmError(f"metric {name!r} needs {what}, which this model or data lacks")
+    finally:
+        model.train(was_training)
+    out["n_test"] = int(x.shape[0])
+    return out

@@ -1,0 +1,73 @@
+"""The model contract shared by every family.
+
+A generator g maps a latent distribution to data space. Every model can `sample(n)`. Models with
+an exact density add `log_prob(x)`; models with only a bound name it (a VAE's `elbo`); a model
+with no density (a GAN) raises `NoDensityError` from `log_prob` rather than return a number.
+"""
+
+from __future__ import annotations
+
+import torch
+from torch import Tensor, nn
+
+from dgm.errors import NoDensityError
+from dgm.flows.base import Bijection
+
+
+class GenerativeModel(nn.Module):
+    """Base class: `sample` for all, `log_prob` for the families that have an exact density.
+
+    Args:
+        event_shape: shape of one data sample, e.g. (2,) or (1, 28, 28).
+    """
+
+    has_density: bool = False
+    #: name of the objective (in dgm.registry.OBJECTIVES) used when the user names none.
+    default_objective: str = "mle"
+
+    def __init__(self, event_shape: tuple[int, ...]) -> None:
+        super().__init__()
+        self.event_shape = tuple(event_shape)
+
+    @property
+    def dim(self) -> int:
+        return int(torch.Size(self.event_shape).numel())
+
+    def sample(self, n: int) -> Tensor:
+        """Draw n samples x = g(z), z ~ p_Z; shape (n, *event_shape)."""
+        raise NotImplementedError
+
+    def log_prob(self, x: Tensor) -> Tensor:
+        """Return log p(x) in nats, shape (B,)."""
+        raise NoDensityError(
+            f"{type(self).__name__} defines no tractable density, so it has no log-likelihood; "
+            "compare it by sample-based metrics (energy distance) instead"
+        )
+
+    def initialize(self, x: Tensor) -> None:
+        """Data-dependent initialisation from (a batch of) training data; default: nothing."""
+
+
+class Preprocessed(GenerativeModel):
+    """A model of y = T(x) seen in data space: log p(x) = log p_Y(T(x)) + log|det ∂T/∂x|.
+
+    Samples are mapped back with T⁻¹, so both likelihoods and samples are in the user's units.
+    """
+
+    def __init__(self, model: GenerativeModel, transform: Bijection) -> None:
+        super().__init__(model.event_shape)
+        self.model = model
+        self.transform = transform
+        self.has_density = model.has_density
+        self.default_objective = model.default_objective
+
+    def sample(self, n: int) -> Tensor:
+        x, _ = self.transform.inverse(self.model.sample(n))
+        return x
+
+    def log_prob(self, x: Tensor) -> Tensor:
+        y, ladj = self.transform(x)
+        return self.model.log_prob(y) + ladj
+
+    def initialize(self, x: Tensor) -> None:
+        self.model.initialize(self.transform(x)[0])

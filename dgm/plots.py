@@ -1,0 +1,132 @@
+"""Figures for a run: 2-D densities beside the truth, samples over data, training curves, image grids.
+
+matplotlib is imported inside each function (with the Agg backend), so `import dgm` stays light.
+"""
+
+from __future__ import annotations
+
+import csv
+from pathlib import Path
+from typing import Any
+
+import torch
+from torch import Tensor
+
+from dgm.utils import atomic_path
+
+
+def _plt() -> Any:
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    return plt
+
+
+def _save(fig: Any, path: Path) -> Path:
+    with atomic_path(path) as tmp:
+        fig.savefig(tmp, dpi=110, bbox_inches="tight", format=path.suffix.lstrip("."))
+    _plt().close(fig)
+    return path
+
+
+def plot_extent(x: Tensor, pad: float = 0.15) -> tuple[float, float, float, float]:
+    """A square-ish box around the 0.5%–99.5% quantiles of 2-D points, padded by `pad`."""
+    lo, hi = torch.quantile(x.double(), torch.tensor([0.005, 0.995], dtype=torch.float64), dim=0)
+    w = hi - lo
+    lo, hi = lo - pad * w, hi + pad * w
+    return lo[0].item(), hi[0].item(), lo[1].item(), hi[1].item()
+
+
+def grid_2d(extent: tuple[float, float, float, float], n: int = 200) -> tuple[Tensor, Tensor, Tensor]:
+    """Return (xx, yy, points) of an n × n grid over extent; points has shape (n², 2)."""
+    xs = torch.linspace(extent[0], extent[1], n, dtype=torch.float64)
+    ys = torch.linspace(extent[2], extent[3], n, dtype=torch.float64)
+    yy, xx = torch.meshgrid(ys, xs, indexing="ij")
+    return xx, yy, torch.stack([xx.reshape(-1), yy.reshape(-1)], 1)
+
+
+@torch.no_grad()
+def density_2d(model: Any, data: Any, path: Path, n: int = 200) -> Path:
+    """Heatmap of the learned density p_model beside the true density p_data when it is known."""
+    plt = _plt()
+    extent = plot_extent(data.split("test"))
+    xx, yy, pts = grid_2d(extent, n)
+    p = next(model.parameters())
+    panels = [("model", model.log_prob(pts.to(p)).double().cpu().exp())]
+    if data.has_true_density:
+        panels.insert(0, ("true density", data.log_prob(pts).double().exp()))
+    fig, axes = plt.subplots(1, len(panels), figsize=(4.2 * len(panels), 4), squeeze=False)
+    vmax = max(v.max().item() for _, v in panels)
+    for ax, (title, dens) in zip(axes[0], panels, strict=True):
+        ax.pcolormesh(xx, yy, dens.reshape(n, n), shading="auto", cmap="viridis", vmin=0, vmax=vmax)
+        ax.set_title(title)
+        ax.set_aspect("equal")
+    return _save(fig, path)
+
+
+def samples_2d(samples: Tensor, data_x: Tensor, path: Path) -> Path:
+    """Scatter of model samples over data points."""
+    plt = _plt()
+    fig, ax = plt.subplots(figsize=(4.5, 4.5))
+    ax.scatter(data_x[:, 0], data_x[:, 1], s=2, alpha=0.35, label="data", color="tab:blue")
+    ax.scatter(samples[:, 0], samples[:, 1], s=2, alpha=0.35, label="model", color="tab:orange")
+    x0, x1, y0, y1 = plot_extent(data_x)
+    ax.set_xlim(x0, x1)
+    ax.set_ylim(y0, y1)
+    ax.set_aspect("equal")
+    ax.legend(markerscale=5, loc="upper right")
+    return _save(fig, path)
+
+
+def image_grid(images: Tensor, path: Path, nrow: int = 8) -> Path:
+    """Tile images (N, C, H, W) with values in [0, 1] into one picture."""
+    plt = _plt()
+    n, c, h, w = images.shape
+    ncol = min(nrow, n)
+    rows = -(-n // ncol)
+    canvas = torch.ones(c, rows * (h + 1) + 1, ncol * (w + 1) + 1)
+    for i, img in enumerate(images.clamp(0, 1)):
+        r, k = divmod(i, ncol)
+        canvas[:, 1 + r * (h + 1) : 1 + r * (h + 1) + h, 1 + k * (w + 1) : 1 + k * (w + 1) + w] = img
+    fig, ax = plt.subplots(figsize=(ncol * 0.6 + 0.5, rows * 0.6 + 0.5))
+    pic = canvas[0] if c == 1 else canvas.permute(1, 2, 0)
+    ax.imshow(pic.numpy(), cmap="gray" if c == 1 else None, vmin=0, vmax=1, interpolation="nearest")
+    ax.axis("off")
+    return _save(fig, path)
+
+
+def training_curves(metrics_csv: Path, path: Path) -> Path | None:
+    """Plot every train/ and val/ column of metrics.csv against the step."""
+    if not metrics_csv.exists():
+        return None
+    with metrics_csv.open() as f:
+        rows = list(csv.DictReader(f))
+    keys = [k for k in (rows[0] if rows else {}) if k.startswith(("train/", "val/"))]
+    if not keys:
+        return None
+    plt = _plt()
+    fig, ax = plt.subplots(figsize=(6, 4))
+    for k in keys:
+        pts = [(int(r["step"]), float(r[k])) for r in rows if r.get(k)]
+        if pts:
+            ax.plot(*zip(*pts, strict=True), label=k, marker="." if k.startswith("val/") else None)
+    ax.set_xlabel("step")
+    ax.legend()
+    return _save(fig, path)
+
+
+def run_figures(run_dir: Path, model: Any, data: Any, n: int = 2000) -> list[Path]:
+    """Write the standard figures of a run into run_dir/figures and return their paths."""
+    figs = run_dir / "figures"
+    out: list[Path | None] = [training_curves(run_dir / "metrics.csv", figs / "training.png")]
+    with torch.no_grad():
+        samples = model.sample(n if data.kind == "points" else 64).double().cpu()
+    if data.kind == "points" and data.dim == 2:
+        out.append(samples_2d(samples, data.split("test")[:n], figs / "samples.png"))
+        if model.has_density:
+            out.append(density_2d(model, data, figs / "density.png"))
+    elif data.kind == "image":
+        out.append(image_grid(samples.float(), figs / "samples.png"))
+    return [p for p in out if p is not None]

@@ -1,0 +1,135 @@
+"""`train(config, out)`: build everything from a RunConfig and fit it with a Lightning Trainer."""
+
+from __future__ import annotations
+
+import datetime
+import warnings
+from pathlib import Path
+from typing import Any
+
+import torch
+
+from dgm.config import RunConfig, parse_duration
+from dgm.data import DataSource, load_data
+from dgm.errors import DgmError
+from dgm.io import read_config, save_model
+from dgm.models import Preprocessed, build_model
+from dgm.registry import DATASETS, MODELS, OBJECTIVES, load_all
+from dgm.train.callbacks import CHECKPOINT, AtomicCheckpointIO, MetricsCSV, PeriodicCheckpoint
+from dgm.train.data import steps_for_epochs
+from dgm.utils import resolve_device
+
+
+def model_config(config: RunConfig, data: DataSource) -> dict[str, Any]:
+    """What `dgm.load` needs to rebuild the model, plus the data's description and the run config."""
+    return {
+        "model": config.model,
+        "model_args": config.model_args,
+        "preprocess": config.preprocess,
+        "event_shape": list(data.event_shape),
+        "dtype": config.dtype,
+        "data": {"name": data.name, "kind": data.kind, "levels": data.levels},
+        "train": config.to_dict(),
+    }
+
+
+def prepare(config: RunConfig, out: Path, resume: bool) -> tuple[RunConfig, DataSource, Preprocessed]:
+    """Resolve the config, load the data and build the model (initialised from data unless resuming)."""
+    load_all()
+    if resume:
+        saved = read_config(out)["train"]
+        for key in ("max_steps", "epochs", "max_time"):  # the only settings --resume may change
+            if getattr(config, key) is not None:
+                saved[key] = getattr(config, key)
+        config = RunConfig.from_dict(saved)
+    data = load_data(config.data)
+    if config.data not in DATASETS:  # a user file: keep an absolute path so the run can find it again
+        config.data = str(Path(config.data).expanduser().resolve())
+    config.preprocess = config.preprocess or ("standardize" if data.kind == "points" else "none")
+    config.objective = config.objective or MODELS.get(config.model).default_objective
+    OBJECTIVES.get(config.objective)
+    config.resolve()
+    torch.manual_seed(config.seed)
+    dtype = getattr(torch, config.dtype)
+    model = build_model(config.model, data.event_shape, config.preprocess, config.model_args).to(dtype)
+    if not resume:
+        x = data.split("train").to(dtype)
+        model.transform.fit(x)
+        model.initialize(x)
+    return config, data, model
+
+
+def train(config: RunConfig, out: str | Path, *, resume: bool = False, progress: bool = True) -> Preprocessed:
+    """Train the model described by `config`, writing model files, logs and checkpoints into `out`.
+
+    The run folder holds `config.json` + `model.safetensors` (rewritten at every checkpoint),
+    `metrics.csv`, `checkpoints/last.ckpt` (for --resume) and TensorBoard logs.
+    """
+    import logging
+
+    import lightning as L
+
+    # Lightning's start-up banners (GPU/TPU availability, tips) are noise in a CLI.
+    logging.getLogger("lightning.pytorch").setLevel(logging.WARNING)
+
+    from dgm.train.module import DensityModule
+
+    out = Path(out)
+    ckpt = out / CHECKPOINT
+    if resume and not ckpt.exists():
+        raise DgmError(f"cannot resume: {ckpt} does not exist")
+    if not resume and ckpt.exists():
+        raise DgmError(f"{out} already holds a run; pass --resume to continue it or choose another --out")
+    if resume:  # a killed run may have left temporary files from an interrupted atomic write
+        for stale in out.rglob(".*.tmp"):
+            stale.unlink()
+    config, data, model = prepare(config, out, resume)
+    dtype = getattr(torch, config.dtype)
+    train_x, val_x = data.split("train").to(dtype), data.split("val").to(dtype)
+    total = config.max_steps
+    if total is None and config.epochs is not None:
+        total = steps_for_epochs(train_x.shape[0], config.batch_size, config.epochs)
+    device = resolve_device(config.device)
+    meta = model_config(config, data)
+    module = DensityModule(model, OBJECTIVES.get(config.objective)(), config, train_x, val_x, total)
+
+    trainer = L.Trainer(
+        accelerator="gpu" if device.type == "cuda" else "cpu",
+        devices=config.devices,
+        num_nodes=config.num_nodes,
+        strategy=config.strategy,
+        precision="64-true" if config.dtype == "float64" else "32-true",
+        max_steps=total if total is not None else -1,
+        max_time=datetime.timedelta(seconds=parse_duration(config.max_time)) if config.max_time else None,
+        gradient_clip_val=config.grad_clip,
+        val_check_interval=config.val_every,
+        check_val_every_n_epoch=None,
+        num_sanity_val_steps=0,
+        log_every_n_steps=config.log_every,
+        logger=_tensorboard(out),
+        enable_checkpointing=False,
+        enable_progress_bar=progress,
+        enable_model_summary=False,
+        plugins=[AtomicCheckpointIO()],
+        default_root_dir=out,
+        callbacks=[
+            MetricsCSV(out / "metrics.csv", config.log_every),
+            PeriodicCheckpoint(out, config.checkpoint_every, lambda: save_model(out, model, meta)),
+        ],
+    )
+    if trainer.is_global_zero and not resume:
+        save_model(out, model, meta)
+    with warnings.catch_warnings():
+        warnings.filterwarnings("ignore", message=".*(does not have many workers|LeafSpec|resuming from a checkpoint).*")
+        trainer.fit(module, ckpt_path=ckpt if resume else None, weights_only=True)
+    return model.eval()
+
+
+def _tensorboard(out: Path) -> Any:
+    """TensorBoard logger when tensorboard is installed, else none (metrics.csv is always written)."""
+    try:
+        from lightning.pytorch.loggers import TensorBoardLogger
+
+        return TensorBoardLogger(save_dir=str(out), name="tensorboard", version="", default_hp_metric=False)
+    except ModuleNotFoundError:
+        return False

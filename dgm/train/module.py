@@ -1,0 +1,103 @@
+"""The LightningModule that trains any model with any objective with one optimiser."""
+
+from __future__ import annotations
+
+import math
+
+import lightning as L
+import torch
+from torch import Tensor
+from torch.utils.data import DataLoader
+
+from dgm.config import RunConfig
+from dgm.errors import TrainingDiverged
+from dgm.models.base import GenerativeModel
+from dgm.objectives.base import Objective
+from dgm.train.data import StepBatches
+
+
+def warmup_cosine(step: int, warmup: int, total: int | None) -> float:
+    """Learning-rate factor: linear warm-up over `warmup` steps, then ½(1 + cos(π·progress)).
+
+    With no known total (training bounded by time only) the factor stays 1 after warm-up.
+    """
+    if step < warmup:
+        return (step + 1) / warmup
+    if total is None or total <= warmup:
+        return 1.0
+    progress = min(1.0, (step - warmup) / (total - warmup))
+    return 0.5 * (1.0 + math.cos(math.pi * progress))
+
+
+class DensityModule(L.LightningModule):
+    """Trains `model` by minimising `objective(model, x)` over deterministic mini-batches."""
+
+    def __init__(
+        self,
+        model: GenerativeModel,
+        objective: Objective,
+        config: RunConfig,
+        train_x: Tensor,
+        val_x: Tensor,
+        total_steps: int | None,
+    ) -> None:
+        super().__init__()
+        self.model, self.objective, self.config = model, objective, config
+        self.train_x, self.val_x, self.total_steps = train_x, val_x, total_steps
+        self._rng_before_val: Tensor | None = None
+
+    def train_dataloader(self) -> DataLoader:
+        batches = StepBatches(
+            self.train_x, self.config.batch_size, self.config.seed,
+            rank=self.global_rank, world_size=self.trainer.world_size,
+        )
+        batches.start_step = self.trainer.global_step  # restored from the checkpoint on --resume
+        return DataLoader(batches, batch_size=None)
+
+    def val_dataloader(self) -> DataLoader:
+        chunks = list(self.val_x.split(4096))
+        return DataLoader(chunks, batch_size=None)
+
+    def training_step(self, x: Tensor, batch_idx: int) -> Tensor:
+        loss, terms = self.objective(self.model, x)
+        if not torch.isfinite(loss):
+            raise TrainingDiverged(
+                f"the training loss became {loss.item()} at step {self.global_step + 1}; "
+                "training stopped, the last good checkpoint is kept "
+                "(try a lower --lr, --set grad_clip=1.0, or check the data's scale)"
+            )
+        self.log("train/loss", loss, prog_bar=True, batch_size=x.shape[0])
+        for name, value in terms.items():
+            self.log(f"train/{name}", value, batch_size=x.shape[0])
+        self.log("lr", self.optimizers().param_groups[0]["lr"], batch_size=x.shape[0])
+        return loss
+
+    def validation_step(self, x: Tensor, batch_idx: int) -> None:
+        loss, terms = self.objective(self.model, x)
+        self.log("val/loss", loss, prog_bar=True, sync_dist=True, batch_size=x.shape[0])
+        for name, value in terms.items():
+            self.log(f"val/{name}", value, sync_dist=True, batch_size=x.shape[0])
+
+    # Validation must not consume the training random stream, or a resumed run would diverge.
+    def on_validation_epoch_start(self) -> None:
+        self._rng_before_val = torch.get_rng_state()
+
+    def on_validation_epoch_end(self) -> None:
+        if self._rng_before_val is not None:
+            torch.set_rng_state(self._rng_before_val)
+
+    def on_save_checkpoint(self, checkpoint: dict) -> None:
+        checkpoint["torch_rng_state"] = torch.get_rng_state()
+
+    def on_load_checkpoint(self, checkpoint: dict) -> None:
+        if "torch_rng_state" in checkpoint:
+            torch.set_rng_state(checkpoint["torch_rng_state"])
+
+    def configure_optimizers(self) -> dict:
+        c = self.config
+        opt = torch.optim.Adam(self.model.parameters(), lr=c.lr, weight_decay=c.weight_decay)
+        total = self.total_steps if c.lr_schedule == "cosine" else None
+        sched = torch.optim.lr_scheduler.LambdaLR(
+            opt, lambda step: warmup_cosine(step, c.warmup_steps, total)
+        )
+        return {"optimizer": opt, "lr_scheduler": {"scheduler": sched, "interval": "step"}}

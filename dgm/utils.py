@@ -1,0 +1,55 @@
+"""Small helpers used across the package."""
+
+from __future__ import annotations
+
+import contextlib
+import json
+import os
+import tempfile
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import torch
+
+
+@contextlib.contextmanager
+def atomic_path(path: str | os.PathLike) -> Iterator[Path]:
+    """Yield a temporary path beside `path`; on success it replaces `path` in one rename.
+
+    A reader never sees a half-written file: it finds the old file or the new one.
+    """
+    path = Path(path)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
+    os.close(fd)
+    try:
+        yield Path(tmp)
+        os.replace(tmp, path)
+    finally:
+        if os.path.exists(tmp):
+            os.unlink(tmp)
+
+
+def write_json(path: str | os.PathLike, obj: Any) -> None:
+    """Write obj as indented JSON, atomically."""
+    with atomic_path(path) as tmp:
+        tmp.write_text(json.dumps(obj, indent=2) + "\n")
+
+
+def sum_except_batch(x: torch.Tensor) -> torch.Tensor:
+    """Sum over all dimensions but the first: shape (B, ...) -> (B,)."""
+    return x.reshape(x.shape[0], -1).sum(1)
+
+
+def resolve_device(name: str) -> torch.device:
+    """Map --device auto|cpu|cuda to a torch device; auto picks CUDA when present."""
+    from dgm.errors import DgmError
+
+    if name == "auto":
+        return torch.device("cuda" if torch.cuda.is_available() else "cpu")
+    if name == "cuda" and not torch.cuda.is_available():
+        raise DgmError("--device cuda was asked for, but no CUDA device is available")
+    if name not in ("cpu", "cuda"):
+        raise DgmError(f"device must be auto, cpu or cuda, got {name!r}")
+    return torch.device(name)

@@ -1,0 +1,72 @@
+"""Metrics: energy distance against its closed form, evaluation over the registry."""
+
+from __future__ import annotations
+
+import math
+
+import pytest
+import torch
+
+from dgm.data.base import DataSource, seeded_split
+from dgm.errors import DgmError
+from dgm.metrics import energy_distance, evaluate
+from dgm.metrics.likelihood import mean_and_se
+from dgm.models import build_model
+from dgm.registry import METRICS, load_all
+
+load_all()
+
+
+def test_energy_distance_matches_closed_form_for_shifted_normals() -> None:
+    """For N(0,1) vs N(μ,1): 2E|X−Y| − E|X−X'| − E|Y−Y'| with X−Y ~ N(−μ, 2), X−X' ~ N(0, 2)."""
+    mu = 1.0
+    s = math.sqrt(2)
+    e_abs = s * math.sqrt(2 / math.pi) * math.exp(-(mu**2) / 4) + mu * math.erf(mu / 2)
+    exact = 2 * e_abs - 2 * (2 / math.sqrt(math.pi))
+    g = torch.Generator().manual_seed(0)
+    x = torch.randn(4000, 1, generator=g, dtype=torch.float64)
+    y = torch.randn(4000, 1, generator=g, dtype=torch.float64) + mu
+    assert abs(energy_distance(x, y).item() - exact) < 0.02
+
+
+def test_energy_distance_is_near_zero_for_one_law_and_symmetric() -> None:
+    x, y = torch.randn(2000, 3, dtype=torch.float64), torch.randn(2000, 3, dtype=torch.float64)
+    assert abs(energy_distance(x, y).item()) < 0.01
+    assert energy_distance(x, y).item() == pytest.approx(energy_distance(y, x).item(), abs=1e-12)
+    assert energy_distance(x, y + 0.5).item() > 0.1
+
+
+def test_mean_and_se() -> None:
+    m, se = mean_and_se(torch.tensor([1.0, 2.0, 3.0, 4.0]))
+    assert m == 2.5 and se == pytest.approx(torch.tensor([1.0, 2, 3, 4]).std().item() / 2)
+
+
+def _gaussian_source() -> DataSource:
+    x = torch.randn(3000, 2) * torch.tensor([2.0, 0.5])
+    return DataSource("gauss", "points", seeded_split(x))
+
+
+def test_evaluate_reports_every_applicable_metric() -> None:
+    data = _gaussian_source()
+    model = build_model("gaussian", (2,), "standardize")
+    model.transform.fit(data.split("train"))
+    model.initialize(data.split("train"))
+    out = evaluate(model, data, "test")
+    assert set(out) >= {"nll", "nll_se", "energy_distance", "n_test"} and "kl" not in out
+    exact = 0.5 * 2 * math.log(2 * math.pi * math.e) + math.log(2.0 * 0.5)
+    assert abs(out["nll"] - exact) < 4 * out["nll_se"] + 0.02
+    assert out["n_test"] == 300
+
+
+def test_evaluate_rejects_a_metric_that_does_not_apply() -> None:
+    data = _gaussian_source()
+    model = build_model("gaussian", (2,), "none")
+    with pytest.raises(DgmError, match="known true density"):
+        evaluate(model, data, "test", ["kl"])
+    with pytest.raises(DgmError, match="does not match"):
+        evaluate(build_model("gaussian", (3,), "none"), data, "test")
+
+
+def test_every_registered_metric_has_a_summary() -> None:
+    assert {"nll", "kl", "energy_distance"} <= set(METRICS.names())
+    assert all(e.summary for e in METRICS)
