@@ -60,7 +60,7 @@ def density_2d(model: Any, data: Any, path: Path, n: int = 200) -> Path:
     fig, axes = plt.subplots(1, len(panels), figsize=(4.2 * len(panels), 4), squeeze=False)
     vmax = max(v.max().item() for _, v in panels)
     for ax, (title, dens) in zip(axes[0], panels, strict=True):
-        ax.pcolormesh(xx, yy, dens.reshape(n, n), shading="auto", cmap="viridis", vmin=0, vmax=vmax)
+        ax.pcolormesh(xx.numpy(), yy.numpy(), dens.reshape(n, n).numpy(), shading="auto", cmap="viridis", vmin=0, vmax=vmax)
         ax.set_title(title)
         ax.set_aspect("equal")
     return _save(fig, path)
@@ -70,9 +70,10 @@ def samples_2d(samples: Tensor, data_x: Tensor, path: Path) -> Path:
     """Scatter of model samples over data points."""
     plt = _plt()
     fig, ax = plt.subplots(figsize=(4.5, 4.5))
+    x0, x1, y0, y1 = plot_extent(data_x if len(data_x) else samples)
+    data_x, samples = data_x.numpy(), samples.numpy()
     ax.scatter(data_x[:, 0], data_x[:, 1], s=2, alpha=0.35, label="data", color="tab:blue")
     ax.scatter(samples[:, 0], samples[:, 1], s=2, alpha=0.35, label="model", color="tab:orange")
-    x0, x1, y0, y1 = plot_extent(data_x)
     ax.set_xlim(x0, x1)
     ax.set_ylim(y0, y1)
     ax.set_aspect("equal")

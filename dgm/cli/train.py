@@ -70,16 +70,13 @@ def run(args: argparse.Namespace) -> int:
 
     from dgm.train import train
 
-    model = train(config, out, resume=args.resume, progress=not args.no_progress)
-    import lightning.fabric.utilities.rank_zero as rz
-
-    if getattr(rz.rank_zero_only, "rank", 0) != 0:
-        return 0
-    summarize(out, model)
+    result = train(config, out, resume=args.resume, progress=not args.no_progress)
+    if result.is_global_zero:
+        summarize(out, result)
     return 0
 
 
-def summarize(out: Path, model: "object") -> None:
+def summarize(out: Path, result: "TrainResult") -> None:  # noqa: F821
     """Evaluate on the validation split, write figures and report.json, and print where they are."""
     from dgm import plots
     from dgm.data import load_data
@@ -89,10 +86,11 @@ def summarize(out: Path, model: "object") -> None:
 
     config = read_config(out)
     data = load_data(config["train"]["data"])
-    result = evaluate(model, data, "val")
-    write_json(out / "report.json", {"split": "val", **result})
-    figures = plots.run_figures(out, model, data)
-    line = ", ".join(f"{k} {v:.4g}" for k, v in result.items() if k in ("nll", "kl", "energy_distance"))
+    metrics = evaluate(result.model, data, "val")
+    write_json(out / "report.json", {"split": "val", "steps": result.global_step,
+                                     "processes": result.world_size, **metrics})
+    figures = plots.run_figures(out, result.model, data)
+    line = ", ".join(f"{k} {v:.4g}" for k, v in metrics.items() if k in ("nll", "kl", "energy_distance"))
     print(f"trained {config['model']} on {data.name}: validation {line}")
     print(f"run folder: {out}  (model.safetensors, config.json, metrics.csv, report.json)")
     for f in figures:

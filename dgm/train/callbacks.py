@@ -13,6 +13,7 @@ import lightning as L
 import torch
 from lightning.pytorch.plugins.io import TorchCheckpointIO
 
+from dgm.errors import TrainingDiverged
 from dgm.utils import atomic_path
 
 CHECKPOINT = "checkpoints/last.ckpt"
@@ -36,17 +37,23 @@ class PeriodicCheckpoint(L.Callback):
     def __init__(self, run_dir: Path, every: int, save_model: Any) -> None:
         self.run_dir, self.every, self.save_model = run_dir, every, save_model
 
-    def _save(self, trainer: L.Trainer) -> None:
+    def _save(self, trainer: L.Trainer, pl_module: L.LightningModule) -> None:
+        # Never let a diverged state replace the last good checkpoint.
+        if not all(torch.isfinite(p).all() for p in pl_module.parameters()):
+            raise TrainingDiverged(
+                f"the parameters became NaN or infinite at step {trainer.global_step}; training stopped, "
+                "the last good checkpoint is kept (try a lower --lr or --set grad_clip=1.0)"
+            )
         trainer.save_checkpoint(self.run_dir / CHECKPOINT, weights_only=False)
         if trainer.is_global_zero:
             self.save_model()
 
-    def on_train_batch_end(self, trainer: L.Trainer, *args: Any) -> None:
+    def on_train_batch_end(self, trainer: L.Trainer, pl_module: L.LightningModule, *args: Any) -> None:
         if trainer.global_step % self.every == 0:
-            self._save(trainer)
+            self._save(trainer, pl_module)
 
     def on_train_end(self, trainer: L.Trainer, pl_module: L.LightningModule) -> None:
-        self._save(trainer)
+        self._save(trainer, pl_module)
 
 
 class MetricsCSV(L.Callback):

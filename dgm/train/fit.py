@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import datetime
+from dataclasses import dataclass
 import warnings
 from pathlib import Path
 from typing import Any
@@ -59,7 +60,17 @@ def prepare(config: RunConfig, out: Path, resume: bool) -> tuple[RunConfig, Data
     return config, data, model
 
 
-def train(config: RunConfig, out: str | Path, *, resume: bool = False, progress: bool = True) -> Preprocessed:
+@dataclass
+class TrainResult:
+    """The trained model (eval mode), the steps taken and the number of data-parallel processes."""
+
+    model: Preprocessed
+    global_step: int
+    world_size: int
+    is_global_zero: bool
+
+
+def train(config: RunConfig, out: str | Path, *, resume: bool = False, progress: bool = True) -> TrainResult:
     """Train the model described by `config`, writing model files, logs and checkpoints into `out`.
 
     The run folder holds `config.json` + `model.safetensors` (rewritten at every checkpoint),
@@ -122,7 +133,7 @@ def train(config: RunConfig, out: str | Path, *, resume: bool = False, progress:
     with warnings.catch_warnings():
         warnings.filterwarnings("ignore", message=".*(does not have many workers|LeafSpec|resuming from a checkpoint).*")
         trainer.fit(module, ckpt_path=ckpt if resume else None, weights_only=True)
-    return model.eval()
+    return TrainResult(model.eval(), trainer.global_step, trainer.world_size, trainer.is_global_zero)
 
 
 def _tensorboard(out: Path) -> Any:

@@ -1,0 +1,105 @@
+"""The command line: light imports, one-line errors with exit code 2, list from the registry."""
+
+from __future__ import annotations
+
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+from dgm.cli.main import main
+from dgm.registry import DATASETS, METRICS, MODELS, load_all
+
+load_all()
+
+
+def run_cli(*args: str, cwd: Path | None = None) -> subprocess.CompletedProcess:
+    return subprocess.run([sys.executable, "-m", "dgm.cli.main", *args], capture_output=True, text=True,
+                          cwd=cwd, timeout=300)
+
+
+def test_import_and_help_do_not_import_lightning() -> None:
+    code = ("import sys, dgm, dgm.io, dgm.data, dgm.models, dgm.metrics\n"
+            "from dgm.cli.main import main\n"
+            "try:\n    main(['--help'])\nexcept SystemExit:\n    pass\n"
+            "assert not any(m.split('.')[0] in ('lightning', 'pytorch_lightning') for m in sys.modules), 'lightning'\n"
+            "assert 'matplotlib' not in sys.modules, 'matplotlib'\n")
+    r = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=120)
+    assert r.returncode == 0, r.stderr
+
+
+@pytest.mark.parametrize(("what", "registry"), [("models", MODELS), ("datasets", DATASETS), ("metrics", METRICS)])
+def test_list_prints_the_registry(what: str, registry: object, capsys: pytest.CaptureFixture) -> None:
+    assert main(["list", what]) == 0
+    names = [line.split()[0] for line in capsys.readouterr().out.splitlines()]
+    assert names == registry.names()  # type: ignore[attr-defined]
+
+
+def _one_line_error(argv: list[str], capsys: pytest.CaptureFixture, needle: str) -> None:
+    assert main(argv) == 2
+    err = capsys.readouterr().err.strip()
+    assert len(err.splitlines()) == 1 and needle in err, err
+    assert "Traceback" not in err
+
+
+@pytest.mark.parametrize(
+    ("argv", "needle"),
+    [
+        (["train", "no-such-model", "--data", "moons"], "unknown model 'no-such-model'"),
+        (["train", "gaussian", "--data", "no/such/file.csv"], "neither a registered dataset"),
+        (["train", "gaussian", "--data", "moons", "--max-steps", "x"], "invalid int value"),
+        (["train", "gaussian", "--data", "moons", "--set", "lr=abc"], "lr must be a number"),
+        (["train", "gaussian", "--data", "moons", "--set", "model_args.bogus=1"], "no argument 'bogus'"),
+        (["train", "gaussian"], "needs --data"),
+        (["sample", "no/such/run"], "does not exist"),
+        (["evaluate", "no/such/run", "--data", "moons"], "does not exist"),
+        (["list", "things"], "invalid choice"),
+        (["frobnicate"], "invalid choice"),
+    ],
+)
+def test_bad_usage_is_one_line_and_exit_2(argv: list[str], needle: str, capsys: pytest.CaptureFixture,
+                                         tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.chdir(tmp_path)
+    _one_line_error(argv, capsys, needle)
+
+
+BAD_FILES = {
+    "nan.csv": ("1,2\n3,nan\n5,6\n7,8\n", "NaN"),
+    "text.csv": ("1,2\n3,abc\n5,6\n7,8\n", "not a number"),
+    "ragged.csv": ("1,2\n3\n5,6\n7,8\n", "row"),
+    "empty.csv": ("", "empty"),
+    "one.csv": ("1,2\n", "at least"),
+}
+
+
+@pytest.mark.parametrize("name", sorted(BAD_FILES))
+def test_bad_data_files_are_one_line_and_exit_2(name: str, tmp_path: Path, capsys: pytest.CaptureFixture) -> None:
+    content, needle = BAD_FILES[name]
+    (tmp_path / name).write_text(content)
+    _one_line_error(["train", "gaussian", "--data", str(tmp_path / name), "--out", str(tmp_path / "r")],
+                    capsys, needle)
+
+
+def test_mixed_image_sizes_are_one_line_and_exit_2(tmp_path: Path, capsys: pytest.CaptureFixture) -> None:
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+    import numpy as np
+
+    (tmp_path / "imgs").mkdir()
+    plt.imsave(tmp_path / "imgs" / "a.png", np.zeros((8, 8)), cmap="gray")
+    plt.imsave(tmp_path / "imgs" / "b.png", np.zeros((9, 8)), cmap="gray")
+    _one_line_error(["train", "gaussian", "--data", str(tmp_path / "imgs")], capsys, "size")
+
+
+def test_hostile_model_file_is_one_line_and_exit_2(tmp_path: Path, capsys: pytest.CaptureFixture) -> None:
+    (tmp_path / "config.json").write_text('{"model": "gaussian", "event_shape": [2], "preprocess": "none"}')
+    (tmp_path / "model.safetensors").write_bytes(b"\x80\x04\x95garbage-pickle")
+    _one_line_error(["sample", str(tmp_path), "-n", "5"], capsys, "safetensors")
+
+
+def test_debug_shows_the_traceback(tmp_path: Path) -> None:
+    r = run_cli("--debug", "sample", str(tmp_path / "missing"))
+    assert r.returncode != 0 and "Traceback" in r.stderr

@@ -1,0 +1,121 @@
+"""End-to-end training through the CLI: resume after SIGKILL, NaN stop, DDP, time and epoch limits."""
+
+from __future__ import annotations
+
+import json
+import os
+import signal
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import pytest
+import torch
+from safetensors.torch import load_file
+
+import dgm
+from dgm.cli.main import main
+from dgm.train.module import warmup_cosine
+
+pytestmark = pytest.mark.slow
+
+CLI = [sys.executable, "-m", "dgm.cli.main"]
+
+
+def _train_args(data: Path, out: Path, *extra: str) -> list[str]:
+    return ["train", "gaussian", "--data", str(data), "--out", str(out), "--no-progress",
+            "--set", "model_args.init=standard", "--lr", "3e-3", "--batch-size", "64", *extra]
+
+
+def _weights(run: Path) -> dict[str, torch.Tensor]:
+    return load_file(str(run / "model.safetensors"))
+
+
+def _check_run_files_complete(run: Path) -> None:
+    """Every file of the run parses: nothing half-written, no temporary leftovers visible as files."""
+    json.loads((run / "config.json").read_text())
+    dgm.load(run)
+    torch.load(run / "checkpoints" / "last.ckpt", weights_only=True)
+    lines = (run / "metrics.csv").read_text().splitlines()
+    assert all(len(line.split(",")) == len(lines[0].split(",")) for line in lines)
+
+
+def test_sigkill_then_resume_is_bit_for_bit(points_csv: Path, tmp_path: Path) -> None:
+    steps = ["--max-steps", "4000", "--set", "checkpoint_every=50"]
+    proc = subprocess.Popen([*CLI, *_train_args(points_csv, tmp_path / "killed", *steps)],
+                            stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    ckpt = tmp_path / "killed" / "checkpoints" / "last.ckpt"
+    deadline = time.time() + 120
+    while not ckpt.exists() and time.time() < deadline and proc.poll() is None:
+        time.sleep(0.02)
+    time.sleep(0.3)
+    assert proc.poll() is None, "the run finished before it could be killed"
+    os.kill(proc.pid, signal.SIGKILL)
+    proc.wait()
+    killed_at = torch.load(ckpt, weights_only=True)["global_step"]
+    assert 0 < killed_at < 4000
+    _check_run_files_complete(tmp_path / "killed")
+
+    assert main([*_train_args(points_csv, tmp_path / "killed", *steps), "--resume"]) == 0
+    assert main(_train_args(points_csv, tmp_path / "straight", *steps)) == 0
+    a, b = _weights(tmp_path / "killed"), _weights(tmp_path / "straight")
+    assert a.keys() == b.keys() and all(torch.equal(a[k], b[k]) for k in a)
+    assert not list((tmp_path / "killed").rglob(".*.tmp"))
+    steps_logged = [int(r.split(",")[0]) for r in (tmp_path / "killed" / "metrics.csv").read_text().splitlines()[1:]]
+    assert steps_logged == sorted(set(steps_logged)) and steps_logged[-1] == 4000
+
+
+def test_resume_without_checkpoint_and_overwrite_are_refused(points_csv: Path, tmp_path: Path,
+                                                            capsys: pytest.CaptureFixture) -> None:
+    assert main([*_train_args(points_csv, tmp_path / "r", "--max-steps", "5"), "--resume"]) == 2
+    assert "cannot resume" in capsys.readouterr().err
+    assert main(_train_args(points_csv, tmp_path / "r", "--max-steps", "5")) == 0
+    assert main(_train_args(points_csv, tmp_path / "r", "--max-steps", "5")) == 2
+    assert "already holds a run" in capsys.readouterr().err
+
+
+def test_nan_loss_stops_with_the_step_and_keeps_the_last_good_checkpoint(points_csv: Path, tmp_path: Path,
+                                                                         capsys: pytest.CaptureFixture) -> None:
+    run = tmp_path / "nan"
+    args = _train_args(points_csv, run, "--max-steps", "100", "--set", "checkpoint_every=1", "--lr", "1e9")
+    assert main(args) == 1
+    err = capsys.readouterr().err.strip().splitlines()
+    assert len(err) == 1 and "at step" in err[0] and "last good checkpoint" in err[0], err
+    ckpt = torch.load(run / "checkpoints" / "last.ckpt", weights_only=True)
+    assert all(torch.isfinite(v).all() for v in ckpt["state_dict"].values())
+    assert all(torch.isfinite(v).all() for v in _weights(run).values())
+
+
+def test_ddp_two_gloo_processes_match_single_process(points_csv: Path, tmp_path: Path) -> None:
+    common = ["--max-steps", "150", "--lr", "1e-2"]
+    single = subprocess.run([*CLI, *_train_args(points_csv, tmp_path / "one", *common)],
+                            capture_output=True, text=True, timeout=600)
+    assert single.returncode == 0, single.stderr
+    ddp = subprocess.run([*CLI, *_train_args(points_csv, tmp_path / "two", *common),
+                          "--devices", "2", "--strategy", "ddp"], capture_output=True, text=True, timeout=600)
+    assert ddp.returncode == 0, ddp.stderr
+    one = json.loads((tmp_path / "one" / "report.json").read_text())
+    two = json.loads((tmp_path / "two" / "report.json").read_text())
+    assert two["processes"] == 2 and one["processes"] == 1
+    assert two["steps"] == one["steps"] == 150
+    # Each process takes half of every global batch, so the averaged gradient is the same.
+    assert abs(two["nll"] - one["nll"]) < 1e-3
+
+
+def test_max_time_and_epochs(points_csv: Path, tmp_path: Path) -> None:
+    assert main(_train_args(points_csv, tmp_path / "e", "--epochs", "3")) == 0
+    report = json.loads((tmp_path / "e" / "report.json").read_text())
+    assert report["steps"] == 3 * (480 // 64)  # 600 samples, 80% train, full batches only
+    t0 = time.time()
+    assert main(_train_args(points_csv, tmp_path / "t", "--max-time", "3s", "--set", "max_steps=10000000")) == 0
+    assert time.time() - t0 < 60
+    assert 0 < json.loads((tmp_path / "t" / "report.json").read_text())["steps"] < 10_000_000
+
+
+def test_warmup_cosine_schedule() -> None:
+    assert warmup_cosine(0, 10, 100) == pytest.approx(0.1)
+    assert warmup_cosine(10, 10, 100) == pytest.approx(1.0)
+    assert warmup_cosine(55, 10, 100) == pytest.approx(0.5)
+    assert warmup_cosine(100, 10, 100) == pytest.approx(0.0)
+    assert warmup_cosine(5000, 0, None) == 1.0
