@@ -18,7 +18,7 @@ $(BIN)/dgm: pyproject.toml
 venv: $(BIN)/dgm
 
 demo: venv
-	$(BIN)/python -m dgm.demo
+	$(BIN)/dgm demo --out demo
 
 # The fast suite first, then the slow end-to-end tests. pytest's exit code 5 (no test ran) fails.
 test: venv

@@ -1,0 +1,63 @@
+"""The demo: fit every registered density family to `moons`, evaluate, plot and report.
+
+Run by `make demo` (or `dgm demo`). Each model trains for a short, fixed budget so the whole demo
+finishes in a few minutes on 2 CPU cores; the report compares the families on the test split.
+"""
+
+from __future__ import annotations
+
+import time
+from pathlib import Path
+
+from dgm.config import RunConfig
+from dgm.registry import MODELS, load_all
+from dgm.utils import atomic_path, write_json
+
+DATA = "moons"
+STEPS = 500
+
+
+def run_demo(out: Path, *, steps: int = STEPS, data_name: str = DATA) -> Path:
+    """Train each model on `data_name`, write figures and `report.md`; return the report's path."""
+    from dgm import plots
+    from dgm.data import load_data
+    from dgm.metrics import evaluate
+    from dgm.train import train
+
+    load_all()
+    data = load_data(data_name)
+    rows = []
+    for entry in MODELS:
+        run = out / entry.name
+        t0 = time.time()
+        config = RunConfig(model=entry.name, data=data_name, max_steps=steps, val_every=max(1, steps // 5))
+        result = train(config, run, progress=False)
+        seconds = time.time() - t0
+        metrics = evaluate(result.model, data, "test")
+        write_json(run / "report.json", {"split": "test", "steps": result.global_step, **metrics})
+        figures = plots.run_figures(run, result.model, data)
+        rows.append((entry.name, entry.summary, metrics, seconds, figures))
+        print(f"{entry.name}: test nll {metrics.get('nll', float('nan')):.3f}, "
+              f"kl {metrics.get('kl', float('nan')):.3f}, {seconds:.1f} s")
+    report = out / "report.md"
+    with atomic_path(report) as tmp:
+        tmp.write_text(_markdown(rows, data, steps))
+    return report
+
+
+def _markdown(rows: list, data: object, steps: int) -> str:
+    h, h_se = data.entropy  # type: ignore[attr-defined]
+    lines = [
+        f"# dgm demo: every family on `{data.name}`",  # type: ignore[attr-defined]
+        "",
+        f"{steps} training steps each; metrics on the test split (n = {rows[0][2]['n_test']}).",
+        f"True entropy H = {h:.3f} ± {h_se:.3f} nats, so KL(p_data || p_model) = NLL − H ≥ 0.",
+        "",
+        "| model | NLL (nats) | KL (nats) | energy distance | train time (s) | figures |",
+        "|---|---|---|---|---|---|",
+    ]
+    for name, _summary, m, seconds, figures in rows:
+        figs = " ".join(f"[{p.stem}]({name}/figures/{p.name})" for p in figures)
+        lines.append(f"| {name} | {m.get('nll', float('nan')):.3f} ± {m.get('nll_se', 0):.3f} | "
+                     f"{m.get('kl', float('nan')):.3f} | {m['energy_distance']:.4f} | {seconds:.1f} | {figs} |")
+    return "\n".join(lines) + "\n"
