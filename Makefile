@@ -4,7 +4,9 @@ VENV := .venv
 BIN := $(VENV)/bin
 # torch is pinned to the CPU wheel of this machine; the package itself accepts a range.
 TORCH := torch==2.13.0
+# Tests read MNIST from the shared copy beside the checkout when there is one, never the network.
 SHARED_MNIST := $(abspath ../shared/data/mnist)
+TEST_ENV := $(if $(wildcard $(SHARED_MNIST)),DGM_DATA=$(SHARED_MNIST))
 
 .PHONY: venv demo test test-fast test-slow bench clean
 
@@ -22,8 +24,8 @@ demo: venv
 
 # The fast suite first, then the slow end-to-end tests. pytest's exit code 5 (no test ran) fails.
 test: venv
-	DGM_DATA=$(SHARED_MNIST) $(BIN)/python -m pytest -q -m "not slow" -p no:cacheprovider
-	DGM_DATA=$(SHARED_MNIST) $(BIN)/python -m pytest -q -m slow -p no:cacheprovider
+	$(TEST_ENV) $(BIN)/python -m pytest -q -m "not slow" -p no:cacheprovider tests dgm --doctest-modules
+	$(TEST_ENV) $(BIN)/python -m pytest -q -m slow -p no:cacheprovider
 
 bench: venv
 	$(BIN)/python benchmarks/run.py

@@ -37,11 +37,6 @@ def write_json(path: str | os.PathLike, obj: Any) -> None:
         tmp.write_text(json.dumps(obj, indent=2) + "\n")
 
 
-def sum_except_batch(x: torch.Tensor) -> torch.Tensor:
-    """Sum over all dimensions but the first: shape (B, ...) -> (B,)."""
-    return x.reshape(x.shape[0], -1).sum(1)
-
-
 def resolve_device(name: str) -> torch.device:
     """Map --device auto|cpu|cuda to a torch device; auto picks CUDA when present."""
     from dgm.errors import DgmError

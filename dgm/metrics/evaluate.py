@@ -12,6 +12,7 @@ from torch import Tensor
 from dgm.data.base import DataSource
 from dgm.errors import DgmError
 from dgm.metrics.likelihood import batched_log_prob, mean_and_se
+from dgm.metrics.normalization import grid_mass, padded_extent
 from dgm.metrics.samples import energy_distance
 from dgm.models.base import GenerativeModel
 from dgm.registry import METRICS
@@ -52,10 +53,13 @@ class Metric:
     fn: Callable[[Evaluation], dict[str, float]]
     needs_density: bool = False
     needs_truth: bool = False
+    needs_2d: bool = False
 
     def applies(self, ev: Evaluation) -> bool:
-        return (ev.model.has_density or not self.needs_density) and (
-            ev.data.has_true_density or not self.needs_truth
+        return (
+            (ev.model.has_density or not self.needs_density)
+            and (ev.data.has_true_density or not self.needs_truth)
+            and (ev.data.kind == "points" and ev.data.dim == 2 or not self.needs_2d)
         )
 
 
@@ -78,9 +82,18 @@ def _energy(ev: Evaluation) -> dict[str, float]:
     return {"energy_distance": energy_distance(ev.samples()[:n], x).item()}
 
 
+def _mass(ev: Evaluation) -> dict[str, float]:
+    """∫ p_model over the data's box widened by half its size on each side (≈ 1 for a density)."""
+    p = next(ev.model.parameters())
+    mass = grid_mass(lambda pts: ev.model.log_prob(pts.to(p)), padded_extent(ev.x))
+    return {"normalization": mass}
+
+
 METRICS.add("nll", Metric(_nll, needs_density=True), "negative log-likelihood, nats per sample")
 METRICS.add("kl", Metric(_kl, needs_density=True, needs_truth=True), "KL(p_data || p_model) = NLL − H")
 METRICS.add("energy_distance", Metric(_energy), "energy distance between model samples and data")
+METRICS.add("normalization", Metric(_mass, needs_density=True, needs_2d=True),
+            "∫ p_model dx on a grid around 2-D data (should be 1)")
 
 
 def evaluate(
@@ -115,7 +128,9 @@ def evaluate(
             if metric.applies(ev):
                 out.update(metric.fn(ev))
             elif metrics is not None:
-                what = "a density" if metric.needs_density and not model.has_density else "a known true density"
+                what = ("a density" if metric.needs_density and not model.has_density
+                        else "2-D points" if metric.needs_2d and not (data.kind == "points" and data.dim == 2)
+                        else "a known true density")
                 raise DgmError(f"metric {name!r} needs {what}, which this model or data lacks")
     finally:
         model.train(was_training)

@@ -11,6 +11,7 @@ import math
 import torch
 from torch import Tensor, nn
 
+from dgm.distributions import standard_normal
 from dgm.models.base import GenerativeModel
 from dgm.registry import MODELS
 
@@ -33,8 +34,9 @@ class _Gaussian(GenerativeModel):
         raise NotImplementedError
 
     def sample(self, n: int) -> Tensor:
-        eps = torch.randn(n, self.dim, device=self.loc.device, dtype=self.loc.dtype)
-        return (self.loc + eps @ self.scale_tril().T).reshape(n, *self.event_shape)
+        """x = μ + L z with z ~ N(0, I)."""
+        z = standard_normal((self.dim,), self.loc).sample((n,))
+        return (self.loc + z @ self.scale_tril().T).reshape(n, *self.event_shape)
 
     def log_prob(self, x: Tensor) -> Tensor:
         r = (x.reshape(x.shape[0], -1) - self.loc).T  # (D, B)
@@ -62,6 +64,7 @@ class Gaussian(_Gaussian):
     """Creates a full-covariance Gaussian N(μ, L Lᵀ), L lower triangular with positive diagonal.
 
     Example:
+        >>> import torch
         >>> Gaussian((2,)).log_prob(torch.zeros(5, 2)).shape
         torch.Size([5])
     """
@@ -86,6 +89,7 @@ class DiagonalGaussian(_Gaussian):
     """Creates a diagonal Gaussian N(μ, diag(σ²)) with log σ unconstrained.
 
     Example:
+        >>> import torch
         >>> DiagonalGaussian((2,)).log_prob(torch.zeros(5, 2)).shape
         torch.Size([5])
     """
@@ -99,8 +103,8 @@ class DiagonalGaussian(_Gaussian):
         return -0.5 * z.square().sum(1) - self.log_diag.sum() - 0.5 * self.dim * math.log(2 * math.pi)
 
     def sample(self, n: int) -> Tensor:
-        eps = torch.randn(n, self.dim, device=self.loc.device, dtype=self.loc.dtype)
-        return (self.loc + eps * self.log_diag.exp()).reshape(n, *self.event_shape)
+        z = standard_normal((self.dim,), self.loc).sample((n,))
+        return (self.loc + z * self.log_diag.exp()).reshape(n, *self.event_shape)
 
     def _set(self, mu: Tensor, cov: Tensor) -> None:
         with torch.no_grad():

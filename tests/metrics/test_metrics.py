@@ -70,3 +70,23 @@ def test_evaluate_rejects_a_metric_that_does_not_apply() -> None:
 def test_every_registered_metric_has_a_summary() -> None:
     assert {"nll", "kl", "energy_distance"} <= set(METRICS.names())
     assert all(e.summary for e in METRICS)
+
+
+def test_grid_mass_of_a_known_density() -> None:
+    from dgm.metrics.normalization import grid_mass
+
+    normal = torch.distributions.MultivariateNormal(torch.zeros(2, dtype=torch.float64),
+                                                    torch.tensor([[1.0, 0.6], [0.6, 2.0]], dtype=torch.float64))
+    assert grid_mass(normal.log_prob, (-8, 8, -10, 10)) == pytest.approx(1.0, abs=1e-6)
+    assert grid_mass(normal.log_prob, (0, 8, -10, 10)) == pytest.approx(0.5, abs=1e-3)
+
+
+def test_normalization_metric_applies_to_2d_only() -> None:
+    data = _gaussian_source()
+    model = build_model("gaussian", (2,), "standardize")
+    model.transform.fit(data.split("train"))
+    model.initialize(data.split("train"))
+    assert evaluate(model, data, "test", ["normalization"])["normalization"] == pytest.approx(1.0, abs=2e-3)
+    x3 = DataSource("g3", "points", seeded_split(torch.randn(100, 3)))
+    with pytest.raises(DgmError, match="2-D points"):
+        evaluate(build_model("gaussian", (3,), "none"), x3, "test", ["normalization"])
