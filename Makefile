@@ -8,7 +8,7 @@ TORCH := torch==2.13.0
 SHARED_MNIST := $(abspath ../shared/data/mnist)
 TEST_ENV := $(if $(wildcard $(SHARED_MNIST)),DGM_DATA=$(SHARED_MNIST))
 
-.PHONY: venv demo test test-fast test-slow bench clean
+.PHONY: venv demo test lint bench clean
 
 $(BIN)/dgm: pyproject.toml
 	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
@@ -22,8 +22,13 @@ venv: $(BIN)/dgm
 demo: venv
 	$(BIN)/dgm demo --out demo
 
-# The fast suite first, then the slow end-to-end tests. pytest's exit code 5 (no test ran) fails.
-test: venv
+lint: venv
+	$(BIN)/ruff check dgm tests benchmarks
+	$(BIN)/ruff format --check dgm tests benchmarks
+
+# Lint, the fast suite (with doctests), then the slow end-to-end tests.
+# pytest's exit code 5 (no test ran) is non-zero, so an empty run fails make, and CI, loudly.
+test: lint
 	$(TEST_ENV) $(BIN)/python -m pytest -q -m "not slow" -p no:cacheprovider tests dgm --doctest-modules
 	$(TEST_ENV) $(BIN)/python -m pytest -q -m slow -p no:cacheprovider
 

@@ -18,8 +18,9 @@ import torch
 
 from dgm.config import RunConfig
 from dgm.data import load_data
+from dgm.data.toy import TOY_NAMES
 from dgm.metrics import evaluate
-from dgm.registry import DATASETS, MODELS, load_all
+from dgm.registry import MODELS, load_all
 from dgm.train import train
 
 RESULTS = Path(__file__).parent / "results"
@@ -28,8 +29,14 @@ RESULTS = Path(__file__).parent / "results"
 def bench_one(model: str, data_name: str, steps: int, batch_size: int) -> dict:
     data = load_data(data_name)
     with tempfile.TemporaryDirectory() as tmp:
-        config = RunConfig(model=model, data=data_name, max_steps=steps, batch_size=batch_size,
-                           val_every=steps, checkpoint_every=steps)
+        config = RunConfig(
+            model=model,
+            data=data_name,
+            max_steps=steps,
+            batch_size=batch_size,
+            val_every=steps,
+            checkpoint_every=steps,
+        )
         t0 = time.perf_counter()
         result = train(config, Path(tmp) / "run", progress=False)
         wall = time.perf_counter() - t0
@@ -38,8 +45,16 @@ def bench_one(model: str, data_name: str, steps: int, batch_size: int) -> dict:
     with torch.no_grad():
         result.model.sample(100_000)
     sampling = 100_000 / (time.perf_counter() - t0)
-    return {"model": model, "data": data_name, "steps": steps, "batch_size": batch_size,
-            "wall_s": wall, "steps_per_s": steps / wall, "samples_per_s": sampling, **metrics}
+    return {
+        "model": model,
+        "data": data_name,
+        "steps": steps,
+        "batch_size": batch_size,
+        "wall_s": wall,
+        "steps_per_s": steps / wall,
+        "samples_per_s": sampling,
+        **metrics,
+    }
 
 
 def main() -> None:
@@ -48,17 +63,22 @@ def main() -> None:
     p.add_argument("--steps", type=int, default=1000)
     p.add_argument("--batch-size", type=int, default=512)
     p.add_argument("--models", default=",".join(e.name for e in MODELS if e.obj.has_density))
-    toys = [n for n in DATASETS.names() if load_data(n).has_true_density]
-    p.add_argument("--datasets", default=",".join(toys))
+    p.add_argument("--datasets", default=",".join(TOY_NAMES))
     args = p.parse_args()
     torch.set_num_threads(2)
-    rows = [bench_one(m, d, args.steps, args.batch_size)
-            for m in args.models.split(",") for d in args.datasets.split(",")]
-    print(f"| model | data | NLL | KL | normalization | wall (s) | steps/s | samples/s |")
+    rows = [
+        bench_one(m, d, args.steps, args.batch_size)
+        for m in args.models.split(",")
+        for d in args.datasets.split(",")
+    ]
+    print("| model | data | NLL | KL | normalization | wall (s) | steps/s | samples/s |")
     print("|---|---|---|---|---|---|---|---|")
     for r in rows:
-        print(f"| {r['model']} | {r['data']} | {r['nll']:.3f} | {r['kl']:.3f} ± {r['kl_se']:.3f} | "
-              f"{r['normalization']:.4f} | {r['wall_s']:.1f} | {r['steps_per_s']:.0f} | {r['samples_per_s']:.3g} |")
+        print(
+            f"| {r['model']} | {r['data']} | {r['nll']:.3f} | {r['kl']:.3f} ± {r['kl_se']:.3f} | "
+            f"{r['normalization']:.4f} | {r['wall_s']:.1f} | {r['steps_per_s']:.0f} | "
+            f"{r['samples_per_s']:.3g} |"
+        )
     RESULTS.mkdir(exist_ok=True)
     (RESULTS / "toy2d.json").write_text(json.dumps(rows, indent=2) + "\n")
     print(f"wrote {RESULTS / 'toy2d.json'}")

@@ -37,8 +37,10 @@ def run_demo(out: Path, *, steps: int = STEPS, data_name: str = DATA) -> Path:
         write_json(run / "report.json", {"split": "test", "steps": result.global_step, **metrics})
         figures = plots.run_figures(run, result.model, data)
         rows.append((entry.name, entry.summary, metrics, seconds, figures))
-        print(f"{entry.name}: test nll {metrics.get('nll', float('nan')):.3f}, "
-              f"kl {metrics.get('kl', float('nan')):.3f}, {seconds:.1f} s")
+        print(
+            f"{entry.name}: test nll {metrics.get('nll', float('nan')):.3f}, "
+            f"kl {metrics.get('kl', float('nan')):.3f}, {seconds:.1f} s"
+        )
     report = out / "report.md"
     with atomic_path(report) as tmp:
         tmp.write_text(_markdown(rows, data, steps))
@@ -58,6 +60,8 @@ def _markdown(rows: list, data: object, steps: int) -> str:
     ]
     for name, _summary, m, seconds, figures in rows:
         figs = " ".join(f"[{p.stem}]({name}/figures/{p.name})" for p in figures)
-        lines.append(f"| {name} | {m.get('nll', float('nan')):.3f} ± {m.get('nll_se', 0):.3f} | "
-                     f"{m.get('kl', float('nan')):.3f} | {m['energy_distance']:.4f} | {seconds:.1f} | {figs} |")
+        lines.append(
+            f"| {name} | {m.get('nll', float('nan')):.3f} ± {m.get('nll_se', 0):.3f} | "
+            f"{m.get('kl', float('nan')):.3f} | {m['energy_distance']:.4f} | {seconds:.1f} | {figs} |"
+        )
     return "\n".join(lines) + "\n"

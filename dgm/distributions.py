@@ -13,4 +13,3 @@ def standard_normal(shape: tuple[int, ...], like: torch.Tensor) -> Distribution:
     """
     zero = like.new_zeros(shape)
     return Independent(Normal(zero, torch.ones_like(zero)), len(shape))
-

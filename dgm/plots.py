@@ -59,7 +59,9 @@ def density_2d(model: Any, data: Any, path: Path, n: int = 200) -> Path:
         panels.insert(0, ("true density", data.log_prob(pts).double().exp()))
     fig, axes = plt.subplots(1, len(panels), figsize=(4.2 * len(panels), 4), squeeze=False)
     for ax, (title, dens) in zip(axes[0], panels, strict=True):
-        ax.pcolormesh(xx.numpy(), yy.numpy(), dens.reshape(n, n).numpy(), shading="auto", cmap="viridis", vmin=0)
+        ax.pcolormesh(
+            xx.numpy(), yy.numpy(), dens.reshape(n, n).numpy(), shading="auto", cmap="viridis", vmin=0
+        )
         ax.set_title(title)
         ax.set_aspect("equal")
     return _save(fig, path)

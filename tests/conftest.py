@@ -28,7 +28,10 @@ def _mnist_copy() -> None:
 def points_csv(tmp_path: Path) -> Path:
     """A small correlated 2-D Gaussian sample as a CSV file with a header."""
     g = torch.Generator().manual_seed(1)
-    x = torch.randn(600, 2, generator=g, dtype=torch.float64) @ torch.tensor([[1.0, 0.5], [0.0, 0.3]]).double()
+    x = (
+        torch.randn(600, 2, generator=g, dtype=torch.float64)
+        @ torch.tensor([[1.0, 0.5], [0.0, 0.3]]).double()
+    )
     path = tmp_path / "points.csv"
     path.write_text("a,b\n" + "\n".join(f"{u:.10g},{v:.10g}" for u, v in (x + 1).tolist()) + "\n")
     return path

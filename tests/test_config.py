@@ -11,8 +11,10 @@ from dgm.errors import DgmError
 
 
 def test_overrides_parse_values_and_model_args() -> None:
-    d = apply_overrides({"model": "gaussian", "data": "moons"},
-                        ["lr=3e-4", "grad_clip=1.0", "model_args.init=standard", "model.ridge=0.1"])
+    d = apply_overrides(
+        {"model": "gaussian", "data": "moons"},
+        ["lr=3e-4", "grad_clip=1.0", "model_args.init=standard", "model.ridge=0.1"],
+    )
     c = RunConfig.from_dict(d).resolve()
     assert c.lr == 3e-4 and c.grad_clip == 1.0
     assert c.model_args == {"init": "standard", "ridge": 0.1}
@@ -25,8 +27,17 @@ def test_bad_override(bad: str) -> None:
         apply_overrides({}, [bad])
 
 
-@pytest.mark.parametrize(("key", "value"), [("lr", -1.0), ("batch_size", 0), ("lr_schedule", "warp"),
-                                            ("device", "tpu"), ("max_time", "soon"), ("dtype", "int8")])
+@pytest.mark.parametrize(
+    ("key", "value"),
+    [
+        ("lr", -1.0),
+        ("batch_size", 0),
+        ("lr_schedule", "warp"),
+        ("device", "tpu"),
+        ("max_time", "soon"),
+        ("dtype", "int8"),
+    ],
+)
 def test_invalid_values(key: str, value: object) -> None:
     with pytest.raises(DgmError, match=key.split("_")[0]):
         RunConfig.from_dict({"model": "gaussian", "data": "moons", key: value}).resolve()

@@ -23,8 +23,17 @@ def _saved(tmp_path: Path, name: str = "gaussian") -> tuple[Path, torch.nn.Modul
     x = torch.randn(100, 2) * 3 + 1
     model.transform.fit(x)
     model.initialize(x)
-    save_model(tmp_path, model, {"model": name, "model_args": {}, "preprocess": "standardize",
-                                 "event_shape": [2], "dtype": "float32"})
+    save_model(
+        tmp_path,
+        model,
+        {
+            "model": name,
+            "model_args": {},
+            "preprocess": "standardize",
+            "event_shape": [2],
+            "dtype": "float32",
+        },
+    )
     return tmp_path, model
 
 
@@ -63,8 +72,12 @@ def test_truncated_weights(tmp_path: Path) -> None:
 
 @pytest.mark.parametrize(
     ("content", "message"),
-    [("{not json", "not valid JSON"), ("[1, 2]", "JSON object"), ('{"model": "gaussian"}', "lacks the key"),
-     ('{"model": "nope", "event_shape": [2], "preprocess": "none"}', "unknown model")],
+    [
+        ("{not json", "not valid JSON"),
+        ("[1, 2]", "JSON object"),
+        ('{"model": "gaussian"}', "lacks the key"),
+        ('{"model": "nope", "event_shape": [2], "preprocess": "none"}', "unknown model"),
+    ],
 )
 def test_bad_config(tmp_path: Path, content: str, message: str) -> None:
     run, _ = _saved(tmp_path)

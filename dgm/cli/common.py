@@ -6,8 +6,12 @@ import argparse
 
 
 def add_device(p: argparse.ArgumentParser) -> None:
-    p.add_argument("--device", default="auto", choices=["auto", "cpu", "cuda"],
-                   help="where to compute (auto: CUDA when present)")
+    p.add_argument(
+        "--device",
+        default="auto",
+        choices=["auto", "cpu", "cuda"],
+        help="where to compute (auto: CUDA when present)",
+    )
 
 
 def add_seed(p: argparse.ArgumentParser, default: int = 0) -> None:

@@ -7,15 +7,18 @@ import json
 
 
 def add_parser(sub: argparse._SubParsersAction) -> None:
-    from dgm.data.base import SPLITS
-
     from dgm.cli.common import add_device, add_seed
+    from dgm.data.base import SPLITS
 
     p = sub.add_parser("evaluate", help="evaluate a trained model on data")
     p.add_argument("run", help="run folder written by dgm train")
     p.add_argument("--data", required=True, help="dataset name or path to a file or folder")
-    p.add_argument("--split", default="test", choices=SPLITS,
-                   help="which samples to judge on (default test; all = every sample of the file)")
+    p.add_argument(
+        "--split",
+        default="test",
+        choices=SPLITS,
+        help="which samples to judge on (default test; all = every sample of the file)",
+    )
     p.add_argument("--metrics", nargs="+", help="metrics to compute (default: every one that applies)")
     p.add_argument("--n-samples", type=int, default=2000, help="model samples for sample-based metrics")
     p.add_argument("--json", action="store_true", help="print one JSON object on stdout")

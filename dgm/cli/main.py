@@ -64,8 +64,10 @@ def main(argv: Sequence[str] | None = None) -> int:
         if isinstance(e, DgmError):
             print(f"dgm: error: {e}", file=sys.stderr)
             return EXIT_USAGE
-        print(f"dgm: internal error: {type(e).__name__}: {e} (rerun with --debug for the traceback)",
-              file=sys.stderr)
+        print(
+            f"dgm: internal error: {type(e).__name__}: {e} (rerun with --debug for the traceback)",
+            file=sys.stderr,
+        )
         return EXIT_INTERNAL
 
 

@@ -59,7 +59,7 @@ def run(args: argparse.Namespace) -> int:
     return 0
 
 
-def _data_points(run: str) -> "torch.Tensor":  # noqa: F821
+def _data_points(run: str) -> torch.Tensor:  # noqa: F821
     """The training data's test split, drawn under the samples when the data is still available."""
     import torch
 

@@ -9,8 +9,15 @@ from dgm.cli.common import add_device, add_seed
 
 # Flag -> RunConfig field; flags left unset do not override the --config file.
 FLAGS = {
-    "max_steps": int, "epochs": int, "max_time": str, "batch_size": int, "lr": float,
-    "devices": int, "num_nodes": int, "strategy": str, "objective": str,
+    "max_steps": int,
+    "epochs": int,
+    "max_time": str,
+    "batch_size": int,
+    "lr": float,
+    "devices": int,
+    "num_nodes": int,
+    "strategy": str,
+    "objective": str,
 }
 
 
@@ -32,14 +39,19 @@ def add_parser(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--num-nodes", type=int, help="number of nodes (with torchrun or SLURM)")
     p.add_argument("--strategy", help="Lightning strategy, e.g. ddp")
     p.add_argument("--config", type=Path, help="YAML file of config keys (see docs)")
-    p.add_argument("--set", action="append", default=[], metavar="KEY=VALUE",
-                   help="override a config key; model_args.NAME=VALUE sets a model argument")
+    p.add_argument(
+        "--set",
+        action="append",
+        default=[],
+        metavar="KEY=VALUE",
+        help="override a config key; model_args.NAME=VALUE sets a model argument",
+    )
     p.add_argument("--resume", action="store_true", help="continue the run in --out from its checkpoint")
     p.add_argument("--no-progress", action="store_true", help="hide the progress bar")
     p.set_defaults(handler=run)
 
 
-def build_config(args: argparse.Namespace) -> "RunConfig":  # noqa: F821
+def build_config(args: argparse.Namespace) -> RunConfig:  # noqa: F821
     from dgm.config import RunConfig, apply_overrides, read_yaml
     from dgm.errors import DgmError
 
@@ -76,7 +88,7 @@ def run(args: argparse.Namespace) -> int:
     return 0
 
 
-def summarize(out: Path, result: "TrainResult") -> None:  # noqa: F821
+def summarize(out: Path, result: TrainResult) -> None:  # noqa: F821
     """Evaluate on the validation split, write figures and report.json, and print where they are."""
     from dgm import plots
     from dgm.data import load_data
@@ -87,8 +99,10 @@ def summarize(out: Path, result: "TrainResult") -> None:  # noqa: F821
     config = read_config(out)
     data = load_data(config["train"]["data"])
     metrics = evaluate(result.model, data, "val")
-    write_json(out / "report.json", {"split": "val", "steps": result.global_step,
-                                     "processes": result.world_size, **metrics})
+    write_json(
+        out / "report.json",
+        {"split": "val", "steps": result.global_step, "processes": result.world_size, **metrics},
+    )
     figures = plots.run_figures(out, result.model, data)
     line = ", ".join(f"{k} {v:.4g}" for k, v in metrics.items() if k in ("nll", "kl", "energy_distance"))
     print(f"trained {config['model']} on {data.name}: validation {line}")

@@ -349,23 +349,77 @@ class _Toy:
 # Everything held by a ToyDataset is a module-level function or a partial of one, so it pickles.
 _CIRCLES, _RINGS = {"radii": (3.0, 1.5), "std": 0.24}, {"radii": (3.0, 2.25, 1.5, 0.75), "std": 0.08}
 _TOYS: dict[str, _Toy] = {
-    "moons": _Toy(_sample_moons, partial(_log_gaussian_curve, name="moons", std=0.05), 0.289234,
-                  (-1.3, 2.3, -0.8, 1.3), 0.05, 1, "two interleaved half circles, noise 0.05 (seed paper)"),
-    "circles": _Toy(partial(_sample_rings, **_CIRCLES), partial(_log_rings, **_CIRCLES), 3.268136,
-                    (-4.5, 4.5) * 2, 0.24, 2, "two concentric circles, radii 3 and 1.5, noise 0.24"),
-    "8gaussians": _Toy(_sample_8gaussians, _log_8gaussians, 2.831880, (-4.8, 4.8) * 2, 0.5 / 1.414, 3,
-                       "eight Gaussians (std 0.354) on a circle of radius 2.83"),
-    "checkerboard": _Toy(_sample_checkerboard, _log_checkerboard, math.log(32), (-4.0, 4.0) * 2, 2.0, 4,
-                         "uniform on the 8 dark squares of a 4 x 4 checkerboard of side 8"),
-    "pinwheel": _Toy(_sample_pinwheel, _log_pinwheel, 2.317788, (-4.8, 4.8) * 2, 0.2, 5,
-                     "five curved Gaussian arms"),
-    "2spirals": _Toy(_sample_2spirals, _log_2spirals, 2.645450, (-4.0, 4.0) * 2, 0.1, 6,
-                     "two interleaved spirals of 1.5 turns, noise 0.1"),
-    "rings": _Toy(partial(_sample_rings, **_RINGS), partial(_log_rings, **_RINGS), 2.623183, (-3.6, 3.6) * 2,
-                  0.08, 7, "four concentric rings, radii 3, 2.25, 1.5, 0.75, noise 0.08"),
-    "swissroll": _Toy(_sample_swissroll, partial(_log_gaussian_curve, name="swissroll", std=0.2), 2.669646,
-                      (-4.0, 4.0) * 2, 0.2, 8, "a 2-D swiss roll, noise 0.2"),
+    "moons": _Toy(
+        _sample_moons,
+        partial(_log_gaussian_curve, name="moons", std=0.05),
+        0.289234,
+        (-1.3, 2.3, -0.8, 1.3),
+        0.05,
+        1,
+        "two interleaved half circles, noise 0.05 (seed paper)",
+    ),
+    "circles": _Toy(
+        partial(_sample_rings, **_CIRCLES),
+        partial(_log_rings, **_CIRCLES),
+        3.268136,
+        (-4.5, 4.5) * 2,
+        0.24,
+        2,
+        "two concentric circles, radii 3 and 1.5, noise 0.24",
+    ),
+    "8gaussians": _Toy(
+        _sample_8gaussians,
+        _log_8gaussians,
+        2.831880,
+        (-4.8, 4.8) * 2,
+        0.5 / 1.414,
+        3,
+        "eight Gaussians (std 0.354) on a circle of radius 2.83",
+    ),
+    "checkerboard": _Toy(
+        _sample_checkerboard,
+        _log_checkerboard,
+        math.log(32),
+        (-4.0, 4.0) * 2,
+        2.0,
+        4,
+        "uniform on the 8 dark squares of a 4 x 4 checkerboard of side 8",
+    ),
+    "pinwheel": _Toy(
+        _sample_pinwheel, _log_pinwheel, 2.317788, (-4.8, 4.8) * 2, 0.2, 5, "five curved Gaussian arms"
+    ),
+    "2spirals": _Toy(
+        _sample_2spirals,
+        _log_2spirals,
+        2.645450,
+        (-4.0, 4.0) * 2,
+        0.1,
+        6,
+        "two interleaved spirals of 1.5 turns, noise 0.1",
+    ),
+    "rings": _Toy(
+        partial(_sample_rings, **_RINGS),
+        partial(_log_rings, **_RINGS),
+        2.623183,
+        (-3.6, 3.6) * 2,
+        0.08,
+        7,
+        "four concentric rings, radii 3, 2.25, 1.5, 0.75, noise 0.08",
+    ),
+    "swissroll": _Toy(
+        _sample_swissroll,
+        partial(_log_gaussian_curve, name="swissroll", std=0.2),
+        2.669646,
+        (-4.0, 4.0) * 2,
+        0.2,
+        8,
+        "a 2-D swiss roll, noise 0.2",
+    ),
 }
+
+
+#: The registered toy names: the datasets with a known true density.
+TOY_NAMES: tuple[str, ...] = tuple(_TOYS)
 
 
 def _to_float32_floor(x: Tensor) -> Tensor:
@@ -382,8 +436,13 @@ def make_toy(name: str) -> ToyDataset:
     g = torch.Generator().manual_seed(toy.seed)
     splits = {split: _to_float32_floor(toy.sampler(n, g)) for split, n in SPLIT_SIZES.items()}
     return ToyDataset(
-        name=name, kind="points", splits=splits, sampler=toy.sampler, log_density=toy.log_density,
-        entropy_nats=(toy.entropy, 0.0 if name == "checkerboard" else 1e-6), box=toy.box,
+        name=name,
+        kind="points",
+        splits=splits,
+        sampler=toy.sampler,
+        log_density=toy.log_density,
+        entropy_nats=(toy.entropy, 0.0 if name == "checkerboard" else 1e-6),
+        box=toy.box,
         length_scale=toy.length_scale,
     )
 

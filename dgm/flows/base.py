@@ -34,13 +34,13 @@ class Compose(Bijection):
     def forward(self, x: Tensor) -> tuple[Tensor, Tensor]:
         ladj = x.new_zeros(x.shape[0])
         for f in self.bijections:
-            x, l = f(x)
-            ladj = ladj + l
+            x, ladj_k = f(x)
+            ladj = ladj + ladj_k
         return x, ladj
 
     def inverse(self, y: Tensor) -> tuple[Tensor, Tensor]:
         ladj = y.new_zeros(y.shape[0])
         for f in reversed(self.bijections):
-            y, l = f.inverse(y)
-            ladj = ladj + l
+            y, ladj_k = f.inverse(y)
+            ladj = ladj + ladj_k
         return y, ladj

@@ -92,8 +92,11 @@ def _mass(ev: Evaluation) -> dict[str, float]:
 METRICS.add("nll", Metric(_nll, needs_density=True), "negative log-likelihood, nats per sample")
 METRICS.add("kl", Metric(_kl, needs_density=True, needs_truth=True), "KL(p_data || p_model) = NLL − H")
 METRICS.add("energy_distance", Metric(_energy), "energy distance between model samples and data")
-METRICS.add("normalization", Metric(_mass, needs_density=True, needs_2d=True),
-            "∫ p_model dx on a grid around 2-D data (should be 1)")
+METRICS.add(
+    "normalization",
+    Metric(_mass, needs_density=True, needs_2d=True),
+    "∫ p_model dx on a grid around 2-D data (should be 1)",
+)
 
 
 def evaluate(
@@ -128,9 +131,13 @@ def evaluate(
             if metric.applies(ev):
                 out.update(metric.fn(ev))
             elif metrics is not None:
-                what = ("a density" if metric.needs_density and not model.has_density
-                        else "2-D points" if metric.needs_2d and not (data.kind == "points" and data.dim == 2)
-                        else "a known true density")
+                what = (
+                    "a density"
+                    if metric.needs_density and not model.has_density
+                    else "2-D points"
+                    if metric.needs_2d and not (data.kind == "points" and data.dim == 2)
+                    else "a known true density"
+                )
                 raise DgmError(f"metric {name!r} needs {what}, which this model or data lacks")
     finally:
         model.train(was_training)

@@ -14,9 +14,7 @@ from dgm.registry import MODELS
 def model_arguments(name: str) -> dict[str, Any]:
     """Return the keyword-only constructor arguments of a registered model and their defaults."""
     sig = inspect.signature(MODELS.get(name).__init__)
-    return {
-        p.name: p.default for p in sig.parameters.values() if p.kind is inspect.Parameter.KEYWORD_ONLY
-    }
+    return {p.name: p.default for p in sig.parameters.values() if p.kind is inspect.Parameter.KEYWORD_ONLY}
 
 
 def build_model(

@@ -15,5 +15,7 @@ class MaximumLikelihood:
 
     def __call__(self, model: GenerativeModel, x: Tensor) -> tuple[Tensor, dict[str, Tensor]]:
         if not model.has_density:
-            raise NoDensityError(f"objective 'mle' needs a model with a density; {type(model).__name__} has none")
+            raise NoDensityError(
+                f"objective 'mle' needs a model with a density; {type(model).__name__} has none"
+            )
         return -model.log_prob(x).mean(), {}

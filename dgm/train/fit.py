@@ -3,8 +3,8 @@
 from __future__ import annotations
 
 import datetime
-from dataclasses import dataclass
 import warnings
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
@@ -131,7 +131,9 @@ def train(config: RunConfig, out: str | Path, *, resume: bool = False, progress:
     if trainer.is_global_zero and not resume:
         save_model(out, model, meta)
     with warnings.catch_warnings():
-        warnings.filterwarnings("ignore", message=".*(does not have many workers|LeafSpec|resuming from a checkpoint).*")
+        warnings.filterwarnings(
+            "ignore", message=".*(does not have many workers|LeafSpec|resuming from a checkpoint).*"
+        )
         trainer.fit(module, ckpt_path=ckpt if resume else None, weights_only=True)
     return TrainResult(model.eval(), trainer.global_step, trainer.world_size, trainer.is_global_zero)
 

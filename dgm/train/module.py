@@ -48,8 +48,11 @@ class DensityModule(L.LightningModule):
 
     def train_dataloader(self) -> DataLoader:
         batches = StepBatches(
-            self.train_x, self.config.batch_size, self.config.seed,
-            rank=self.global_rank, world_size=self.trainer.world_size,
+            self.train_x,
+            self.config.batch_size,
+            self.config.seed,
+            rank=self.global_rank,
+            world_size=self.trainer.world_size,
         )
         batches.start_step = self.trainer.global_step  # restored from the checkpoint on --resume
         return DataLoader(batches, batch_size=None)
@@ -60,7 +63,9 @@ class DensityModule(L.LightningModule):
 
     def training_step(self, x: Tensor, batch_idx: int) -> Tensor:
         loss, terms = self.objective(self.model, x)
-        if not torch.isfinite(loss):
+        # Agreed across processes, so that under DDP every rank stops together instead of hanging.
+        finite = self.trainer.strategy.reduce_boolean_decision(bool(torch.isfinite(loss)), all=True)
+        if not finite:
             raise TrainingDiverged(
                 f"the training loss became {loss.item()} at step {self.global_step + 1}; "
                 "training stopped, the last good checkpoint is kept "

@@ -15,21 +15,27 @@ load_all()
 
 
 def run_cli(*args: str, cwd: Path | None = None) -> subprocess.CompletedProcess:
-    return subprocess.run([sys.executable, "-m", "dgm.cli.main", *args], capture_output=True, text=True,
-                          cwd=cwd, timeout=300)
+    return subprocess.run(
+        [sys.executable, "-m", "dgm.cli.main", *args], capture_output=True, text=True, cwd=cwd, timeout=300
+    )
 
 
 def test_import_and_help_do_not_import_lightning() -> None:
-    code = ("import sys, dgm, dgm.io, dgm.data, dgm.models, dgm.metrics\n"
-            "from dgm.cli.main import main\n"
-            "try:\n    main(['--help'])\nexcept SystemExit:\n    pass\n"
-            "assert not any(m.split('.')[0] in ('lightning', 'pytorch_lightning') for m in sys.modules), 'lightning'\n"
-            "assert 'matplotlib' not in sys.modules, 'matplotlib'\n")
+    code = (
+        "import sys, dgm, dgm.io, dgm.data, dgm.models, dgm.metrics\n"
+        "from dgm.cli.main import main\n"
+        "try:\n    main(['--help'])\nexcept SystemExit:\n    pass\n"
+        "heavy = ('lightning', 'pytorch_lightning')\n"
+        "assert not any(m.split('.')[0] in heavy for m in sys.modules), 'lightning'\n"
+        "assert 'matplotlib' not in sys.modules, 'matplotlib'\n"
+    )
     r = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=120)
     assert r.returncode == 0, r.stderr
 
 
-@pytest.mark.parametrize(("what", "registry"), [("models", MODELS), ("datasets", DATASETS), ("metrics", METRICS)])
+@pytest.mark.parametrize(
+    ("what", "registry"), [("models", MODELS), ("datasets", DATASETS), ("metrics", METRICS)]
+)
 def test_list_prints_the_registry(what: str, registry: object, capsys: pytest.CaptureFixture) -> None:
     assert main(["list", what]) == 0
     names = [line.split()[0] for line in capsys.readouterr().out.splitlines()]
@@ -58,8 +64,13 @@ def _one_line_error(argv: list[str], capsys: pytest.CaptureFixture, needle: str)
         (["frobnicate"], "invalid choice"),
     ],
 )
-def test_bad_usage_is_one_line_and_exit_2(argv: list[str], needle: str, capsys: pytest.CaptureFixture,
-                                         tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+def test_bad_usage_is_one_line_and_exit_2(
+    argv: list[str],
+    needle: str,
+    capsys: pytest.CaptureFixture,
+    tmp_path: Path,
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
     monkeypatch.chdir(tmp_path)
     _one_line_error(argv, capsys, needle)
 
@@ -74,11 +85,14 @@ BAD_FILES = {
 
 
 @pytest.mark.parametrize("name", sorted(BAD_FILES))
-def test_bad_data_files_are_one_line_and_exit_2(name: str, tmp_path: Path, capsys: pytest.CaptureFixture) -> None:
+def test_bad_data_files_are_one_line_and_exit_2(
+    name: str, tmp_path: Path, capsys: pytest.CaptureFixture
+) -> None:
     content, needle = BAD_FILES[name]
     (tmp_path / name).write_text(content)
-    _one_line_error(["train", "gaussian", "--data", str(tmp_path / name), "--out", str(tmp_path / "r")],
-                    capsys, needle)
+    _one_line_error(
+        ["train", "gaussian", "--data", str(tmp_path / name), "--out", str(tmp_path / "r")], capsys, needle
+    )
 
 
 def test_mixed_image_sizes_are_one_line_and_exit_2(tmp_path: Path, capsys: pytest.CaptureFixture) -> None:
@@ -103,3 +117,10 @@ def test_hostile_model_file_is_one_line_and_exit_2(tmp_path: Path, capsys: pytes
 def test_debug_shows_the_traceback(tmp_path: Path) -> None:
     r = run_cli("--debug", "sample", str(tmp_path / "missing"))
     assert r.returncode != 0 and "Traceback" in r.stderr
+
+
+def test_registry_doc_is_up_to_date() -> None:
+    from dgm.cli.list_ import registry_doc
+
+    doc = Path(__file__).resolve().parents[2] / "docs" / "registry.md"
+    assert doc.read_text() == registry_doc(), "regenerate docs/registry.md with dgm.cli.list_.registry_doc()"

@@ -20,8 +20,12 @@ pytestmark = pytest.mark.slow
 @pytest.fixture(scope="module")
 def moons_run(tmp_path_factory: pytest.TempPathFactory) -> Path:
     run = tmp_path_factory.mktemp("runs") / "g"
-    assert main(["train", "gaussian", "--data", "moons", "--out", str(run), "--max-steps", "200",
-                 "--no-progress"]) == 0
+    assert (
+        main(
+            ["train", "gaussian", "--data", "moons", "--out", str(run), "--max-steps", "200", "--no-progress"]
+        )
+        == 0
+    )
     return run
 
 
@@ -47,10 +51,12 @@ def test_evaluate_json(moons_run: Path, capsys: pytest.CaptureFixture) -> None:
 
 
 def test_sample_to_every_format_without_lightning(moons_run: Path, tmp_path: Path) -> None:
-    code = ("import sys\nfrom dgm.cli.main import main\n"
-            f"for o in ('s.npy', 's.csv', 's.png'):\n    assert main(['sample', {str(moons_run)!r}, '-n', '300', "
-            f"'-o', {str(tmp_path)!r} + '/' + o, '--seed', '3']) == 0\n"
-            "assert not any(m.startswith('lightning') for m in sys.modules)\n")
+    code = (
+        "import sys\nfrom dgm.cli.main import main\n"
+        f"for o in ('s.npy', 's.csv', 's.png'):\n    assert main(['sample', {str(moons_run)!r}, '-n', '300', "
+        f"'-o', {str(tmp_path)!r} + '/' + o, '--seed', '3']) == 0\n"
+        "assert not any(m.startswith('lightning') for m in sys.modules)\n"
+    )
     r = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=300)
     assert r.returncode == 0, r.stderr
     a = np.load(tmp_path / "s.npy")
@@ -59,12 +65,28 @@ def test_sample_to_every_format_without_lightning(moons_run: Path, tmp_path: Pat
     assert (tmp_path / "s.png").read_bytes()[:4] == b"\x89PNG"
 
 
-def test_full_gaussian_kl_on_8gaussians_matches_closed_form(tmp_path: Path, capsys: pytest.CaptureFixture) -> None:
+def test_full_gaussian_kl_on_8gaussians_matches_closed_form(
+    tmp_path: Path, capsys: pytest.CaptureFixture
+) -> None:
     """The MLE Gaussian of 8gaussians is N(0, s² I), s² = r²/2 + σ², so its cross-entropy is
     log(2π s²) + 1 and KL = log(2π s²) + 1 − H."""
     run = tmp_path / "g8"
-    assert main(["train", "gaussian", "--data", "8gaussians", "--out", str(run), "--max-steps", "50",
-                 "--no-progress"]) == 0
+    assert (
+        main(
+            [
+                "train",
+                "gaussian",
+                "--data",
+                "8gaussians",
+                "--out",
+                str(run),
+                "--max-steps",
+                "50",
+                "--no-progress",
+            ]
+        )
+        == 0
+    )
     capsys.readouterr()
     assert main(["evaluate", str(run), "--data", "8gaussians", "--json"]) == 0
     out = json.loads(capsys.readouterr().out)
@@ -74,20 +96,50 @@ def test_full_gaussian_kl_on_8gaussians_matches_closed_form(tmp_path: Path, caps
     assert abs(out["kl"] - exact) < 4 * out["kl_se"] + 0.01, (out["kl"], exact)
 
 
-def test_evaluate_split_all_on_a_held_out_file(moons_run: Path, tmp_path: Path,
-                                              capsys: pytest.CaptureFixture) -> None:
+def test_evaluate_split_all_on_a_held_out_file(
+    moons_run: Path, tmp_path: Path, capsys: pytest.CaptureFixture
+) -> None:
     x = load_data("moons").split("test")[:500].numpy()
     np.savetxt(tmp_path / "held_out.csv", x, delimiter=",")
     capsys.readouterr()
-    assert main(["evaluate", str(moons_run), "--data", str(tmp_path / "held_out.csv"), "--split", "all",
-                 "--json", "--metrics", "nll", "energy_distance"]) == 0
+    assert (
+        main(
+            [
+                "evaluate",
+                str(moons_run),
+                "--data",
+                str(tmp_path / "held_out.csv"),
+                "--split",
+                "all",
+                "--json",
+                "--metrics",
+                "nll",
+                "energy_distance",
+            ]
+        )
+        == 0
+    )
     out = json.loads(capsys.readouterr().out)
     assert out["n_test"] == 500 and set(out) >= {"nll", "energy_distance"} and "kl" not in out
 
 
 def test_digits_image_run_writes_a_sample_grid(tmp_path: Path) -> None:
     run = tmp_path / "d"
-    assert main(["train", "diag-gaussian", "--data", "digits", "--out", str(run), "--max-steps", "20",
-                 "--no-progress"]) == 0
+    assert (
+        main(
+            [
+                "train",
+                "diag-gaussian",
+                "--data",
+                "digits",
+                "--out",
+                str(run),
+                "--max-steps",
+                "20",
+                "--no-progress",
+            ]
+        )
+        == 0
+    )
     assert (run / "figures" / "samples.png").read_bytes()[:4] == b"\x89PNG"
     assert main(["sample", str(run), "-n", "16", "-o", str(tmp_path / "grid.png")]) == 0

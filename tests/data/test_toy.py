@@ -6,7 +6,7 @@ from __future__ import annotations
 import math
 import pickle
 from collections.abc import Callable
-from functools import lru_cache
+from functools import cache
 
 import pytest
 import torch
@@ -21,7 +21,7 @@ from dgm.errors import DgmError
 from dgm.registry import DATASETS
 
 # Datasets registered by dgm.data.toy (other factories may read files, so they are not called here).
-TOYS = [e.name for e in DATASETS if getattr(e.obj, "__module__", None) == toy_module.__name__]
+TOYS = list(toy_module.TOY_NAMES)
 CELLS_PER_SCALE = 3  # grid cells per length scale: midpoint sums of these densities are exact to ~1e-6
 
 
@@ -29,7 +29,7 @@ def make(name: str) -> ToyDataset:
     return DATASETS.get(name)()
 
 
-@lru_cache(maxsize=None)
+@cache
 def density_grid(name: str) -> tuple[Tensor, float, float]:
     """log p at the centres of the cells (hx x hy) of a grid tiling the toy's box, shape (nx, ny)."""
     toy = make(name)
@@ -213,10 +213,14 @@ def test_pinwheel_density_matches_the_change_of_variables_of_its_generator() -> 
         rotation = torch.stack([torch.cos(t), -torch.sin(t), torch.sin(t), torch.cos(t)]).reshape(2, 2)
         return 2 * torch.einsum("i,ij->j", latent, rotation)
 
-    x = torch.stack([generate(k, z) for k, z in zip(arms, latents)])
+    x = torch.stack([generate(k, z) for k, z in zip(arms, latents, strict=True)])
     log_det = torch.stack(
-        [torch.linalg.slogdet(torch.autograd.functional.jacobian(lambda z, k=k: generate(k, z), z)).logabsdet
-         for k, z in zip(arms, latents)]
+        [
+            torch.linalg.slogdet(
+                torch.autograd.functional.jacobian(lambda z, k=k: generate(k, z), z)
+            ).logabsdet
+            for k, z in zip(arms, latents, strict=True)
+        ]
     )
     r, s = latents.unbind(1)
     log_latent = -((r - 1) ** 2) / (2 * 0.3**2) - s**2 / (2 * 0.1**2) - math.log(2 * math.pi * 0.3 * 0.1)

@@ -75,8 +75,9 @@ def test_every_registered_metric_has_a_summary() -> None:
 def test_grid_mass_of_a_known_density() -> None:
     from dgm.metrics.normalization import grid_mass
 
-    normal = torch.distributions.MultivariateNormal(torch.zeros(2, dtype=torch.float64),
-                                                    torch.tensor([[1.0, 0.6], [0.6, 2.0]], dtype=torch.float64))
+    normal = torch.distributions.MultivariateNormal(
+        torch.zeros(2, dtype=torch.float64), torch.tensor([[1.0, 0.6], [0.6, 2.0]], dtype=torch.float64)
+    )
     assert grid_mass(normal.log_prob, (-8, 8, -10, 10)) == pytest.approx(1.0, abs=1e-6)
     assert grid_mass(normal.log_prob, (0, 8, -10, 10)) == pytest.approx(0.5, abs=1e-3)
 

@@ -24,8 +24,22 @@ CLI = [sys.executable, "-m", "dgm.cli.main"]
 
 
 def _train_args(data: Path, out: Path, *extra: str) -> list[str]:
-    return ["train", "gaussian", "--data", str(data), "--out", str(out), "--no-progress",
-            "--set", "model_args.init=standard", "--lr", "3e-3", "--batch-size", "64", *extra]
+    return [
+        "train",
+        "gaussian",
+        "--data",
+        str(data),
+        "--out",
+        str(out),
+        "--no-progress",
+        "--set",
+        "model_args.init=standard",
+        "--lr",
+        "3e-3",
+        "--batch-size",
+        "64",
+        *extra,
+    ]
 
 
 def _weights(run: Path) -> dict[str, torch.Tensor]:
@@ -43,8 +57,11 @@ def _check_run_files_complete(run: Path) -> None:
 
 def test_sigkill_then_resume_is_bit_for_bit(points_csv: Path, tmp_path: Path) -> None:
     steps = ["--max-steps", "4000", "--set", "checkpoint_every=50"]
-    proc = subprocess.Popen([*CLI, *_train_args(points_csv, tmp_path / "killed", *steps)],
-                            stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    proc = subprocess.Popen(
+        [*CLI, *_train_args(points_csv, tmp_path / "killed", *steps)],
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+    )
     ckpt = tmp_path / "killed" / "checkpoints" / "last.ckpt"
     deadline = time.time() + 120
     while not ckpt.exists() and time.time() < deadline and proc.poll() is None:
@@ -62,12 +79,15 @@ def test_sigkill_then_resume_is_bit_for_bit(points_csv: Path, tmp_path: Path) ->
     a, b = _weights(tmp_path / "killed"), _weights(tmp_path / "straight")
     assert a.keys() == b.keys() and all(torch.equal(a[k], b[k]) for k in a)
     assert not list((tmp_path / "killed").rglob(".*.tmp"))
-    steps_logged = [int(r.split(",")[0]) for r in (tmp_path / "killed" / "metrics.csv").read_text().splitlines()[1:]]
+    steps_logged = [
+        int(r.split(",")[0]) for r in (tmp_path / "killed" / "metrics.csv").read_text().splitlines()[1:]
+    ]
     assert steps_logged == sorted(set(steps_logged)) and steps_logged[-1] == 4000
 
 
-def test_resume_without_checkpoint_and_overwrite_are_refused(points_csv: Path, tmp_path: Path,
-                                                            capsys: pytest.CaptureFixture) -> None:
+def test_resume_without_checkpoint_and_overwrite_are_refused(
+    points_csv: Path, tmp_path: Path, capsys: pytest.CaptureFixture
+) -> None:
     assert main([*_train_args(points_csv, tmp_path / "r", "--max-steps", "5"), "--resume"]) == 2
     assert "cannot resume" in capsys.readouterr().err
     assert main(_train_args(points_csv, tmp_path / "r", "--max-steps", "5")) == 0
@@ -75,8 +95,9 @@ def test_resume_without_checkpoint_and_overwrite_are_refused(points_csv: Path, t
     assert "already holds a run" in capsys.readouterr().err
 
 
-def test_nan_loss_stops_with_the_step_and_keeps_the_last_good_checkpoint(points_csv: Path, tmp_path: Path,
-                                                                         capsys: pytest.CaptureFixture) -> None:
+def test_nan_loss_stops_with_the_step_and_keeps_the_last_good_checkpoint(
+    points_csv: Path, tmp_path: Path, capsys: pytest.CaptureFixture
+) -> None:
     run = tmp_path / "nan"
     args = _train_args(points_csv, run, "--max-steps", "100", "--set", "checkpoint_every=1", "--lr", "1e9")
     assert main(args) == 1
@@ -89,11 +110,19 @@ def test_nan_loss_stops_with_the_step_and_keeps_the_last_good_checkpoint(points_
 
 def test_ddp_two_gloo_processes_match_single_process(points_csv: Path, tmp_path: Path) -> None:
     common = ["--max-steps", "150", "--lr", "1e-2"]
-    single = subprocess.run([*CLI, *_train_args(points_csv, tmp_path / "one", *common)],
-                            capture_output=True, text=True, timeout=600)
+    single = subprocess.run(
+        [*CLI, *_train_args(points_csv, tmp_path / "one", *common)],
+        capture_output=True,
+        text=True,
+        timeout=600,
+    )
     assert single.returncode == 0, single.stderr
-    ddp = subprocess.run([*CLI, *_train_args(points_csv, tmp_path / "two", *common),
-                          "--devices", "2", "--strategy", "ddp"], capture_output=True, text=True, timeout=600)
+    ddp = subprocess.run(
+        [*CLI, *_train_args(points_csv, tmp_path / "two", *common), "--devices", "2", "--strategy", "ddp"],
+        capture_output=True,
+        text=True,
+        timeout=600,
+    )
     assert ddp.returncode == 0, ddp.stderr
     one = json.loads((tmp_path / "one" / "report.json").read_text())
     two = json.loads((tmp_path / "two" / "report.json").read_text())
@@ -108,7 +137,9 @@ def test_max_time_and_epochs(points_csv: Path, tmp_path: Path) -> None:
     report = json.loads((tmp_path / "e" / "report.json").read_text())
     assert report["steps"] == 3 * (480 // 64)  # 600 samples, 80% train, full batches only
     t0 = time.time()
-    assert main(_train_args(points_csv, tmp_path / "t", "--max-time", "3s", "--set", "max_steps=10000000")) == 0
+    assert (
+        main(_train_args(points_csv, tmp_path / "t", "--max-time", "3s", "--set", "max_steps=10000000")) == 0
+    )
     assert time.time() - t0 < 60
     assert 0 < json.loads((tmp_path / "t" / "report.json").read_text())["steps"] < 10_000_000
 
