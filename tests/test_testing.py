@@ -17,11 +17,11 @@ class Scale(Bijection):
         super().__init__()
         self.a, self.wrong = a, wrong
 
-    def forward(self, x: Tensor) -> tuple[Tensor, Tensor]:
+    def forward(self, x: Tensor, c: Tensor | None = None) -> tuple[Tensor, Tensor]:
         ladj = self.a.abs().log().sum() * (2 if self.wrong else 1)
         return x * self.a, ladj.expand(x.shape[0])
 
-    def inverse(self, y: Tensor) -> tuple[Tensor, Tensor]:
+    def inverse(self, y: Tensor, c: Tensor | None = None) -> tuple[Tensor, Tensor]:
         ladj = self.a.abs().log().sum() * (2 if self.wrong else 1)
         return y / self.a, -ladj.expand(y.shape[0])
 

@@ -35,10 +35,10 @@ class Standardize(Bijection):
     def _ladj(self, x: Tensor) -> Tensor:
         return (-self.std.log().sum()).expand(x.shape[0]).to(x.dtype)
 
-    def forward(self, x: Tensor) -> tuple[Tensor, Tensor]:
+    def forward(self, x: Tensor, c: Tensor | None = None) -> tuple[Tensor, Tensor]:
         return (x - self.mean) / self.std, self._ladj(x)
 
-    def inverse(self, y: Tensor) -> tuple[Tensor, Tensor]:
+    def inverse(self, y: Tensor, c: Tensor | None = None) -> tuple[Tensor, Tensor]:
         return y * self.std + self.mean, -self._ladj(y)
 
 
@@ -48,10 +48,10 @@ class Identity(Bijection):
     def fit(self, x: Tensor) -> Identity:
         return self
 
-    def forward(self, x: Tensor) -> tuple[Tensor, Tensor]:
+    def forward(self, x: Tensor, c: Tensor | None = None) -> tuple[Tensor, Tensor]:
         return x, x.new_zeros(x.shape[0])
 
-    def inverse(self, y: Tensor) -> tuple[Tensor, Tensor]:
+    def inverse(self, y: Tensor, c: Tensor | None = None) -> tuple[Tensor, Tensor]:
         return y, y.new_zeros(y.shape[0])
 
 

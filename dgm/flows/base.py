@@ -1,8 +1,9 @@
-"""The bijection contract: y, ladj = f(x) and x, ladj_inv = f.inverse(y).
+"""The bijection contract: y, ladj = f(x, c) and x, ladj_inv = f.inverse(y, c).
 
-`ladj` is log|det ∂y/∂x| per sample, shape (B,). Preprocessing transforms (standardisation,
-later logit and dequantisation) and flow layers share this contract, so that their
-log-Jacobians enter `log_prob` the same way.
+`ladj` is log|det ∂y/∂x| per sample, shape (B,); `c` is an optional context (e.g. a one-hot
+label), shape (B, C), that conditions the map. Preprocessing transforms (standardisation, logit,
+dequantisation) and flow layers share this contract, so their log-Jacobians enter `log_prob` the
+same way. Flows map data to latent: a `Flow` evaluates log p(x) = log p_Z(f(x)) + log|det ∂f/∂x|.
 """
 
 from __future__ import annotations
@@ -16,12 +17,12 @@ class Bijection(nn.Module, ABC):
     """An invertible map with a tractable log-determinant of its Jacobian."""
 
     @abstractmethod
-    def forward(self, x: Tensor) -> tuple[Tensor, Tensor]:
-        """Return y = f(x) and log|det ∂f/∂x|, shape (B,)."""
+    def forward(self, x: Tensor, c: Tensor | None = None) -> tuple[Tensor, Tensor]:
+        """Return y = f(x; c) and log|det ∂f/∂x|, shape (B,)."""
 
     @abstractmethod
-    def inverse(self, y: Tensor) -> tuple[Tensor, Tensor]:
-        """Return x = f⁻¹(y) and log|det ∂f⁻¹/∂y| = −log|det ∂f/∂x| at x, shape (B,)."""
+    def inverse(self, y: Tensor, c: Tensor | None = None) -> tuple[Tensor, Tensor]:
+        """Return x = f⁻¹(y; c) and log|det ∂f⁻¹/∂y| = −log|det ∂f/∂x| at x, shape (B,)."""
 
 
 class Compose(Bijection):
@@ -31,16 +32,37 @@ class Compose(Bijection):
         super().__init__()
         self.bijections = nn.ModuleList(bijections)
 
-    def forward(self, x: Tensor) -> tuple[Tensor, Tensor]:
+    def forward(self, x: Tensor, c: Tensor | None = None) -> tuple[Tensor, Tensor]:
         ladj = x.new_zeros(x.shape[0])
         for f in self.bijections:
-            x, ladj_k = f(x)
+            x, ladj_k = f(x, c)
             ladj = ladj + ladj_k
         return x, ladj
 
-    def inverse(self, y: Tensor) -> tuple[Tensor, Tensor]:
+    def inverse(self, y: Tensor, c: Tensor | None = None) -> tuple[Tensor, Tensor]:
         ladj = y.new_zeros(y.shape[0])
         for f in reversed(self.bijections):
-            y, ladj_k = f.inverse(y)
+            y, ladj_k = f.inverse(y, c)
             ladj = ladj + ladj_k
         return y, ladj
+
+    def trajectory(self, x: Tensor, c: Tensor | None = None) -> list[Tensor]:
+        """The state after every layer, [x, f_1(x), f_2(f_1(x)), …], for plotting the flow."""
+        states = [x]
+        for f in self.bijections:
+            states.append(f(states[-1], c)[0])
+        return states
+
+
+class Inverse(Bijection):
+    """f⁻¹ as a bijection in its own right (e.g. IAF = Inverse(MAF layer))."""
+
+    def __init__(self, bijection: Bijection) -> None:
+        super().__init__()
+        self.bijection = bijection
+
+    def forward(self, x: Tensor, c: Tensor | None = None) -> tuple[Tensor, Tensor]:
+        return self.bijection.inverse(x, c)
+
+    def inverse(self, y: Tensor, c: Tensor | None = None) -> tuple[Tensor, Tensor]:
+        return self.bijection(y, c)

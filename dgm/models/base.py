@@ -33,12 +33,12 @@ class GenerativeModel(nn.Module):
     def dim(self) -> int:
         return int(torch.Size(self.event_shape).numel())
 
-    def sample(self, n: int) -> Tensor:
-        """Draw n samples x = g(z), z ~ p_Z; shape (n, *event_shape)."""
+    def sample(self, n: int, c: Tensor | None = None) -> Tensor:
+        """Draw n samples x = g(z), z ~ p_Z (given context c, shape (n, C)); shape (n, *event_shape)."""
         raise NotImplementedError
 
-    def log_prob(self, x: Tensor) -> Tensor:
-        """Return log p(x) in nats, shape (B,)."""
+    def log_prob(self, x: Tensor, c: Tensor | None = None) -> Tensor:
+        """Return log p(x | c) in nats, shape (B,)."""
         raise NoDensityError(
             f"{type(self).__name__} defines no tractable density, so it has no log-likelihood; "
             "compare it by sample-based metrics (energy distance) instead"
@@ -61,13 +61,13 @@ class Preprocessed(GenerativeModel):
         self.has_density = model.has_density
         self.default_objective = model.default_objective
 
-    def sample(self, n: int) -> Tensor:
-        x, _ = self.transform.inverse(self.model.sample(n))
+    def sample(self, n: int, c: Tensor | None = None) -> Tensor:
+        x, _ = self.transform.inverse(self.model.sample(n, c))
         return x
 
-    def log_prob(self, x: Tensor) -> Tensor:
+    def log_prob(self, x: Tensor, c: Tensor | None = None) -> Tensor:
         y, ladj = self.transform(x)
-        return self.model.log_prob(y) + ladj
+        return self.model.log_prob(y, c) + ladj
 
     def initialize(self, x: Tensor) -> None:
         self.model.initialize(self.transform(x)[0])

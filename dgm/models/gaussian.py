@@ -33,12 +33,12 @@ class _Gaussian(GenerativeModel):
         """The lower-triangular L with Σ = L Lᵀ, shape (D, D)."""
         raise NotImplementedError
 
-    def sample(self, n: int) -> Tensor:
+    def sample(self, n: int, c: Tensor | None = None) -> Tensor:
         """x = μ + L z with z ~ N(0, I)."""
         z = standard_normal((self.dim,), self.loc).sample((n,))
         return (self.loc + z @ self.scale_tril().T).reshape(n, *self.event_shape)
 
-    def log_prob(self, x: Tensor) -> Tensor:
+    def log_prob(self, x: Tensor, c: Tensor | None = None) -> Tensor:
         r = (x.reshape(x.shape[0], -1) - self.loc).T  # (D, B)
         white = torch.linalg.solve_triangular(self.scale_tril(), r, upper=False)  # L⁻¹(x − μ)
         return -0.5 * white.square().sum(0) - self.log_diag.sum() - 0.5 * self.dim * math.log(2 * math.pi)
@@ -97,12 +97,12 @@ class DiagonalGaussian(_Gaussian):
     def scale_tril(self) -> Tensor:
         return torch.diag(self.log_diag.exp())
 
-    def log_prob(self, x: Tensor) -> Tensor:
+    def log_prob(self, x: Tensor, c: Tensor | None = None) -> Tensor:
         # Elementwise, O(D) rather than a triangular solve.
         z = (x.reshape(x.shape[0], -1) - self.loc) / self.log_diag.exp()
         return -0.5 * z.square().sum(1) - self.log_diag.sum() - 0.5 * self.dim * math.log(2 * math.pi)
 
-    def sample(self, n: int) -> Tensor:
+    def sample(self, n: int, c: Tensor | None = None) -> Tensor:
         z = standard_normal((self.dim,), self.loc).sample((n,))
         return (self.loc + z * self.log_diag.exp()).reshape(n, *self.event_shape)
 
