@@ -1,0 +1,196 @@
+"""The registered flow models: thin recipes that assemble bijections into a `Flow`.
+
+Each takes the event shape and keyword-only hyperparameters (the CLI's `--set model_args.NAME=…`).
+Coupling flows alternate which half is transformed; with more than two features a fixed random
+permutation after every pair of layers mixes the halves.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+
+from torch import nn
+
+from dgm.flows.autoregressive import MaskedAutoregressive
+from dgm.flows.base import Bijection, Compose
+from dgm.flows.coupling import Coupling
+from dgm.flows.elementwise import Additive, Affine, Elementwise
+from dgm.flows.flow import Flow
+from dgm.flows.linear import Permutation
+from dgm.flows.normalization import ActNorm, BatchNorm
+from dgm.flows.splines import RQSpline
+from dgm.registry import MODELS
+
+ACTIVATIONS: dict[str, type[nn.Module]] = {"relu": nn.ReLU, "elu": nn.ELU, "gelu": nn.GELU, "tanh": nn.Tanh}
+
+
+def _features(event_shape: tuple[int, ...], name: str) -> int:
+    if len(event_shape) != 1:
+        raise ValueError(f"{name} models vectors, not data of shape {tuple(event_shape)}")
+    return event_shape[0]
+
+
+def _activation(name: str) -> type[nn.Module]:
+    if name not in ACTIVATIONS:
+        raise ValueError(f"activation must be one of {', '.join(ACTIVATIONS)}, got {name!r}")
+    return ACTIVATIONS[name]
+
+
+def _stack(
+    features: int,
+    transforms: int,
+    layer: Callable[[int], Bijection],
+    *,
+    batchnorm: bool = False,
+    mix: str = "pairs",
+) -> list[Bijection]:
+    """`transforms` layers built by layer(k), with batch norm and permutations in between.
+
+    mix: "pairs" permutes randomly after every second layer (couplings, when D > 2); "reverse"
+    reverses the order after every layer (autoregressive flows); "none" never permutes.
+    """
+    layers: list[Bijection] = []
+    for k in range(transforms):
+        layers.append(layer(k))
+        if k == transforms - 1:
+            break
+        if batchnorm:
+            layers.append(BatchNorm((features,)))
+        if mix == "reverse":
+            layers.append(Permutation(features, "reverse"))
+        elif mix == "pairs" and features > 2 and k % 2 == 1:
+            layers.append(Permutation(features, "random", seed=k))
+    return layers
+
+
+def _couplings(
+    d: int, elementwise: Elementwise, hidden: tuple[int, ...], activation: str, context_features: int
+) -> Callable[[int], Bijection]:
+    """Layer k of a coupling stack: parity alternates so that every coordinate gets transformed."""
+    act = _activation(activation)
+    return lambda k: Coupling(
+        d, elementwise, parity=k % 2, hidden=tuple(hidden), context_features=context_features, activation=act
+    )
+
+
+@MODELS.register("realnvp", "RealNVP: affine couplings with bounded scales (Dinh et al., 2017)")
+class RealNVP(Flow):
+    """Creates a RealNVP flow: K affine couplings y_B = x_B·exp(s(x_A)) + t(x_A), s bounded.
+
+    Example:
+        >>> import torch
+        >>> RealNVP((2,), transforms=4).log_prob(torch.zeros(5, 2)).shape
+        torch.Size([5])
+    """
+
+    def __init__(
+        self,
+        event_shape: tuple[int, ...],
+        *,
+        transforms: int = 8,
+        hidden: tuple[int, ...] = (128, 128),
+        scale_bound: float = 3.0,
+        activation: str = "relu",
+        batchnorm: bool = False,
+        context_features: int = 0,
+    ) -> None:
+        d = _features(event_shape, "realnvp")
+        layer = _couplings(d, Affine(scale_bound), hidden, activation, context_features)
+        super().__init__(
+            event_shape, Compose(*_stack(d, transforms, layer, batchnorm=batchnorm)), context_features
+        )
+
+
+@MODELS.register("nice", "NICE: additive couplings and a final diagonal scaling (Dinh et al., 2015)")
+class NICE(Flow):
+    """Creates a NICE flow: K additive (volume-preserving) couplings, then a learned diagonal scaling."""
+
+    def __init__(
+        self,
+        event_shape: tuple[int, ...],
+        *,
+        transforms: int = 4,
+        hidden: tuple[int, ...] = (128, 128),
+        activation: str = "relu",
+        context_features: int = 0,
+    ) -> None:
+        d, act = _features(event_shape, "nice"), _activation(activation)
+
+        def coupling(k: int) -> Bijection:
+            return Coupling(
+                d,
+                Additive(),
+                parity=k % 2,
+                hidden=tuple(hidden),
+                context_features=context_features,
+                activation=act,
+            )
+
+        super().__init__(
+            event_shape, Compose(*_stack(d, transforms, coupling), ActNorm((d,))), context_features
+        )
+
+
+@MODELS.register("maf", "MAF: masked affine autoregressive layers (Papamakarios et al., 2017)")
+class MAF(Flow):
+    """Creates a masked autoregressive flow: K MADE-conditioned affine layers, order reversed between."""
+
+    def __init__(
+        self,
+        event_shape: tuple[int, ...],
+        *,
+        transforms: int = 5,
+        hidden: tuple[int, ...] = (128, 128),
+        scale_bound: float = 3.0,
+        activation: str = "relu",
+        batchnorm: bool = False,
+        context_features: int = 0,
+    ) -> None:
+        d, act = _features(event_shape, "maf"), _activation(activation)
+
+        def layer(k: int) -> Bijection:
+            return MaskedAutoregressive(
+                d,
+                Affine(scale_bound),
+                hidden=tuple(hidden),
+                context_features=context_features,
+                activation=act,
+            )
+
+        super().__init__(
+            event_shape,
+            Compose(*_stack(d, transforms, layer, batchnorm=batchnorm, mix="reverse")),
+            context_features,
+        )
+
+
+@MODELS.register("nsf", "neural spline flow: rational-quadratic spline couplings (Durkan et al., 2019)")
+class NSF(Flow):
+    """Creates a neural spline flow: K monotone rational-quadratic spline layers on [−bound, bound]
+    (identity outside), coupling by default or autoregressive with `autoregressive=True`."""
+
+    def __init__(
+        self,
+        event_shape: tuple[int, ...],
+        *,
+        transforms: int = 6,
+        bins: int = 8,
+        bound: float = 5.0,
+        hidden: tuple[int, ...] = (128, 128),
+        activation: str = "relu",
+        autoregressive: bool = False,
+        context_features: int = 0,
+    ) -> None:
+        d = _features(event_shape, "nsf")
+        spline = RQSpline(bins, bound)
+        if autoregressive:
+            act = _activation(activation)
+
+            def layer(k: int) -> Bijection:
+                return MaskedAutoregressive(
+                    d, spline, hidden=tuple(hidden), context_features=context_features, activation=act
+                )
+        else:
+            layer = _couplings(d, spline, hidden, activation, context_features)
+        mix = "reverse" if autoregressive else "pairs"
+        super().__init__(event_shape, Compose(*_stack(d, transforms, layer, mix=mix)), context_features)
