@@ -24,6 +24,7 @@ class RunConfig:
     model_args: dict[str, Any] = field(default_factory=dict)
     preprocess: str | None = None  # None: "standardize" for points, "none" for images
     objective: str | None = None  # None: the model's default objective
+    conditional: bool = False  # condition on the data's class labels (context c = one-hot label)
     max_steps: int | None = None
     epochs: int | None = None
     max_time: str | None = None  # "DD:HH:MM:SS" or "5m", "2h", "30s"
@@ -96,6 +97,8 @@ def _coerce(key: str, value: Any, annotation: str) -> Any:
             return number
     if annotation.startswith("dict") and not isinstance(value, dict):
         raise DgmError(f"{key} must be a mapping of names to values, got {value!r}")
+    if annotation.startswith("bool") and not isinstance(value, bool):
+        raise DgmError(f"{key} must be true or false, got {value!r}")
     if annotation.startswith("str") and not isinstance(value, str):
         return str(value)
     return value

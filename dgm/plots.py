@@ -12,7 +12,7 @@ from typing import Any
 import torch
 from torch import Tensor
 
-from dgm.utils import atomic_path
+from dgm.utils import atomic_path, one_hot
 
 
 def _plt() -> Any:
@@ -47,6 +47,29 @@ def grid_2d(extent: tuple[float, float, float, float], n: int = 200) -> tuple[Te
     return xx, yy, torch.stack([xx.reshape(-1), yy.reshape(-1)], 1)
 
 
+def _model_log_density(model: Any, data: Any, x: Tensor) -> Tensor:
+    """log p(x); for a class-conditional model the marginal log Σ_k π_k p(x | k), π = label frequencies."""
+    k = model.context_features
+    if not k:
+        return model.log_prob(x)
+    log_pi = (
+        torch.bincount(data.split_labels("train"), minlength=k).double().div(len(data.split("train"))).log()
+    )
+    per_class = [model.log_prob(x, one_hot(torch.full((len(x),), j), k, x)) + log_pi[j] for j in range(k)]
+    return torch.logsumexp(torch.stack(per_class), dim=0)
+
+
+def sample_model(model: Any, n: int, labels: Tensor | None = None) -> Tensor:
+    """n samples; a conditional model draws them for `labels` (default: uniform over its classes)."""
+    k = model.context_features
+    if not k:
+        return model.sample(n)
+    if labels is None:
+        labels = torch.randint(k, (n,))
+    p = next(model.parameters())
+    return model.sample(n, one_hot(labels[:n], k, p))
+
+
 @torch.no_grad()
 def density_2d(model: Any, data: Any, path: Path, n: int = 200) -> Path:
     """Heatmap of the learned density p_model beside the true density p_data when it is known."""
@@ -54,7 +77,7 @@ def density_2d(model: Any, data: Any, path: Path, n: int = 200) -> Path:
     extent = plot_extent(data.split("test"))
     xx, yy, pts = grid_2d(extent, n)
     p = next(model.parameters())
-    panels = [("model", model.log_prob(pts.to(p)).double().cpu().exp())]
+    panels = [("model", _model_log_density(model, data, pts.to(p)).double().cpu().exp())]
     if data.has_true_density:
         panels.insert(0, ("true density", data.log_prob(pts).double().exp()))
     fig, axes = plt.subplots(1, len(panels), figsize=(4.2 * len(panels), 4), squeeze=False)
@@ -124,7 +147,11 @@ def run_figures(run_dir: Path, model: Any, data: Any, n: int = 2000) -> list[Pat
     figs = run_dir / "figures"
     out: list[Path | None] = [training_curves(run_dir / "metrics.csv", figs / "training.png")]
     with torch.no_grad():
-        samples = model.sample(n if data.kind == "points" else 64).double().cpu()
+        n = n if data.kind == "points" else 64
+        labels = data.split_labels("test") if model.context_features else None
+        if labels is not None:
+            n = min(n, len(labels))
+        samples = sample_model(model, n, None if labels is None else labels[:n]).double().cpu()
     if data.kind == "points" and data.dim == 2:
         out.append(samples_2d(samples, data.split("test")[:n], figs / "samples.png"))
         if model.has_density:

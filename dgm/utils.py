@@ -37,6 +37,11 @@ def write_json(path: str | os.PathLike, obj: Any) -> None:
         tmp.write_text(json.dumps(obj, indent=2) + "\n")
 
 
+def one_hot(labels: torch.Tensor, num_classes: int, like: torch.Tensor) -> torch.Tensor:
+    """The context c of a class-conditional model: one-hot labels, shape (N, K), dtype/device of `like`."""
+    return torch.nn.functional.one_hot(labels.long(), num_classes).to(like)
+
+
 def resolve_device(name: str) -> torch.device:
     """Map --device auto|cpu|cuda to a torch device; auto picks CUDA when present."""
     from dgm.errors import DgmError

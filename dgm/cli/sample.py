@@ -15,6 +15,7 @@ def add_parser(sub: argparse._SubParsersAction) -> None:
     p.add_argument("run", help="run folder written by dgm train")
     p.add_argument("-n", type=int, default=1000, help="number of samples (default 1000)")
     p.add_argument("-o", "--output", help="output file: .npy, .csv or .png (default RUN/samples.npy)")
+    p.add_argument("--label", type=int, help="class to sample (class-conditional models; default: uniform)")
     add_seed(p)
     add_device(p)
     p.set_defaults(handler=run)
@@ -24,6 +25,7 @@ def run(args: argparse.Namespace) -> int:
     import numpy as np
     import torch
 
+    from dgm import plots
     from dgm.errors import DgmError
     from dgm.io import load, read_config
     from dgm.utils import atomic_path, resolve_device
@@ -35,12 +37,17 @@ def run(args: argparse.Namespace) -> int:
         raise DgmError(f"cannot write {out.name}: choose an output ending in {', '.join(FORMATS)}")
     model = load(args.run, device=resolve_device(args.device))
     kind = read_config(args.run).get("data", {}).get("kind", "points")
+    labels = None
+    if args.label is not None:
+        if not model.context_features:
+            raise DgmError("--label needs a class-conditional model (train with --set conditional=true)")
+        if not 0 <= args.label < model.context_features:
+            raise DgmError(f"--label must be in 0..{model.context_features - 1}, got {args.label}")
+        labels = torch.full((args.n,), args.label)
     torch.manual_seed(args.seed)
     with torch.no_grad():
-        x = model.sample(args.n).cpu()
+        x = plots.sample_model(model, args.n, labels).cpu()
     if out.suffix == ".png":
-        from dgm import plots
-
         if kind == "image":
             plots.image_grid(x.float()[:256], out)
         elif x.reshape(args.n, -1).shape[1] == 2:

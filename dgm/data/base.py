@@ -56,6 +56,19 @@ class DataSource:
             raise DgmError(f"dataset {self.name!r} has no split {name!r} (choose from {SPLITS})")
         return self.splits[name]
 
+    def split_labels(self, name: str) -> Tensor | None:
+        """Integer labels of one split (shape (N,)), or None for unlabelled data."""
+        if not self.labels:
+            return None
+        if name == "all" and "all" not in self.labels:
+            return torch.cat([self.labels[s] for s in ("train", "val", "test")])
+        return self.labels[name]
+
+    @property
+    def num_classes(self) -> int:
+        """Number of classes K (labels are 0..K−1); 0 for unlabelled data."""
+        return int(max(int(y.max()) for y in self.labels.values()) + 1) if self.labels else 0
+
     # A true density is known only for synthetic data; subclasses override these.
     has_true_density: bool = False
 

@@ -53,10 +53,11 @@ class Flow(GenerativeModel):
             return [x, self.inverse(x, c)]
         return self.transform.trajectory(x, c)
 
-    def initialize(self, x: Tensor) -> None:
+    def initialize(self, x: Tensor, c: Tensor | None = None) -> None:
         """Run one batch through the flow in training mode to trigger data-dependent init (ActNorm)."""
         was_training = self.training
         self.train()
+        n = min(len(x), 4096)
         with torch.no_grad():
-            self.transform(x[: min(len(x), 4096)].to(self._like()))
+            self.transform(x[:n].to(self._like()), None if c is None else c[:n].to(self._like()))
         self.train(was_training)

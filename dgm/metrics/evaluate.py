@@ -5,26 +5,30 @@ from __future__ import annotations
 import math
 from collections.abc import Callable
 from dataclasses import dataclass, field
+from itertools import repeat
 
 import torch
 from torch import Tensor
 
 from dgm.data.base import DataSource
 from dgm.errors import DgmError
-from dgm.metrics.likelihood import batched_log_prob, mean_and_se
+from dgm.metrics.likelihood import mean_and_se
 from dgm.metrics.normalization import grid_mass, padded_extent
 from dgm.metrics.samples import energy_distance
 from dgm.models.base import GenerativeModel
 from dgm.registry import METRICS
+from dgm.utils import one_hot
 
 
 @dataclass
 class Evaluation:
-    """A model, the data it is judged on (x, shape (N, ...)) and cached model outputs."""
+    """A model, the data it is judged on (x, shape (N, ...); c, one-hot labels for a conditional
+    model) and cached model outputs."""
 
     model: GenerativeModel
     data: DataSource
     x: Tensor
+    c: Tensor | None = None
     n_samples: int = 2000
     seed: int = 0
     _cache: dict[str, Tensor] = field(default_factory=dict)
@@ -32,17 +36,24 @@ class Evaluation:
     def log_prob(self) -> Tensor:
         """log p_model(x) for every evaluation sample, shape (N,)."""
         if "log_prob" not in self._cache:
-            p = next(self.model.parameters(), None)
-            x = self.x.to(p) if p is not None else self.x
-            self._cache["log_prob"] = batched_log_prob(self.model.log_prob, x).double().cpu()
+            p = next(self.model.parameters())
+            cs = self.c.split(4096) if self.c is not None else repeat(None)
+            chunks = zip(self.x.split(4096), cs, strict=False)  # repeat(None) is endless
+            with torch.no_grad():
+                lp = [self.model.log_prob(x.to(p), None if c is None else c.to(p)) for x, c in chunks]
+            self._cache["log_prob"] = torch.cat(lp).double().cpu()
         return self._cache["log_prob"]
 
     def samples(self) -> Tensor:
-        """n_samples model samples drawn with a fixed seed, on the CPU."""
+        """n_samples model samples drawn with a fixed seed, on the CPU; a conditional model draws
+        them for the labels of the first n_samples evaluation points, so both sides share a class mix."""
         if "samples" not in self._cache:
+            p = next(self.model.parameters())
+            n = min(self.n_samples, self.x.shape[0]) if self.c is not None else self.n_samples
+            c = None if self.c is None else self.c[:n].to(p)
             with torch.random.fork_rng(devices=[]), torch.no_grad():
                 torch.manual_seed(self.seed)
-                self._cache["samples"] = self.model.sample(self.n_samples).cpu()
+                self._cache["samples"] = self.model.sample(n, c).cpu()
         return self._cache["samples"]
 
 
@@ -76,17 +87,33 @@ def _kl(ev: Evaluation) -> dict[str, float]:
 
 
 def _energy(ev: Evaluation) -> dict[str, float]:
-    n = min(ev.x.shape[0], ev.n_samples)
-    gen = torch.Generator().manual_seed(ev.seed)
-    x = ev.x[torch.randperm(ev.x.shape[0], generator=gen)[:n]]
-    return {"energy_distance": energy_distance(ev.samples()[:n], x).item()}
+    samples = ev.samples()
+    n = min(ev.x.shape[0], samples.shape[0])
+    # A conditional model's samples follow the first n labels, so compare with those points.
+    idx = (
+        torch.arange(n)
+        if ev.c is not None
+        else torch.randperm(ev.x.shape[0], generator=torch.Generator().manual_seed(ev.seed))[:n]
+    )
+    return {"energy_distance": energy_distance(samples[:n], ev.x[idx]).item()}
 
 
 def _mass(ev: Evaluation) -> dict[str, float]:
     """∫ p_model over the data's box widened by half its size on each side (≈ 1 for a density)."""
     p = next(ev.model.parameters())
-    mass = grid_mass(lambda pts: ev.model.log_prob(pts.to(p)), padded_extent(ev.x))
-    return {"normalization": mass}
+    if ev.c is None:
+        mass = grid_mass(lambda pts: ev.model.log_prob(pts.to(p)), padded_extent(ev.x))
+        return {"normalization": mass}
+    # p(x | c) must integrate to one for every class c: report the worst class.
+    masses = []
+    for k in range(ev.model.context_features):
+        ck = one_hot(torch.tensor([k]), ev.model.context_features, p)
+        masses.append(
+            grid_mass(
+                lambda pts, ck=ck: ev.model.log_prob(pts.to(p), ck.expand(len(pts), -1)), padded_extent(ev.x)
+            )
+        )
+    return {"normalization": max(masses, key=lambda m: abs(m - 1))}
 
 
 METRICS.add("nll", Metric(_nll, needs_density=True), "negative log-likelihood, nats per sample")
@@ -120,7 +147,17 @@ def evaluate(
         raise DgmError(
             f"data shape {tuple(x.shape[1:])} does not match the model's {tuple(model.event_shape)}"
         )
-    ev = Evaluation(model, data, x, n_samples=n_samples, seed=seed)
+    c = None
+    if model.context_features:
+        labels = data.split_labels(split)
+        if labels is None:
+            raise DgmError(f"the model is class-conditional, but {data.name!r} has no labels")
+        if data.num_classes > model.context_features:
+            raise DgmError(
+                f"{data.name!r} has {data.num_classes} classes; the model knows {model.context_features}"
+            )
+        c = one_hot(labels, model.context_features, x)
+    ev = Evaluation(model, data, x, c, n_samples=n_samples, seed=seed)
     names = metrics if metrics is not None else METRICS.names()
     out: dict[str, float] = {}
     was_training = model.training

@@ -22,6 +22,8 @@ class GenerativeModel(nn.Module):
     """
 
     has_density: bool = False
+    #: size of the context c (number of classes for a class-conditional model); 0: unconditional.
+    context_features: int = 0
     #: name of the objective (in dgm.registry.OBJECTIVES) used when the user names none.
     default_objective: str = "mle"
 
@@ -44,8 +46,8 @@ class GenerativeModel(nn.Module):
             "compare it by sample-based metrics (energy distance) instead"
         )
 
-    def initialize(self, x: Tensor) -> None:
-        """Data-dependent initialisation from (a batch of) training data; default: nothing."""
+    def initialize(self, x: Tensor, c: Tensor | None = None) -> None:
+        """Data-dependent initialisation from (a batch of) training data x (and contexts c)."""
 
 
 class Preprocessed(GenerativeModel):
@@ -59,6 +61,7 @@ class Preprocessed(GenerativeModel):
         self.model = model
         self.transform = transform
         self.has_density = model.has_density
+        self.context_features = model.context_features
         self.default_objective = model.default_objective
 
     def sample(self, n: int, c: Tensor | None = None) -> Tensor:
@@ -69,5 +72,5 @@ class Preprocessed(GenerativeModel):
         y, ladj = self.transform(x)
         return self.model.log_prob(y, c) + ladj
 
-    def initialize(self, x: Tensor) -> None:
-        self.model.initialize(self.transform(x)[0])
+    def initialize(self, x: Tensor, c: Tensor | None = None) -> None:
+        self.model.initialize(self.transform(x)[0], c)

@@ -51,7 +51,7 @@ class _Gaussian(GenerativeModel):
         self._set(mu, cov + self.ridge * torch.eye(self.dim, dtype=x.dtype, device=x.device))
         return self
 
-    def initialize(self, x: Tensor) -> None:
+    def initialize(self, x: Tensor, c: Tensor | None = None) -> None:
         if self.init == "data":
             self.fit(x)
 

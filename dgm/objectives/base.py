@@ -10,6 +10,11 @@ from dgm.models.base import GenerativeModel
 
 
 class Objective(Protocol):
-    """loss, terms = objective(model, x): a scalar loss to minimise and named scalars to log."""
+    """loss, terms = objective(model, x, c): a scalar loss to minimise and named scalars to log.
 
-    def __call__(self, model: GenerativeModel, x: Tensor) -> tuple[Tensor, dict[str, Tensor]]: ...
+    c is the optional context (one-hot labels for class-conditional models), shape (B, K).
+    """
+
+    def __call__(
+        self, model: GenerativeModel, x: Tensor, c: Tensor | None = None
+    ) -> tuple[Tensor, dict[str, Tensor]]: ...

@@ -9,13 +9,15 @@ from dgm.models.base import GenerativeModel
 from dgm.registry import OBJECTIVES
 
 
-@OBJECTIVES.register("mle", "maximum likelihood: loss = −(1/B) Σ_i log p_θ(x_i)")
+@OBJECTIVES.register("mle", "maximum likelihood: loss = −(1/B) Σ_i log p_θ(x_i | c_i)")
 class MaximumLikelihood:
-    """loss = −(1/B) Σ_i log p_θ(x_i), the negative log-likelihood in nats per sample (no extra terms)."""
+    """loss = −(1/B) Σ_i log p_θ(x_i | c_i), the negative log-likelihood in nats per sample."""
 
-    def __call__(self, model: GenerativeModel, x: Tensor) -> tuple[Tensor, dict[str, Tensor]]:
+    def __call__(
+        self, model: GenerativeModel, x: Tensor, c: Tensor | None = None
+    ) -> tuple[Tensor, dict[str, Tensor]]:
         if not model.has_density:
             raise NoDensityError(
                 f"objective 'mle' needs a model with a density; {type(model).__name__} has none"
             )
-        return -model.log_prob(x).mean(), {}
+        return -model.log_prob(x, c).mean(), {}

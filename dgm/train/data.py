@@ -20,24 +20,27 @@ class StepBatches(IterableDataset):
     batch, so the processes together see the same examples as one process would.
     """
 
-    def __init__(self, x: Tensor, batch_size: int, seed: int, *, rank: int = 0, world_size: int = 1):
-        self.x, self.seed, self.rank, self.world_size = x, seed, rank, world_size
-        self.batch_size = min(batch_size, x.shape[0])
+    def __init__(
+        self, tensors: tuple[Tensor, ...], batch_size: int, seed: int, *, rank: int = 0, world_size: int = 1
+    ) -> None:
+        self.tensors, self.seed, self.rank, self.world_size = tensors, seed, rank, world_size
+        self.n = tensors[0].shape[0]
+        self.batch_size = min(batch_size, self.n)
         self.start_step = 0
 
     @property
     def steps_per_epoch(self) -> int:
         """Full batches per pass over the data (the last partial batch is dropped)."""
-        return self.x.shape[0] // self.batch_size
+        return self.n // self.batch_size
 
-    def __iter__(self) -> Iterator[Tensor]:
+    def __iter__(self) -> Iterator[tuple[Tensor, ...]]:
         step = self.start_step
         while True:
             epoch, k = divmod(step, self.steps_per_epoch)
             gen = torch.Generator().manual_seed(self.seed * 100_003 + epoch)
-            perm = torch.randperm(self.x.shape[0], generator=gen)
-            idx = perm[k * self.batch_size : (k + 1) * self.batch_size]
-            yield self.x[idx[self.rank :: self.world_size]]
+            perm = torch.randperm(self.n, generator=gen)
+            idx = perm[k * self.batch_size : (k + 1) * self.batch_size][self.rank :: self.world_size]
+            yield tuple(t[idx] for t in self.tensors)
             step += 1
 
 

@@ -15,10 +15,11 @@ from dgm.data import DataSource, load_data
 from dgm.errors import DgmError
 from dgm.io import read_config, save_model
 from dgm.models import Preprocessed, build_model
+from dgm.models.build import model_arguments
 from dgm.registry import DATASETS, MODELS, OBJECTIVES, load_all
 from dgm.train.callbacks import CHECKPOINT, AtomicCheckpointIO, MetricsCSV, PeriodicCheckpoint
 from dgm.train.data import steps_for_epochs
-from dgm.utils import resolve_device
+from dgm.utils import one_hot, resolve_device
 
 
 def model_config(config: RunConfig, data: DataSource) -> dict[str, Any]:
@@ -29,7 +30,12 @@ def model_config(config: RunConfig, data: DataSource) -> dict[str, Any]:
         "preprocess": config.preprocess,
         "event_shape": list(data.event_shape),
         "dtype": config.dtype,
-        "data": {"name": data.name, "kind": data.kind, "levels": data.levels},
+        "data": {
+            "name": data.name,
+            "kind": data.kind,
+            "levels": data.levels,
+            "classes": data.num_classes if config.conditional else 0,
+        },
         "train": config.to_dict(),
     }
 
@@ -50,13 +56,15 @@ def prepare(config: RunConfig, out: Path, resume: bool) -> tuple[RunConfig, Data
     config.objective = config.objective or MODELS.get(config.model).default_objective
     OBJECTIVES.get(config.objective)
     config.resolve()
+    if config.conditional:
+        _condition_on_labels(config, data)
     torch.manual_seed(config.seed)
     dtype = getattr(torch, config.dtype)
     model = build_model(config.model, data.event_shape, config.preprocess, config.model_args).to(dtype)
     if not resume:
-        x = data.split("train").to(dtype)
-        model.transform.fit(x)
-        model.initialize(x)
+        train_data = _split(data, "train", config)
+        model.transform.fit(train_data[0])
+        model.initialize(*train_data)
     return config, data, model
 
 
@@ -68,6 +76,23 @@ class TrainResult:
     global_step: int
     world_size: int
     is_global_zero: bool
+
+
+def _condition_on_labels(config: RunConfig, data: DataSource) -> None:
+    """Check that a class-conditional run is possible and size the model's context to K classes."""
+    if data.num_classes == 0:
+        raise DgmError(f"--set conditional=true needs labelled data; {data.name!r} has no labels")
+    if "context_features" not in model_arguments(config.model):
+        raise DgmError(f"model {config.model!r} cannot be conditioned on a context")
+    config.model_args["context_features"] = data.num_classes
+
+
+def _split(data: DataSource, name: str, config: RunConfig) -> tuple[torch.Tensor, ...]:
+    """(x,) or, for a conditional run, (x, one-hot labels) of one split, in the run's dtype."""
+    x = data.split(name).to(getattr(torch, config.dtype))
+    if not config.conditional:
+        return (x,)
+    return x, one_hot(data.split_labels(name), data.num_classes, x)
 
 
 def train(config: RunConfig, out: str | Path, *, resume: bool = False, progress: bool = True) -> TrainResult:
@@ -95,14 +120,13 @@ def train(config: RunConfig, out: str | Path, *, resume: bool = False, progress:
         for stale in out.rglob(".*.tmp"):
             stale.unlink()
     config, data, model = prepare(config, out, resume)
-    dtype = getattr(torch, config.dtype)
-    train_x, val_x = data.split("train").to(dtype), data.split("val").to(dtype)
+    train_data, val_data = _split(data, "train", config), _split(data, "val", config)
     total = config.max_steps
     if total is None and config.epochs is not None:
-        total = steps_for_epochs(train_x.shape[0], config.batch_size, config.epochs)
+        total = steps_for_epochs(train_data[0].shape[0], config.batch_size, config.epochs)
     device = resolve_device(config.device)
     meta = model_config(config, data)
-    module = DensityModule(model, OBJECTIVES.get(config.objective)(), config, train_x, val_x, total)
+    module = DensityModule(model, OBJECTIVES.get(config.objective)(), config, train_data, val_data, total)
 
     trainer = L.Trainer(
         accelerator="gpu" if device.type == "cuda" else "cpu",

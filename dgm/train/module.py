@@ -37,18 +37,19 @@ class DensityModule(L.LightningModule):
         model: GenerativeModel,
         objective: Objective,
         config: RunConfig,
-        train_x: Tensor,
-        val_x: Tensor,
+        train: tuple[Tensor, ...],
+        val: tuple[Tensor, ...],
         total_steps: int | None,
     ) -> None:
+        """train and val are (x,) or, for class-conditional models, (x, c) with c one-hot."""
         super().__init__()
         self.model, self.objective, self.config = model, objective, config
-        self.train_x, self.val_x, self.total_steps = train_x, val_x, total_steps
+        self.train_data, self.val_data, self.total_steps = train, val, total_steps
         self._rng_before_val: Tensor | None = None
 
     def train_dataloader(self) -> DataLoader:
         batches = StepBatches(
-            self.train_x,
+            self.train_data,
             self.config.batch_size,
             self.config.seed,
             rank=self.global_rank,
@@ -58,11 +59,12 @@ class DensityModule(L.LightningModule):
         return DataLoader(batches, batch_size=None)
 
     def val_dataloader(self) -> DataLoader:
-        chunks = list(self.val_x.split(4096))
+        chunks = list(zip(*(t.split(4096) for t in self.val_data), strict=True))
         return DataLoader(chunks, batch_size=None)
 
-    def training_step(self, x: Tensor, batch_idx: int) -> Tensor:
-        loss, terms = self.objective(self.model, x)
+    def training_step(self, batch: tuple[Tensor, ...], batch_idx: int) -> Tensor:
+        x = batch[0]
+        loss, terms = self.objective(self.model, *batch)
         # Agreed across processes, so that under DDP every rank stops together instead of hanging.
         finite = self.trainer.strategy.reduce_boolean_decision(bool(torch.isfinite(loss)), all=True)
         if not finite:
@@ -77,8 +79,9 @@ class DensityModule(L.LightningModule):
         self.log("lr", self.optimizers().param_groups[0]["lr"], batch_size=x.shape[0])
         return loss
 
-    def validation_step(self, x: Tensor, batch_idx: int) -> None:
-        loss, terms = self.objective(self.model, x)
+    def validation_step(self, batch: tuple[Tensor, ...], batch_idx: int) -> None:
+        x = batch[0]
+        loss, terms = self.objective(self.model, *batch)
         self.log("val/loss", loss, prog_bar=True, sync_dist=True, batch_size=x.shape[0])
         for name, value in terms.items():
             self.log(f"val/{name}", value, sync_dist=True, batch_size=x.shape[0])
