@@ -22,9 +22,10 @@ class RunConfig:
     model: str
     data: str
     model_args: dict[str, Any] = field(default_factory=dict)
-    preprocess: str | None = None  # None: "standardize" for points, "none" for images
+    preprocess: str | None = None  # None: "standardize" for points, "logit" for images
     objective: str | None = None  # None: the model's default objective
     conditional: bool = False  # condition on the data's class labels (context c = one-hot label)
+    dequantize: bool | None = None  # None: uniform dequantisation for discrete (image) data
     max_steps: int | None = None
     epochs: int | None = None
     max_time: str | None = None  # "DD:HH:MM:SS" or "5m", "2h", "30s"

@@ -43,6 +43,31 @@ class MLP(nn.Sequential):
         super().__init__(*layers, _zero_(last) if zero_last else last)
 
 
+class ConvNet(nn.Sequential):
+    """Creates the image conditioner of Glow/RealNVP couplings: conv 3×3 → conv 1×1 → conv 3×3,
+    keeping the spatial size, with the last layer zero-initialised (identity coupling at start).
+
+    Args:
+        in_channels: input channels.
+        out_channels: output channels.
+        hidden: channels of the two hidden layers.
+    """
+
+    def __init__(
+        self, in_channels: int, out_channels: int, hidden: int = 64, *, activation: type[nn.Module] = nn.ReLU
+    ) -> None:
+        last = nn.Conv2d(hidden, out_channels, 3, padding=1)
+        nn.init.zeros_(last.weight)
+        nn.init.zeros_(last.bias)
+        super().__init__(
+            nn.Conv2d(in_channels, hidden, 3, padding=1),
+            activation(),
+            nn.Conv2d(hidden, hidden, 1),
+            activation(),
+            last,
+        )
+
+
 class MaskedLinear(nn.Linear):
     """y = (W ⊙ M) x + b with a fixed binary mask M (out, in) and an optional unmasked context term."""
 

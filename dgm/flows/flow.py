@@ -20,17 +20,25 @@ class Flow(GenerativeModel):
         event_shape: shape of one sample.
         transform: f, mapping data to latent.
         context_features: size of the context c (0 for an unconditional flow).
+        latent_shape: shape of z = f(x) when it differs from the data's (multi-scale flows).
     """
 
     has_density = True
 
-    def __init__(self, event_shape: tuple[int, ...], transform: Bijection, context_features: int = 0) -> None:
+    def __init__(
+        self,
+        event_shape: tuple[int, ...],
+        transform: Bijection,
+        context_features: int = 0,
+        latent_shape: tuple[int, ...] | None = None,
+    ) -> None:
         super().__init__(event_shape)
         self.transform = transform
         self.context_features = context_features
+        self.latent_shape = tuple(latent_shape or event_shape)
 
     def _base(self, like: Tensor):  # noqa: ANN202  (a torch Distribution)
-        return standard_normal(self.event_shape, like)
+        return standard_normal(self.latent_shape, like)
 
     def _like(self) -> Tensor:
         return next(self.parameters())

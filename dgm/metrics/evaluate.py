@@ -11,6 +11,7 @@ import torch
 from torch import Tensor
 
 from dgm.data.base import DataSource
+from dgm.data.dequantize import bits_per_dim, dequantize
 from dgm.errors import DgmError
 from dgm.metrics.likelihood import mean_and_se
 from dgm.metrics.normalization import grid_mass, padded_extent
@@ -65,18 +66,36 @@ class Metric:
     needs_density: bool = False
     needs_truth: bool = False
     needs_2d: bool = False
+    needs_levels: bool = False
 
     def applies(self, ev: Evaluation) -> bool:
         return (
             (ev.model.has_density or not self.needs_density)
             and (ev.data.has_true_density or not self.needs_truth)
             and (ev.data.kind == "points" and ev.data.dim == 2 or not self.needs_2d)
+            and (ev.data.levels is not None or not self.needs_levels)
         )
+
+    def requirement(self, ev: Evaluation) -> str:
+        """What is missing, for the error message when the metric does not apply."""
+        if self.needs_density and not ev.model.has_density:
+            return "a density"
+        if self.needs_2d and not (ev.data.kind == "points" and ev.data.dim == 2):
+            return "2-D points"
+        if self.needs_levels and ev.data.levels is None:
+            return "discrete (image) data"
+        return "a known true density"
 
 
 def _nll(ev: Evaluation) -> dict[str, float]:
     nll, se = mean_and_se(-ev.log_prob())
     return {"nll": nll, "nll_se": se}
+
+
+def _bpd(ev: Evaluation) -> dict[str, float]:
+    """Bits per dimension of discrete data: (E[−log p(x̃)]/D + log L)/ln 2 on dequantised x̃."""
+    nll, se = mean_and_se(-ev.log_prob())
+    return {"bits_per_dim": bits_per_dim(nll, ev.data.dim, ev.data.levels)}
 
 
 def _kl(ev: Evaluation) -> dict[str, float]:
@@ -118,6 +137,11 @@ def _mass(ev: Evaluation) -> dict[str, float]:
 
 METRICS.add("nll", Metric(_nll, needs_density=True), "negative log-likelihood, nats per sample")
 METRICS.add("kl", Metric(_kl, needs_density=True, needs_truth=True), "KL(p_data || p_model) = NLL − H")
+METRICS.add(
+    "bits_per_dim",
+    Metric(_bpd, needs_density=True, needs_levels=True),
+    "bits per dimension of discrete data (images), dequantised, upper bound",
+)
 METRICS.add("energy_distance", Metric(_energy), "energy distance between model samples and data")
 METRICS.add(
     "normalization",
@@ -141,6 +165,8 @@ def evaluate(
     not apply (e.g. "nll" for a GAN, "kl" for data with no known density) is an error.
     """
     x = data.split(split)
+    if data.levels is not None:  # discrete data: judge the continuous density on dequantised x̃
+        x = dequantize(x, data.levels, torch.Generator().manual_seed(seed))
     if x.shape[0] < 2:
         raise DgmError(f"split {split!r} of {data.name!r} has {x.shape[0]} samples; need at least 2")
     if tuple(x.shape[1:]) != tuple(model.event_shape):
@@ -168,14 +194,9 @@ def evaluate(
             if metric.applies(ev):
                 out.update(metric.fn(ev))
             elif metrics is not None:
-                what = (
-                    "a density"
-                    if metric.needs_density and not model.has_density
-                    else "2-D points"
-                    if metric.needs_2d and not (data.kind == "points" and data.dim == 2)
-                    else "a known true density"
+                raise DgmError(
+                    f"metric {name!r} needs {metric.requirement(ev)}, which this model or data lacks"
                 )
-                raise DgmError(f"metric {name!r} needs {what}, which this model or data lacks")
     finally:
         model.train(was_training)
     out["n_test"] = int(x.shape[0])

@@ -12,6 +12,7 @@ import torch
 
 from dgm.config import RunConfig, parse_duration
 from dgm.data import DataSource, load_data
+from dgm.data.dequantize import dequantize
 from dgm.errors import DgmError
 from dgm.io import read_config, save_model
 from dgm.models import Preprocessed, build_model
@@ -30,6 +31,7 @@ def model_config(config: RunConfig, data: DataSource) -> dict[str, Any]:
         "preprocess": config.preprocess,
         "event_shape": list(data.event_shape),
         "dtype": config.dtype,
+        "dequantize": config.dequantize,
         "data": {
             "name": data.name,
             "kind": data.kind,
@@ -52,7 +54,11 @@ def prepare(config: RunConfig, out: Path, resume: bool) -> tuple[RunConfig, Data
     data = load_data(config.data)
     if config.data not in DATASETS:  # a user file: keep an absolute path so the run can find it again
         config.data = str(Path(config.data).expanduser().resolve())
-    config.preprocess = config.preprocess or ("standardize" if data.kind == "points" else "none")
+    config.preprocess = config.preprocess or ("standardize" if data.kind == "points" else "logit")
+    if config.dequantize is None:
+        config.dequantize = data.levels is not None
+    if config.dequantize and data.levels is None:
+        raise DgmError(f"dequantize=true needs discrete data; {data.name!r} has no grey levels")
     config.objective = config.objective or MODELS.get(config.model).default_objective
     OBJECTIVES.get(config.objective)
     config.resolve()
@@ -63,6 +69,8 @@ def prepare(config: RunConfig, out: Path, resume: bool) -> tuple[RunConfig, Data
     model = build_model(config.model, data.event_shape, config.preprocess, config.model_args).to(dtype)
     if not resume:
         train_data = _split(data, "train", config)
+        if config.dequantize:
+            train_data = (dequantize(train_data[0], data.levels, torch.Generator()), *train_data[1:])
         model.transform.fit(train_data[0])
         model.initialize(*train_data)
     return config, data, model
@@ -126,7 +134,10 @@ def train(config: RunConfig, out: str | Path, *, resume: bool = False, progress:
         total = steps_for_epochs(train_data[0].shape[0], config.batch_size, config.epochs)
     device = resolve_device(config.device)
     meta = model_config(config, data)
-    module = DensityModule(model, OBJECTIVES.get(config.objective)(), config, train_data, val_data, total)
+    levels = data.levels if config.dequantize else None
+    module = DensityModule(
+        model, OBJECTIVES.get(config.objective)(), config, train_data, val_data, total, levels
+    )
 
     trainer = L.Trainer(
         accelerator="gpu" if device.type == "cuda" else "cpu",

@@ -10,6 +10,7 @@ from torch import Tensor
 from torch.utils.data import DataLoader
 
 from dgm.config import RunConfig
+from dgm.data.dequantize import dequantize
 from dgm.errors import TrainingDiverged
 from dgm.models.base import GenerativeModel
 from dgm.objectives.base import Objective
@@ -40,11 +41,16 @@ class DensityModule(L.LightningModule):
         train: tuple[Tensor, ...],
         val: tuple[Tensor, ...],
         total_steps: int | None,
+        levels: int | None = None,
     ) -> None:
-        """train and val are (x,) or, for class-conditional models, (x, c) with c one-hot."""
+        """train and val are (x,) or, for class-conditional models, (x, c) with c one-hot; with
+        `levels`, x is discrete and every batch is dequantised afresh (val with fixed noise)."""
         super().__init__()
         self.model, self.objective, self.config = model, objective, config
-        self.train_data, self.val_data, self.total_steps = train, val, total_steps
+        self.train_data, self.total_steps, self.levels = train, total_steps, levels
+        if levels is not None:
+            val = (dequantize(val[0], levels, torch.Generator().manual_seed(config.seed)), *val[1:])
+        self.val_data = val
         self._rng_before_val: Tensor | None = None
 
     def train_dataloader(self) -> DataLoader:
@@ -63,6 +69,8 @@ class DensityModule(L.LightningModule):
         return DataLoader(chunks, batch_size=None)
 
     def training_step(self, batch: tuple[Tensor, ...], batch_idx: int) -> Tensor:
+        if self.levels is not None:
+            batch = (dequantize(batch[0], self.levels), *batch[1:])
         x = batch[0]
         loss, terms = self.objective(self.model, *batch)
         # Agreed across processes, so that under DDP every rank stops together instead of hanging.

@@ -182,3 +182,36 @@ def test_class_conditional_flow_samples_the_asked_label(
     # log p(x | c) of a 0.3-wide blob: entropy log(2πe·0.09) ≈ 0.43 nats
     assert result["nll"] < 0.8 and result["normalization"] == pytest.approx(1.0, abs=0.01)
     assert main(["sample", str(run), "--label", "7"]) == 2
+
+
+def test_glow_on_digits_reports_bits_per_dim(tmp_path: Path, capsys: pytest.CaptureFixture) -> None:
+    run = tmp_path / "glow"
+    assert (
+        main(
+            [
+                "train",
+                "glow",
+                "--data",
+                "digits",
+                "--out",
+                str(run),
+                "--max-steps",
+                "60",
+                "--no-progress",
+                "--set",
+                "model_args.hidden=16",
+                "--set",
+                "model_args.steps=2",
+            ]
+        )
+        == 0
+    )
+    config = json.loads((run / "config.json").read_text())
+    assert config["preprocess"] == "logit" and config["dequantize"] is True
+    capsys.readouterr()
+    assert main(["evaluate", str(run), "--data", "digits", "--json"]) == 0
+    out = json.loads(capsys.readouterr().out)
+    # Better than the uniform code length log2(17) = 4.09 bits, and consistent with the NLL.
+    assert 0 < out["bits_per_dim"] < 4.09
+    assert out["bits_per_dim"] == pytest.approx((out["nll"] / 64 + math.log(17)) / math.log(2))
+    assert main(["sample", str(run), "-n", "16", "-o", str(tmp_path / "g.png")]) == 0

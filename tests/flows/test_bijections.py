@@ -18,6 +18,7 @@ from dgm.flows.autoregressive import MaskedAutoregressive
 from dgm.flows.base import Bijection, Compose, Inverse
 from dgm.flows.coupling import Coupling
 from dgm.flows.elementwise import Additive, Affine
+from dgm.flows.image import MultiScale, Squeeze, level_shapes
 from dgm.flows.linear import InvertibleLinear, Permutation
 from dgm.flows.normalization import ActNorm, BatchNorm
 from dgm.flows.splines import RQSpline
@@ -57,6 +58,29 @@ CASES.update(
         "actnorm-image": (lambda ctx: ActNorm((3, 2, 2)), (3, 2, 2)),
         "batchnorm-vector": (lambda ctx: BatchNorm((4,)), (4,)),
         "batchnorm-image": (lambda ctx: BatchNorm((2, 2, 2)), (2, 2, 2)),
+        "squeeze": (lambda ctx: Squeeze(), (2, 4, 2)),
+        "coupling-image-affine": (
+            lambda ctx: Coupling((3, 2, 2), Affine(), parity=1, hidden=(8,), context_features=ctx),
+            (3, 2, 2),
+        ),
+        "coupling-image-spline": (
+            lambda ctx: Coupling((2, 2, 2), RQSpline(4, 3.0), hidden=(8,), context_features=ctx),
+            (2, 2, 2),
+        ),
+        "multiscale": (
+            lambda ctx: MultiScale(
+                (1, 4, 4),
+                [
+                    Compose(
+                        ActNorm(s),
+                        InvertibleLinear(s),
+                        Coupling(s, Affine(), hidden=(8,), context_features=ctx),
+                    )
+                    for s in level_shapes((1, 4, 4), 2)
+                ],
+            ),
+            (1, 4, 4),
+        ),
         "compose": (
             lambda ctx: Compose(
                 ActNorm((4,)),
@@ -68,7 +92,9 @@ CASES.update(
         ),
     }
 )
-CONDITIONAL = {k for k in CASES if k.startswith(("coupling", "autoregressive", "inverse", "compose"))}
+CONDITIONAL = {
+    k for k in CASES if k.startswith(("coupling", "autoregressive", "inverse", "compose", "multiscale"))
+}
 
 
 def _build(name: str, ctx: int) -> tuple[Bijection, torch.Tensor, torch.Tensor | None]:
