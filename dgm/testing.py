@@ -39,3 +39,13 @@ def check_bijection(
     ref = autograd_log_abs_det(f, x, c)
     assert torch.allclose(ladj, ref, atol=atol, rtol=0), f"ladj {ladj} != autograd {ref}"
     assert torch.allclose(ladj_inv, -ladj, atol=atol, rtol=0), "inverse ladj is not −ladj"
+
+
+def example_batch(model_name: str, n: int, dtype: torch.dtype = torch.float64) -> tuple[str, Tensor]:
+    """A preprocessing name and a batch of n samples of a kind the registered model accepts:
+    3-D points (standardised), or else 1×4×4 images in (0, 1) (logit)."""
+    from dgm.registry import MODELS
+
+    if "points" in MODELS.get(model_name).data_kinds:
+        return "standardize", torch.randn(n, 3, dtype=dtype) * 2 + 1
+    return "logit", torch.rand(n, 1, 4, 4, dtype=dtype) * 0.98 + 0.01

@@ -14,34 +14,26 @@ from dgm.errors import DgmError
 from dgm.io import save_model
 from dgm.models import build_model
 from dgm.registry import MODELS, load_all
+from dgm.testing import example_batch
 
 load_all()
 
 
-def _saved(tmp_path: Path, name: str = "gaussian") -> tuple[Path, torch.nn.Module]:
-    model = build_model(name, (2,), "standardize")
-    x = torch.randn(100, 2) * 3 + 1
+def _saved(tmp_path: Path, name: str = "gaussian") -> tuple[Path, torch.nn.Module, torch.Tensor]:
+    preprocess, x = example_batch(name, 100, torch.float32)
+    model = build_model(name, tuple(x.shape[1:]), preprocess)
     model.transform.fit(x)
     model.initialize(x)
-    save_model(
-        tmp_path,
-        model,
-        {
-            "model": name,
-            "model_args": {},
-            "preprocess": "standardize",
-            "event_shape": [2],
-            "dtype": "float32",
-        },
-    )
-    return tmp_path, model
+    config = {"model": name, "model_args": {}, "preprocess": preprocess, "event_shape": list(x.shape[1:])}
+    save_model(tmp_path, model, {**config, "dtype": "float32"})
+    return tmp_path, model, x
 
 
 @pytest.mark.parametrize("name", MODELS.names())
 def test_round_trip(tmp_path: Path, name: str) -> None:
-    run, model = _saved(tmp_path, name)
+    run, model, x = _saved(tmp_path, name)
     loaded = dgm.load(run)
-    x = torch.randn(10, 2)
+    x = x[:10]
     if model.has_density:
         assert torch.equal(loaded.log_prob(x), model.eval().log_prob(x))
     assert json.loads((run / "config.json").read_text())["dgm_version"] == dgm.__version__
@@ -54,7 +46,7 @@ class _Boom:
 
 
 def test_pickle_payload_renamed_executes_nothing(tmp_path: Path) -> None:
-    run, _ = _saved(tmp_path)
+    run, _, _ = _saved(tmp_path)
     (run / "model.safetensors").write_bytes(pickle.dumps({"w": _Boom()}))
     Path("/tmp/dgm-pwned").unlink(missing_ok=True)
     with pytest.raises(DgmError, match="not a valid safetensors"):
@@ -63,7 +55,7 @@ def test_pickle_payload_renamed_executes_nothing(tmp_path: Path) -> None:
 
 
 def test_truncated_weights(tmp_path: Path) -> None:
-    run, _ = _saved(tmp_path)
+    run, _, _ = _saved(tmp_path)
     data = (run / "model.safetensors").read_bytes()
     (run / "model.safetensors").write_bytes(data[: len(data) // 2])
     with pytest.raises(DgmError, match="safetensors"):
@@ -80,16 +72,16 @@ def test_truncated_weights(tmp_path: Path) -> None:
     ],
 )
 def test_bad_config(tmp_path: Path, content: str, message: str) -> None:
-    run, _ = _saved(tmp_path)
+    run, _, _ = _saved(tmp_path)
     (run / "config.json").write_text(content)
     with pytest.raises(DgmError, match=message):
         dgm.load(run)
 
 
 def test_weights_that_do_not_match_the_config(tmp_path: Path) -> None:
-    run, _ = _saved(tmp_path)
+    run, _, _ = _saved(tmp_path)
     cfg = json.loads((run / "config.json").read_text())
-    (run / "config.json").write_text(json.dumps({**cfg, "event_shape": [3]}))
+    (run / "config.json").write_text(json.dumps({**cfg, "event_shape": [5]}))
     with pytest.raises(DgmError, match="does not match"):
         dgm.load(run)
 

@@ -85,6 +85,8 @@ class RealNVP(Flow):
         torch.Size([5])
     """
 
+    data_kinds = ("points",)
+
     def __init__(
         self,
         event_shape: tuple[int, ...],
@@ -116,6 +118,8 @@ class Glow(Flow):
         >>> Glow((1, 8, 8), levels=2, steps=2, hidden=8).log_prob(torch.rand(3, 1, 8, 8)).shape
         torch.Size([3])
     """
+
+    data_kinds = ("image",)
 
     def __init__(
         self,
@@ -155,6 +159,8 @@ class Glow(Flow):
 class NICE(Flow):
     """Creates a NICE flow: K additive (volume-preserving) couplings, then a learned diagonal scaling."""
 
+    data_kinds = ("points",)
+
     def __init__(
         self,
         event_shape: tuple[int, ...],
@@ -184,6 +190,8 @@ class NICE(Flow):
 @MODELS.register("maf", "MAF: masked affine autoregressive layers (Papamakarios et al., 2017)")
 class MAF(Flow):
     """Creates a masked autoregressive flow: K MADE-conditioned affine layers, order reversed between."""
+
+    data_kinds = ("points",)
 
     def __init__(
         self,
@@ -218,6 +226,8 @@ class MAF(Flow):
 class NSF(Flow):
     """Creates a neural spline flow: K monotone rational-quadratic spline layers on [−bound, bound]
     (identity outside), coupling by default or autoregressive with `autoregressive=True`."""
+
+    data_kinds = ("points",)
 
     def __init__(
         self,

@@ -22,6 +22,8 @@ class GenerativeModel(nn.Module):
     """
 
     has_density: bool = False
+    #: the kinds of data the model is built for: "points" (vectors) and/or "image" (C, H, W).
+    data_kinds: tuple[str, ...] = ("points", "image")
     #: size of the context c (number of classes for a class-conditional model); 0: unconditional.
     context_features: int = 0
     #: name of the objective (in dgm.registry.OBJECTIVES) used when the user names none.

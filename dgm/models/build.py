@@ -22,6 +22,13 @@ def build_model(
 ) -> Preprocessed:
     """Return `Preprocessed(MODELS[name](event_shape, **model_args), preprocessing)` (unfitted)."""
     model_args = dict(model_args or {})
+    kind = "points" if len(event_shape) == 1 else "image"
+    if kind not in MODELS.get(name).data_kinds:
+        what = {"points": "vectors", "image": "images"}
+        accepted = " or ".join(what[k] for k in MODELS.get(name).data_kinds)
+        raise DgmError(
+            f"model {name!r} models {accepted}; the data are {what[kind]} of shape {tuple(event_shape)}"
+        )
     known = model_arguments(name)
     unknown = sorted(set(model_args) - set(known))
     if unknown:
