@@ -52,10 +52,17 @@ class RunConfig:
         for name in ("batch_size", "val_every", "checkpoint_every", "log_every", "devices", "num_nodes"):
             if getattr(self, name) < 1:
                 raise DgmError(f"{name} must be a positive integer, got {getattr(self, name)}")
-        for name in ("max_steps", "epochs"):
-            value = getattr(self, name)
-            if value is not None and value < 1:
-                raise DgmError(f"{name} must be a positive integer, got {value}")
+        if self.max_steps is not None and self.epochs is not None:
+            raise DgmError("give either max_steps or epochs, not both")
+        if self.max_steps is not None and self.max_steps < 0:
+            raise DgmError(f"max_steps must be 0 (fit the initialisation only) or more, got {self.max_steps}")
+        if self.epochs is not None and self.epochs < 1:
+            raise DgmError(f"epochs must be a positive integer, got {self.epochs}")
+        for name in ("weight_decay", "warmup_steps"):
+            if getattr(self, name) < 0:
+                raise DgmError(f"{name} must be non-negative, got {getattr(self, name)}")
+        if self.grad_clip is not None and not self.grad_clip > 0:
+            raise DgmError(f"grad_clip must be positive (or null for none), got {self.grad_clip}")
         if not self.lr > 0:
             raise DgmError(f"lr must be positive, got {self.lr}")
         if self.lr_schedule not in ("cosine", "constant"):
@@ -151,6 +158,8 @@ def read_yaml(path: Path) -> dict[str, Any]:
         data = yaml.safe_load(Path(path).read_text())
     except FileNotFoundError:
         raise DgmError(f"config file {path} does not exist") from None
+    except (OSError, UnicodeDecodeError) as e:
+        raise DgmError(f"cannot read config file {path}: {getattr(e, 'strerror', None) or e}") from None
     except yaml.YAMLError as e:
         raise DgmError(f"config file {path} is not valid YAML: {str(e).splitlines()[0]}") from None
     if data is None:

@@ -2,7 +2,9 @@
 
 
 class DgmError(Exception):
-    """Bad usage or bad input: the CLI prints the message on one line and exits with code 2."""
+    """Bad usage or bad input: the CLI prints the message on one line and exits with `exit_code` (2)."""
+
+    exit_code = 2
 
 
 class NoDensityError(DgmError):
@@ -10,4 +12,14 @@ class NoDensityError(DgmError):
 
 
 class TrainingDiverged(DgmError):
-    """The training loss became NaN or infinite."""
+    """The training loss became NaN or infinite (exit code 1)."""
+
+    exit_code = 1
+
+
+class TrainingInterrupted(DgmError):
+    """SIGINT or SIGTERM stopped training at a step boundary, after a checkpoint (exit 128 + signal)."""
+
+    def __init__(self, message: str, signum: int) -> None:
+        super().__init__(message)
+        self.exit_code = 128 + signum

@@ -7,6 +7,7 @@ hostile file can at worst fail to load. Both files are written atomically.
 from __future__ import annotations
 
 import json
+import math
 from pathlib import Path
 from typing import Any
 
@@ -17,6 +18,7 @@ from dgm.models.base import Preprocessed
 from dgm.utils import atomic_path, write_json
 
 WEIGHTS, CONFIG = "model.safetensors", "config.json"
+MAX_DIM = 10**8  # no real data sample has more dimensions; a larger event_shape is a tampered file
 
 
 def save_model(run_dir: str | Path, model: Preprocessed, config: dict[str, Any]) -> None:
@@ -46,7 +48,25 @@ def read_config(run_dir: str | Path) -> dict[str, Any]:
     for key in ("model", "event_shape", "preprocess"):
         if key not in config:
             raise DgmError(f"{path} lacks the key {key!r}")
+    _check_types(path, config)
     return config
+
+
+def _check_types(path: Path, config: dict[str, Any]) -> None:
+    """Refuse a tampered config before anything is built from it."""
+    shape = config["event_shape"]
+    if not (isinstance(shape, list) and shape and all(type(d) is int and d > 0 for d in shape)):
+        raise DgmError(f"{path}: event_shape must be a list of positive integers, got {shape!r}")
+    if math.prod(shape) > MAX_DIM:
+        raise DgmError(f"{path}: event_shape {shape} has more than {MAX_DIM} dimensions")
+    for key in ("model", "preprocess"):
+        if not isinstance(config[key], str):
+            raise DgmError(f"{path}: {key} must be a string, got {config[key]!r}")
+    if config.get("dtype", "float32") not in ("float32", "float64"):
+        raise DgmError(f"{path}: dtype must be float32 or float64, got {config.get('dtype')!r}")
+    for key in ("model_args", "data", "train"):
+        if not isinstance(config.get(key, {}), dict):
+            raise DgmError(f"{path}: {key} must be a JSON object, got {config[key]!r}")
 
 
 def load(path: str | Path, *, device: str | torch.device = "cpu") -> Preprocessed:
@@ -75,10 +95,22 @@ def load(path: str | Path, *, device: str | torch.device = "cpu") -> Preprocesse
         raise DgmError(f"{weights} is missing") from None
     except (SafetensorError, OSError, ValueError) as e:
         raise DgmError(f"{weights} is not a valid safetensors file ({str(e).splitlines()[0]})") from None
-    try:
-        model.load_state_dict(state, strict=True)
-    except RuntimeError as e:
-        raise DgmError(f"{weights} does not match the model in {CONFIG}: {str(e).splitlines()[0]}") from None
+    expected = model.state_dict()
+    missing, unexpected = sorted(set(expected) - set(state)), sorted(set(state) - set(expected))
+    wrong = [k for k in expected if k in state and state[k].shape != expected[k].shape]
+    if missing or unexpected or wrong:
+        problems = [
+            f"{what}: {', '.join(keys[:3])}{' …' if len(keys) > 3 else ''}"
+            for what, keys in (("missing", missing), ("unexpected", unexpected), ("wrong shape", wrong))
+            if keys
+        ]
+        raise DgmError(f"{weights} does not match the model in {CONFIG} ({'; '.join(problems)})")
+    bad = [k for k, v in state.items() if v.is_floating_point() and not torch.isfinite(v).all()]
+    if bad:
+        raise DgmError(
+            f"{weights} holds NaN or infinite values (in {bad[0]}): the run diverged or the file is corrupt"
+        )
+    model.load_state_dict(state, strict=True)
     return model.to(device=device, dtype=getattr(torch, config.get("dtype", "float32"))).eval()
 
 

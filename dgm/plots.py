@@ -35,6 +35,7 @@ def plot_extent(x: Tensor, pad: float = 0.15) -> tuple[float, float, float, floa
     """A square-ish box around the 0.5%–99.5% quantiles of 2-D points, padded by `pad`."""
     lo, hi = torch.quantile(x.double(), torch.tensor([0.005, 0.995], dtype=torch.float64), dim=0)
     w = hi - lo
+    w = torch.where(w > 0, w, torch.ones_like(w))  # a constant coordinate still gets a visible range
     lo, hi = lo - pad * w, hi + pad * w
     return lo[0].item(), hi[0].item(), lo[1].item(), hi[1].item()
 

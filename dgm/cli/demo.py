@@ -9,7 +9,7 @@ from pathlib import Path
 def add_parser(sub: argparse._SubParsersAction) -> None:
     p = sub.add_parser("demo", help="fit every model to moons and write a comparison report")
     p.add_argument("--out", type=Path, default=Path("demo"), help="output folder (default ./demo)")
-    p.add_argument("--steps", type=int, default=500, help="training steps per model (default 500)")
+    p.add_argument("--steps", type=int, default=1000, help="training steps per model (default 1000)")
     p.set_defaults(handler=run)
 
 

@@ -41,6 +41,7 @@ def build_parser() -> Parser:
 def main(argv: Sequence[str] | None = None) -> int:
     argv = list(sys.argv[1:] if argv is None else argv)
     debug = "--debug" in argv
+    argv = [a for a in argv if a != "--debug"]  # accepted anywhere on the line
     try:
         args = build_parser().parse_args(argv)
         if args.command is None:
@@ -54,21 +55,22 @@ def main(argv: Sequence[str] | None = None) -> int:
         print("dgm: interrupted", file=sys.stderr)
         return 130
     except Exception as e:  # noqa: BLE001  (every error becomes one line unless --debug)
-        from dgm.errors import DgmError, TrainingDiverged
+        from dgm.errors import DgmError
 
         if debug:
             raise
-        if isinstance(e, TrainingDiverged):
-            print(f"dgm: error: {e}", file=sys.stderr)
-            return EXIT_INTERNAL
         if isinstance(e, DgmError):
-            print(f"dgm: error: {e}", file=sys.stderr)
-            return EXIT_USAGE
+            print(f"dgm: error: {_one_line(e)}", file=sys.stderr)
+            return e.exit_code
         print(
-            f"dgm: internal error: {type(e).__name__}: {e} (rerun with --debug for the traceback)",
+            f"dgm: internal error: {type(e).__name__}: {_one_line(e)} (rerun with --debug for the traceback)",
             file=sys.stderr,
         )
         return EXIT_INTERNAL
+
+
+def _one_line(error: BaseException) -> str:
+    return " ".join(str(error).split())
 
 
 if __name__ == "__main__":

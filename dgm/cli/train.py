@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import argparse
 from pathlib import Path
+from typing import Any
 
 from dgm.cli.common import add_device, add_seed
 
@@ -46,14 +47,19 @@ def add_parser(sub: argparse._SubParsersAction) -> None:
         metavar="KEY=VALUE",
         help="override a config key; model_args.NAME=VALUE sets a model argument",
     )
-    p.add_argument("--resume", action="store_true", help="continue the run in --out from its checkpoint")
+    p.add_argument(
+        "--resume",
+        action="store_true",
+        help="continue the run in --out from its checkpoint (may change only its length and devices; "
+        "a longer --max-steps restarts the cosine schedule's tail)",
+    )
     p.add_argument("--no-progress", action="store_true", help="hide the progress bar")
     p.set_defaults(handler=run)
 
 
-def build_config(args: argparse.Namespace) -> RunConfig:  # noqa: F821
-    from dgm.config import RunConfig, apply_overrides, read_yaml
-    from dgm.errors import DgmError
+def overrides(args: argparse.Namespace) -> dict[str, Any]:
+    """The settings this command line gives: --config file, then flags, then --set."""
+    from dgm.config import apply_overrides, read_yaml
 
     d = read_yaml(args.config) if args.config else {}
     d["model"] = args.model
@@ -66,18 +72,27 @@ def build_config(args: argparse.Namespace) -> RunConfig:  # noqa: F821
         d["seed"] = args.seed
     if args.device != "auto":
         d["device"] = args.device
-    apply_overrides(d, args.set)
-    if "data" not in d:
-        raise DgmError("dgm train needs --data (a dataset name or a path)")
-    return RunConfig.from_dict(d)
+    return apply_overrides(d, args.set)
 
 
 def run(args: argparse.Namespace) -> int:
+    from dgm.config import RunConfig
+    from dgm.errors import DgmError
     from dgm.registry import MODELS, load_all
 
     load_all()
     MODELS.get(args.model)  # fail early on a typo, before Lightning is imported
-    config = build_config(args)
+    given = overrides(args)
+    if args.resume:
+        if not args.out:
+            raise DgmError("--resume needs --out, the folder of the run to continue")
+        from dgm.train.fit import resume_config
+
+        config = resume_config(args.out, given)
+    else:
+        if "data" not in given:
+            raise DgmError("dgm train needs --data (a dataset name or a path)")
+        config = RunConfig.from_dict(given)
     out = Path(args.out or f"runs/{args.model}-{Path(config.data).stem}")
 
     from dgm.train import train
@@ -106,6 +121,9 @@ def summarize(out: Path, result: TrainResult) -> None:  # noqa: F821
     figures = plots.run_figures(out, result.model, data)
     line = ", ".join(f"{k} {v:.4g}" for k, v in metrics.items() if k in ("nll", "kl", "energy_distance"))
     print(f"trained {config['model']} on {data.name}: validation {line}")
-    print(f"run folder: {out}  (model.safetensors, config.json, metrics.csv, report.json)")
+    files = [
+        f for f in ("model.safetensors", "config.json", "metrics.csv", "report.json") if (out / f).exists()
+    ]
+    print(f"run folder: {out}  ({', '.join(files)})")
     for f in figures:
         print(f"figure: {f}")

@@ -20,7 +20,7 @@ from dgm.data.images import split_labelled
 from dgm.errors import DgmError
 
 SUPPORTED = ".csv, .npy, .npz, or a folder of .png images"
-MIN_SAMPLES = 3  # one each for train, val and test
+MIN_SAMPLES = 10  # so that the 80/10/10 split leaves 8 to train on and one each to validate and test
 
 # Pillow mode -> the 8-bit mode we read it as; alpha is dropped, palettes are expanded to RGB.
 _PNG_MODES = {"1": "L", "L": "L", "LA": "L", "P": "RGB", "PA": "RGB", "RGB": "RGB", "RGBA": "RGB"}
@@ -58,7 +58,7 @@ def _check_samples(path: Path, x: np.ndarray) -> None:
     if n < MIN_SAMPLES:
         raise DgmError(
             f"{path}: has only {n} sample{'s' if n > 1 else ''}; need at least {MIN_SAMPLES} "
-            "(one each for train, val and test)"
+            "(80/10/10 train, validation and test splits)"
         )
     if x[0].size == 0:
         raise DgmError(f"{path}: samples have no values (shape {x.shape})")

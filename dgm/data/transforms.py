@@ -31,7 +31,8 @@ class Standardize(Bijection):
     def fit(self, x: Tensor) -> Standardize:
         """Set μ and σ to the per-dimension mean and standard deviation of x, shape (N, *event)."""
         self.mean.copy_(x.mean(0))
-        self.std.copy_(x.std(0).clamp_min(self.min_std))
+        std = x.std(0) if len(x) > 1 else torch.ones_like(self.std)  # one sample has no spread
+        self.std.copy_(std.clamp_min(self.min_std))
         return self
 
     def _ladj(self, x: Tensor) -> Tensor:

@@ -26,6 +26,8 @@ class GenerativeModel(nn.Module):
     data_kinds: tuple[str, ...] = ("points", "image")
     #: size of the context c (number of classes for a class-conditional model); 0: unconditional.
     context_features: int = 0
+    #: training steps when the user gives no length (0: the data-dependent initialisation is the fit).
+    default_steps: int = 2000
     #: name of the objective (in dgm.registry.OBJECTIVES) used when the user names none.
     default_objective: str = "mle"
 

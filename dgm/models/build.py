@@ -17,6 +17,32 @@ def model_arguments(name: str) -> dict[str, Any]:
     return {p.name: p.default for p in sig.parameters.values() if p.kind is inspect.Parameter.KEYWORD_ONLY}
 
 
+def _coerce(model: str, key: str, value: Any, default: Any) -> Any:
+    """Convert a model argument read from YAML/--set to the type of its default ("1e-3" -> 0.001)."""
+    kind = type(default)
+    try:
+        if kind is bool:
+            if not isinstance(value, bool):
+                raise ValueError
+            return value
+        if kind in (int, float):
+            number = kind(value) if not isinstance(value, bool) else None
+            if number is None or (kind is int and number != float(value)):
+                raise ValueError
+            return number
+        if kind is tuple:
+            return tuple(_coerce(model, key, v, default[0]) for v in value) if default else tuple(value)
+        if kind is str:
+            if not isinstance(value, str):
+                raise ValueError
+            return value
+    except (TypeError, ValueError):
+        raise DgmError(
+            f"model_args.{key} of {model!r} must be a {kind.__name__} like {default!r}, got {value!r}"
+        ) from None
+    return value
+
+
 def build_model(
     name: str, event_shape: tuple[int, ...], preprocess: str, model_args: dict[str, Any] | None = None
 ) -> Preprocessed:
@@ -35,6 +61,7 @@ def build_model(
         raise DgmError(
             f"model {name!r} has no argument {unknown[0]!r} (its arguments: {', '.join(known) or 'none'})"
         )
+    model_args = {k: _coerce(name, k, v, known[k]) for k, v in model_args.items()}
     try:
         model = MODELS.get(name)(tuple(event_shape), **model_args)
     except (TypeError, ValueError) as e:

@@ -12,6 +12,7 @@ import torch
 from torch import Tensor, nn
 
 from dgm.distributions import standard_normal
+from dgm.errors import DgmError
 from dgm.models.base import GenerativeModel
 from dgm.registry import MODELS
 
@@ -20,11 +21,14 @@ class _Gaussian(GenerativeModel):
     """Shared parts: μ, the Cholesky factor L of Σ (log-diagonal kept unconstrained), sampling."""
 
     has_density = True
+    default_steps = 0  # the closed-form fit is the maximum-likelihood estimate
 
     def __init__(self, event_shape: tuple[int, ...], *, init: str = "data", ridge: float = 1e-6):
         super().__init__(event_shape)
         if init not in ("data", "standard"):
             raise ValueError(f"init must be 'data' or 'standard', got {init!r}")
+        if not ridge >= 0:
+            raise ValueError(f"ridge must be non-negative, got {ridge}")
         self.init, self.ridge = init, ridge
         self.loc = nn.Parameter(torch.zeros(self.dim))
         self.log_diag = nn.Parameter(torch.zeros(self.dim))
@@ -48,7 +52,10 @@ class _Gaussian(GenerativeModel):
         x = x.reshape(x.shape[0], -1).to(self.loc)
         mu = x.mean(0)
         cov = (x - mu).T @ (x - mu) / x.shape[0]
-        self._set(mu, cov + self.ridge * torch.eye(self.dim, dtype=x.dtype, device=x.device))
+        try:
+            self._set(mu, cov + self.ridge * torch.eye(self.dim, dtype=x.dtype, device=x.device))
+        except torch.linalg.LinAlgError:
+            raise DgmError("the sample covariance is singular; increase model_args.ridge") from None
         return self
 
     def initialize(self, x: Tensor, c: Tensor | None = None) -> None:

@@ -5,6 +5,9 @@ from __future__ import annotations
 import csv
 import io
 import math
+import pickle
+import signal
+import threading
 import time
 from pathlib import Path
 from typing import Any
@@ -13,7 +16,7 @@ import lightning as L
 import torch
 from lightning.pytorch.plugins.io import TorchCheckpointIO
 
-from dgm.errors import TrainingDiverged
+from dgm.errors import DgmError, TrainingDiverged
 from dgm.utils import atomic_path
 
 CHECKPOINT = "checkpoints/last.ckpt"
@@ -28,7 +31,11 @@ class AtomicCheckpointIO(TorchCheckpointIO):
             torch.save(checkpoint, tmp)
 
     def load_checkpoint(self, path: Any, map_location: Any = None, weights_only: bool | None = None) -> dict:
-        return torch.load(path, map_location=map_location or "cpu", weights_only=True)
+        try:
+            return torch.load(path, map_location=map_location or "cpu", weights_only=True)
+        except (RuntimeError, EOFError, OSError, pickle.UnpicklingError) as e:
+            first = str(e).strip().splitlines()[0] if str(e).strip() else type(e).__name__
+            raise DgmError(f"checkpoint {path} is corrupt or not a dgm checkpoint ({first})") from None
 
 
 class PeriodicCheckpoint(L.Callback):
@@ -48,12 +55,50 @@ class PeriodicCheckpoint(L.Callback):
         if trainer.is_global_zero:
             self.save_model()
 
+    def on_train_start(self, trainer: L.Trainer, pl_module: L.LightningModule) -> None:
+        if trainer.global_step == 0:  # so that even a run killed before its first period resumes
+            self._save(trainer, pl_module)
+
     def on_train_batch_end(self, trainer: L.Trainer, pl_module: L.LightningModule, *args: Any) -> None:
         if trainer.global_step % self.every == 0:
             self._save(trainer, pl_module)
 
     def on_train_end(self, trainer: L.Trainer, pl_module: L.LightningModule) -> None:
         self._save(trainer, pl_module)
+
+
+class GracefulStop(L.Callback):
+    """On SIGINT or SIGTERM, finish the current step, then stop: `on_train_end` writes the
+    checkpoint and model files, and `signum` tells the caller the run was interrupted."""
+
+    def __init__(self) -> None:
+        self.signum: int | None = None
+        self._previous: dict[int, Any] = {}
+
+    def _handler(self, signum: int, frame: Any) -> None:
+        self.signum = signum
+
+    def on_train_start(self, trainer: L.Trainer, pl_module: L.LightningModule) -> None:
+        if threading.current_thread() is threading.main_thread():
+            for sig in (signal.SIGINT, signal.SIGTERM):
+                self._previous[sig] = signal.signal(sig, self._handler)
+
+    def on_train_batch_end(self, trainer: L.Trainer, *args: Any) -> None:
+        if self.signum is not None:
+            trainer.should_stop = True
+
+    def _restore(self) -> None:
+        for sig, handler in self._previous.items():
+            signal.signal(sig, handler)
+        self._previous.clear()
+
+    def on_train_end(self, trainer: L.Trainer, pl_module: L.LightningModule) -> None:
+        self._restore()
+
+    def on_exception(
+        self, trainer: L.Trainer, pl_module: L.LightningModule, exception: BaseException
+    ) -> None:
+        self._restore()
 
 
 class MetricsCSV(L.Callback):
@@ -96,6 +141,8 @@ class MetricsCSV(L.Callback):
             self._write(trainer)
 
     def on_train_end(self, trainer: L.Trainer, pl_module: L.LightningModule) -> None:
+        if trainer.global_step > 0:  # the last step, even when it is not a multiple of log_every
+            self._record(trainer, ("train/", "lr"))
         self._write(trainer)
 
     def _write(self, trainer: L.Trainer) -> None:

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import datetime
+import signal
 import warnings
 from dataclasses import dataclass
 from pathlib import Path
@@ -13,12 +14,12 @@ import torch
 from dgm.config import RunConfig, parse_duration
 from dgm.data import DataSource, load_data
 from dgm.data.dequantize import dequantize
-from dgm.errors import DgmError
+from dgm.errors import DgmError, TrainingInterrupted
 from dgm.io import read_config, save_model
 from dgm.models import Preprocessed, build_model
 from dgm.models.build import model_arguments
 from dgm.registry import DATASETS, MODELS, OBJECTIVES, load_all
-from dgm.train.callbacks import CHECKPOINT, AtomicCheckpointIO, MetricsCSV, PeriodicCheckpoint
+from dgm.train.callbacks import CHECKPOINT, AtomicCheckpointIO, GracefulStop, MetricsCSV, PeriodicCheckpoint
 from dgm.train.data import steps_for_epochs
 from dgm.utils import one_hot, resolve_device
 
@@ -42,15 +43,35 @@ def model_config(config: RunConfig, data: DataSource) -> dict[str, Any]:
     }
 
 
+#: Settings a resumed run may change: its length and where it runs. Everything else is the run's.
+RESUMABLE = ("max_steps", "epochs", "max_time", "device", "devices", "num_nodes", "strategy")
+
+
+def resume_config(out: str | Path, overrides: dict[str, Any]) -> RunConfig:
+    """The saved config of the run in `out`, with the given length/placement settings applied.
+
+    Any other setting given must equal the saved one: a resumed run is the same run.
+    """
+    if not (Path(out) / CHECKPOINT).exists():
+        raise DgmError(f"cannot resume: {Path(out) / CHECKPOINT} does not exist")
+    saved = read_config(out)["train"]
+    if "data" in overrides and Path(overrides["data"]).exists():  # files are saved as absolute paths
+        overrides = {**overrides, "data": str(Path(overrides["data"]).expanduser().resolve())}
+    for key, value in overrides.items():
+        if key not in RESUMABLE and value != saved.get(key):
+            raise DgmError(
+                f"--resume continues the saved run, whose {key} is {saved.get(key)!r}, not {value!r}; "
+                f"only {', '.join(RESUMABLE)} may change"
+            )
+    if {"max_steps", "epochs"} & set(overrides):  # a new length replaces the old one
+        saved["max_steps"] = saved["epochs"] = None
+    saved.update({k: v for k, v in overrides.items() if k in RESUMABLE})
+    return RunConfig.from_dict(saved)
+
+
 def prepare(config: RunConfig, out: Path, resume: bool) -> tuple[RunConfig, DataSource, Preprocessed]:
     """Resolve the config, load the data and build the model (initialised from data unless resuming)."""
     load_all()
-    if resume:
-        saved = read_config(out)["train"]
-        for key in ("max_steps", "epochs", "max_time"):  # the only settings --resume may change
-            if getattr(config, key) is not None:
-                saved[key] = getattr(config, key)
-        config = RunConfig.from_dict(saved)
     data = load_data(config.data)
     if config.data not in DATASETS:  # a user file: keep an absolute path so the run can find it again
         config.data = str(Path(config.data).expanduser().resolve())
@@ -61,7 +82,7 @@ def prepare(config: RunConfig, out: Path, resume: bool) -> tuple[RunConfig, Data
         raise DgmError(f"dequantize=true needs discrete data; {data.name!r} has no grey levels")
     config.objective = config.objective or MODELS.get(config.model).default_objective
     OBJECTIVES.get(config.objective)
-    config.resolve()
+    config.resolve(default_steps=MODELS.get(config.model).default_steps)
     if config.conditional:
         _condition_on_labels(config, data)
     torch.manual_seed(config.seed)
@@ -112,6 +133,7 @@ def train(config: RunConfig, out: str | Path, *, resume: bool = False, progress:
     import logging
 
     import lightning as L
+    from lightning.fabric.utilities.exceptions import MisconfigurationException
 
     # Lightning's start-up banners (GPU/TPU availability, tips) are noise in a CLI.
     logging.getLogger("lightning.pytorch").setLevel(logging.WARNING)
@@ -139,30 +161,35 @@ def train(config: RunConfig, out: str | Path, *, resume: bool = False, progress:
         model, OBJECTIVES.get(config.objective)(), config, train_data, val_data, total, levels
     )
 
-    trainer = L.Trainer(
-        accelerator="gpu" if device.type == "cuda" else "cpu",
-        devices=config.devices,
-        num_nodes=config.num_nodes,
-        strategy=config.strategy,
-        precision="64-true" if config.dtype == "float64" else "32-true",
-        max_steps=total if total is not None else -1,
-        max_time=datetime.timedelta(seconds=parse_duration(config.max_time)) if config.max_time else None,
-        gradient_clip_val=config.grad_clip,
-        val_check_interval=config.val_every,
-        check_val_every_n_epoch=None,
-        num_sanity_val_steps=0,
-        log_every_n_steps=config.log_every,
-        logger=_tensorboard(out),
-        enable_checkpointing=False,
-        enable_progress_bar=progress,
-        enable_model_summary=False,
-        plugins=[AtomicCheckpointIO()],
-        default_root_dir=out,
-        callbacks=[
-            MetricsCSV(out / "metrics.csv", config.log_every),
-            PeriodicCheckpoint(out, config.checkpoint_every, lambda: save_model(out, model, meta)),
-        ],
-    )
+    stop = GracefulStop()
+    try:
+        trainer = L.Trainer(
+            accelerator="gpu" if device.type == "cuda" else "cpu",
+            devices=config.devices,
+            num_nodes=config.num_nodes,
+            strategy=config.strategy,
+            precision="64-true" if config.dtype == "float64" else "32-true",
+            max_steps=total if total is not None else -1,
+            max_time=datetime.timedelta(seconds=parse_duration(config.max_time)) if config.max_time else None,
+            gradient_clip_val=config.grad_clip,
+            val_check_interval=config.val_every,
+            check_val_every_n_epoch=None,
+            num_sanity_val_steps=0,
+            log_every_n_steps=config.log_every,
+            logger=_tensorboard(out),
+            enable_checkpointing=False,
+            enable_progress_bar=progress,
+            enable_model_summary=False,
+            plugins=[AtomicCheckpointIO()],
+            default_root_dir=out,
+            callbacks=[
+                stop,
+                MetricsCSV(out / "metrics.csv", config.log_every),
+                PeriodicCheckpoint(out, config.checkpoint_every, lambda: save_model(out, model, meta)),
+            ],
+        )
+    except (ValueError, TypeError, MisconfigurationException) as e:  # e.g. an unknown --strategy
+        raise DgmError(f"cannot set up training: {e}") from None
     if trainer.is_global_zero and not resume:
         save_model(out, model, meta)
     with warnings.catch_warnings():
@@ -170,6 +197,12 @@ def train(config: RunConfig, out: str | Path, *, resume: bool = False, progress:
             "ignore", message=".*(does not have many workers|LeafSpec|resuming from a checkpoint).*"
         )
         trainer.fit(module, ckpt_path=ckpt if resume else None, weights_only=True)
+    if stop.signum is not None:
+        raise TrainingInterrupted(
+            f"interrupted by {signal.Signals(stop.signum).name} at step {trainer.global_step}; checkpoint "
+            f"saved, continue with: dgm train {config.model} --out {out} --resume",
+            stop.signum,
+        )
     return TrainResult(model.eval(), trainer.global_step, trainer.world_size, trainer.is_global_zero)
 
 

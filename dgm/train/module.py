@@ -62,11 +62,13 @@ class DensityModule(L.LightningModule):
             world_size=self.trainer.world_size,
         )
         batches.start_step = self.trainer.global_step  # restored from the checkpoint on --resume
-        return DataLoader(batches, batch_size=None)
+        # An own generator: otherwise creating the iterator draws a seed from the global stream,
+        # one draw that a resumed run would not make (breaking bit-for-bit resume).
+        return DataLoader(batches, batch_size=None, generator=torch.Generator())
 
     def val_dataloader(self) -> DataLoader:
         chunks = list(zip(*(t.split(4096) for t in self.val_data), strict=True))
-        return DataLoader(chunks, batch_size=None)
+        return DataLoader(chunks, batch_size=None, generator=torch.Generator())
 
     def training_step(self, batch: tuple[Tensor, ...], batch_idx: int) -> Tensor:
         if self.levels is not None:

@@ -124,3 +124,70 @@ def test_registry_doc_is_up_to_date() -> None:
 
     doc = Path(__file__).resolve().parents[2] / "docs" / "registry.md"
     assert doc.read_text() == registry_doc(), "regenerate docs/registry.md with dgm.cli.list_.registry_doc()"
+
+
+@pytest.mark.parametrize(
+    ("setting", "needle"),
+    [
+        ("weight_decay=-1", "weight_decay must be non-negative"),
+        ("grad_clip=0", "grad_clip must be positive"),
+        ("warmup_steps=-3", "warmup_steps must be non-negative"),
+        ("model_args.ridge=abc", "model_args.ridge"),
+        ("model_args.init=7", "model_args.init"),
+        ("epochs=2", "either max_steps or epochs"),
+    ],
+)
+def test_bad_settings_are_one_line_and_exit_2(
+    setting: str, needle: str, tmp_path: Path, capsys: pytest.CaptureFixture
+) -> None:
+    _one_line_error(
+        [
+            "train",
+            "gaussian",
+            "--data",
+            "moons",
+            "--out",
+            str(tmp_path / "r"),
+            "--max-steps",
+            "3",
+            "--set",
+            setting,
+        ],
+        capsys,
+        needle,
+    )
+
+
+@pytest.mark.parametrize(
+    ("field", "value", "needle"),
+    [
+        ("event_shape", [-1], "positive integers"),
+        ("event_shape", [10**6, 10**6], "more than"),
+        ("dtype", "__class__", "dtype"),
+        ("model", ["x"], "must be a string"),
+        ("model_args", [1], "JSON object"),
+        ("data", "moons", "JSON object"),
+    ],
+)
+def test_tampered_config_is_one_line_and_exit_2(
+    field: str, value: object, needle: str, tmp_path: Path, capsys: pytest.CaptureFixture
+) -> None:
+    import json
+
+    config = {"model": "gaussian", "event_shape": [2], "preprocess": "none", field: value}
+    (tmp_path / "config.json").write_text(json.dumps(config))
+    (tmp_path / "model.safetensors").write_bytes(b"")
+    _one_line_error(["sample", str(tmp_path), "-n", "5"], capsys, needle)
+
+
+def test_unwritable_output_is_one_line_and_exit_2(tmp_path: Path, capsys: pytest.CaptureFixture) -> None:
+    (tmp_path / "file").write_text("")
+    _one_line_error(
+        ["train", "gaussian", "--data", "moons", "--out", str(tmp_path / "file" / "run")],
+        capsys,
+        "cannot write",
+    )
+
+
+def test_debug_flag_is_accepted_after_the_subcommand(capsys: pytest.CaptureFixture) -> None:
+    assert main(["list", "models", "--debug"]) == 0

@@ -97,7 +97,7 @@ def test_png_folder_round_trips(tmp_path: Path, shape: tuple[int, ...], mode: st
 
 
 def test_png_rgba_drops_alpha(tmp_path: Path) -> None:
-    images = RNG.integers(0, 256, size=(3, 4, 4, 4), dtype=np.uint8)
+    images = RNG.integers(0, 256, size=(10, 4, 4, 4), dtype=np.uint8)
     data = load_file(save_pngs(tmp_path / "pngs", images, "RGBA"))
     assert data.event_shape == (3, 4, 4)
     rgb = torch.tensor(images[..., :3].transpose(0, 3, 1, 2) / 255, dtype=torch.float32)
@@ -128,7 +128,7 @@ def expect_error(path: Path, word: str) -> str:
         ("", ["empty"]),
         ("\n  \n", ["empty"]),
         ("a,b\n", ["header", "no data"]),
-        ("1,2\n3,4\n", ["only 2 samples", "at least 3"]),
+        ("1,2\n3,4\n", ["only 2 samples", "at least 10"]),
         ("1,2\n3,4\n5\n", ["row 3", "1 columns, expected 2"]),
         ("a,b\n1,2\n3,x\n4,5\n", ["row 3, column 2", "'x' is not a number"]),
         ("1,2\n3,\n4,5\n", ["row 2, column 2", "not a number"]),
@@ -151,12 +151,12 @@ def test_bad_csv(tmp_path: Path, text: str, words: list[str]) -> None:
         (np.array([{"a": 1}, None, 3], dtype=object), "never unpickles"),
         (np.zeros((0, 3)), "no samples"),
         (np.zeros((1, 3)), "only 1 sample"),
-        (np.zeros((5, 0)), "no values"),
-        (np.array([[0.0, 1.0], [np.nan, 0.0], [1.0, 1.0]]), "sample 1 (0-based) has NaN"),
+        (np.zeros((12, 0)), "no values"),
+        (np.array([[0.0, 1.0], [np.nan, 0.0], *[[1.0, 1.0]] * 10]), "sample 1 (0-based) has NaN"),
         (np.array(["a", "b", "c"]), "dtype"),
         (np.float64(3.0), "shape"),
-        (np.full((3, 2, 2), 2.0), "[0, 1]"),
-        (np.full((3, 2, 2), 300), "0..255"),
+        (np.full((12, 2, 2), 2.0), "[0, 1]"),
+        (np.full((12, 2, 2), 300), "0..255"),
     ],
 )
 def test_bad_npy(tmp_path: Path, payload: np.ndarray, word: str) -> None:
@@ -190,7 +190,7 @@ def test_bad_png_folders(tmp_path: Path) -> None:
     Image.fromarray(np.zeros((4, 4, 3), np.uint8)).save(mixed / "rgb.png")
     expect_error(mixed, "grayscale and colour")
     one = save_pngs(tmp_path / "one", np.zeros((1, 4, 4), np.uint8), "L")
-    expect_error(one, "at least 3")
+    expect_error(one, "at least 10")
 
 
 def test_unknown_extension_and_missing_path(tmp_path: Path) -> None:

@@ -150,3 +150,112 @@ def test_warmup_cosine_schedule() -> None:
     assert warmup_cosine(55, 10, 100) == pytest.approx(0.5)
     assert warmup_cosine(100, 10, 100) == pytest.approx(0.0)
     assert warmup_cosine(5000, 0, None) == 1.0
+
+
+def test_resume_is_bit_for_bit_when_training_draws_random_numbers(tmp_path: Path) -> None:
+    """Dequantisation draws noise at every step: a resumed run must draw exactly the same."""
+    common = [
+        "--set",
+        "lr_schedule=constant",
+        "--set",
+        "model_args.init=standard",
+        "--set",
+        "checkpoint_every=10",
+        "--no-progress",
+        "--batch-size",
+        "64",
+    ]
+    assert (
+        main(
+            [
+                "train",
+                "diag-gaussian",
+                "--data",
+                "digits",
+                "--out",
+                str(tmp_path / "a"),
+                "--max-steps",
+                "20",
+                *common,
+            ]
+        )
+        == 0
+    )
+    assert (
+        main(["train", "diag-gaussian", "--out", str(tmp_path / "a"), "--max-steps", "40", "--resume"]) == 0
+    )
+    assert (
+        main(
+            [
+                "train",
+                "diag-gaussian",
+                "--data",
+                "digits",
+                "--out",
+                str(tmp_path / "b"),
+                "--max-steps",
+                "40",
+                *common,
+            ]
+        )
+        == 0
+    )
+    a, b = _weights(tmp_path / "a"), _weights(tmp_path / "b")
+    assert all(torch.equal(a[k], b[k]) for k in a)
+
+
+def test_resume_refuses_changed_settings(
+    points_csv: Path, tmp_path: Path, capsys: pytest.CaptureFixture
+) -> None:
+    assert main(_train_args(points_csv, tmp_path / "r", "--max-steps", "5")) == 0
+    capsys.readouterr()
+    assert main([*_train_args(points_csv, tmp_path / "r", "--max-steps", "10"), "--resume", "--lr", "5"]) == 2
+    err = capsys.readouterr().err
+    assert "lr" in err and "only max_steps" in err
+
+
+@pytest.mark.parametrize("signum", [signal.SIGTERM, signal.SIGINT])
+def test_signal_stops_at_a_step_with_a_checkpoint_and_resumes(
+    signum: int, points_csv: Path, tmp_path: Path
+) -> None:
+    run = tmp_path / "s"
+    proc = subprocess.Popen(
+        [*CLI, *_train_args(points_csv, run, "--max-steps", "100000", "--set", "checkpoint_every=100000")],
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.PIPE,
+        text=True,
+    )
+    deadline = time.time() + 120
+    while not (run / "metrics.csv").exists() and time.time() < deadline:
+        time.sleep(0.05)
+    proc.send_signal(signum)
+    _, err = proc.communicate(timeout=120)
+    assert proc.returncode == 128 + signum, err
+    assert "interrupted" in err and "--resume" in err and len(err.strip().splitlines()) == 1
+    step = torch.load(run / "checkpoints" / "last.ckpt", weights_only=True)["global_step"]
+    assert 0 < step < 100000
+    assert (run / "metrics.csv").read_text().splitlines()[-1].split(",")[0] == str(step)
+    assert main(["train", "gaussian", "--out", str(run), "--resume", "--max-steps", str(step + 5)]) == 0
+
+
+def test_small_file_trains_and_evaluates(tmp_path: Path, capsys: pytest.CaptureFixture) -> None:
+    path = tmp_path / "ten.csv"
+    path.write_text("\n".join(f"{i},{i * i % 7}" for i in range(10)) + "\n")
+    assert (
+        main(
+            [
+                "train",
+                "gaussian",
+                "--data",
+                str(path),
+                "--out",
+                str(tmp_path / "r"),
+                "--max-steps",
+                "5",
+                "--no-progress",
+            ]
+        )
+        == 0
+    )
+    assert (tmp_path / "r" / "metrics.csv").exists()  # the last step is logged even when < log_every
+    assert oct((tmp_path / "r" / "model.safetensors").stat().st_mode & 0o077) != "0o0"  # not private 0600
