@@ -167,7 +167,8 @@ def _read_numpy(path: Path) -> tuple[np.ndarray, np.ndarray | None]:
 
 
 def _as_samples(path: Path, a: np.ndarray) -> tuple[np.ndarray, str, int | None]:
-    """Map an array to float32 samples: 1-D -> (N, 1) and 2-D points; 3-D (N, H, W) and 4-D images.
+    """Map an array to float32 samples: 1-D -> (N, 1) and 2-D points; 3-D (N, H, W) and 4-D images
+    (N, C, H, W), or (N, H, W, C) with C in {1, 3}, which is moved to channels-first.
 
     Image pixels: integers in 0..255 become x / 255 (levels 256), booleans 0/1 (levels 2), floats
     must already lie in [0, 1].
@@ -182,6 +183,8 @@ def _as_samples(path: Path, a: np.ndarray) -> tuple[np.ndarray, str, int | None]
     if a.ndim <= 2:
         return x, "points", None
     x = x[:, None] if a.ndim == 3 else x
+    if a.ndim == 4 and a.shape[3] in (1, 3) and a.shape[1] not in (1, 3):  # (N, H, W, C): channels last
+        x = np.ascontiguousarray(x.transpose(0, 3, 1, 2))
     if a.dtype.kind == "b":
         return x, "image", 2
     lo, hi = float(x.min()), float(x.max())

@@ -198,3 +198,13 @@ def test_unknown_extension_and_missing_path(tmp_path: Path) -> None:
     (tmp_path / "data.txt").write_text("1,2\n")
     message = expect_error(tmp_path / "data.txt", "unsupported data format '.txt'")
     assert all(fmt in message for fmt in (".csv", ".npy", ".npz", ".png"))
+
+
+def test_channels_last_images_are_moved_to_channels_first(tmp_path: Path) -> None:
+    images = RNG.integers(0, 256, size=(12, 5, 6, 3), dtype=np.uint8)
+    np.save(tmp_path / "hwc.npy", images)
+    data = load_file(tmp_path / "hwc.npy")
+    assert data.event_shape == (3, 5, 6)
+    assert torch.allclose(
+        data.splits["all"], torch.tensor(images.transpose(0, 3, 1, 2) / 255, dtype=torch.float32)
+    )
