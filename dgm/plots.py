@@ -106,6 +106,29 @@ def samples_2d(samples: Tensor, data_x: Tensor, path: Path) -> Path:
     return _save(fig, path)
 
 
+@torch.no_grad()
+def flow_layers(model: Any, x: Tensor, path: Path, max_panels: int = 8) -> Path:
+    """Data pushed through a 2-D flow layer by layer, from data (left) to latent (right).
+
+    Points are coloured by their angle in data space, so one can follow them through the layers.
+    """
+    plt = _plt()
+    p = next(model.parameters())
+    y, _ = model.transform(x.to(p))  # preprocessing first: the flow acts on y
+    states = model.model.trajectory(y)
+    keep = sorted({round(i * (len(states) - 1) / (max_panels - 1)) for i in range(max_panels)})
+    colour = torch.atan2(*(x - x.mean(0)).T.flip(0).double()).numpy()
+    fig, axes = plt.subplots(1, len(keep), figsize=(2.6 * len(keep), 2.7), squeeze=False)
+    for ax, i in zip(axes[0], keep, strict=True):
+        s = states[i].double().cpu().numpy()
+        ax.scatter(s[:, 0], s[:, 1], s=1, c=colour, cmap="hsv")
+        ax.set_title("data (preprocessed)" if i == 0 else "latent" if i == len(states) - 1 else f"layer {i}", fontsize=9)
+        ax.set_aspect("equal")
+        ax.set_xticks([])
+        ax.set_yticks([])
+    return _save(fig, path)
+
+
 def image_grid(images: Tensor, path: Path, nrow: int = 8) -> Path:
     """Tile images (N, C, H, W) with values in [0, 1] into one picture."""
     plt = _plt()
@@ -157,6 +180,8 @@ def run_figures(run_dir: Path, model: Any, data: Any, n: int = 2000) -> list[Pat
         out.append(samples_2d(samples, data.split("test")[:n], figs / "samples.png"))
         if model.has_density:
             out.append(density_2d(model, data, figs / "density.png"))
+        if hasattr(model.model, "trajectory") and not model.context_features:
+            out.append(flow_layers(model, data.split("test")[:n].double(), figs / "layers.png"))
     elif data.kind == "image":
         out.append(image_grid(samples.float(), figs / "samples.png"))
     return [p for p in out if p is not None]

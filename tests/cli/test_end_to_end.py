@@ -215,3 +215,35 @@ def test_glow_on_digits_reports_bits_per_dim(tmp_path: Path, capsys: pytest.Capt
     assert 0 < out["bits_per_dim"] < 4.09
     assert out["bits_per_dim"] == pytest.approx((out["nll"] / 64 + math.log(17)) / math.log(2))
     assert main(["sample", str(run), "-n", "16", "-o", str(tmp_path / "g.png")]) == 0
+
+
+def test_realnvp_on_moons_end_to_end(tmp_path: Path, capsys: pytest.CaptureFixture) -> None:
+    run = tmp_path / "r"
+    assert (
+        main(
+            [
+                "train",
+                "realnvp",
+                "--data",
+                "moons",
+                "--out",
+                str(run),
+                "--max-steps",
+                "150",
+                "--no-progress",
+                "--set",
+                "model_args.transforms=4",
+                "--set",
+                "model_args.hidden=[32,32]",
+            ]
+        )
+        == 0
+    )
+    for fig in ("density.png", "samples.png", "layers.png", "training.png"):
+        assert (run / "figures" / fig).read_bytes()[:4] == b"\x89PNG", fig
+    capsys.readouterr()
+    assert main(["evaluate", str(run), "--data", "moons", "--json"]) == 0
+    out = json.loads(capsys.readouterr().out)
+    assert out["normalization"] == pytest.approx(1.0, abs=0.01)
+    assert out["kl"] > -4 * out["kl_se"]  # no density beats the data's entropy
+    assert main(["sample", str(run), "-n", "1000", "-o", str(tmp_path / "s.png")]) == 0
