@@ -1,6 +1,6 @@
 """A multi-scale image flow on MNIST within a CPU time budget: test bits/dim, samples, time.
 
-    python benchmarks/mnist.py [--model glow] [--max-time 60m] [--batch-size 64] [--set key=value ...]
+    python benchmarks/mnist.py [--model glow] [--max-time 60m] [--threads 2] [--batch-size 64] [--set k=v ...]
 
 Bits/dim are on the discrete 0–255 scale: uniform dequantisation and the logit Jacobian are
 included (see dgm/data/dequantize.py). Writes benchmarks/results/mnist.json and the run folder
@@ -31,9 +31,10 @@ def main() -> None:
     p.add_argument("--max-time", default="60m")
     p.add_argument("--batch-size", type=int, default=64)
     p.add_argument("--lr", type=float, default=1e-3)
+    p.add_argument("--threads", type=int, default=2, help="CPU threads (CPU-minutes = threads × minutes)")
     p.add_argument("--set", action="append", default=[], metavar="KEY=VALUE")
     args = p.parse_args()
-    torch.set_num_threads(2)
+    torch.set_num_threads(args.threads)
     settings = apply_overrides(
         {
             "model": args.model,
