@@ -63,6 +63,7 @@ def main() -> None:
     row = {
         "model": args.model,
         "settings": settings,
+        "threads": args.threads,
         "steps": result.global_step,
         "train_s": train_s,
         "params": sum(p.numel() for p in result.model.parameters()),
