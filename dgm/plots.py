@@ -122,7 +122,10 @@ def flow_layers(model: Any, x: Tensor, path: Path, max_panels: int = 8) -> Path:
     for ax, i in zip(axes[0], keep, strict=True):
         s = states[i].double().cpu().numpy()
         ax.scatter(s[:, 0], s[:, 1], s=1, c=colour, cmap="hsv")
-        ax.set_title("data (preprocessed)" if i == 0 else "latent" if i == len(states) - 1 else f"layer {i}", fontsize=9)
+        ax.set_title(
+            "data (preprocessed)" if i == 0 else "latent" if i == len(states) - 1 else f"layer {i}",
+            fontsize=9,
+        )
         ax.set_aspect("equal")
         ax.set_xticks([])
         ax.set_yticks([])
