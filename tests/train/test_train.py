@@ -64,9 +64,11 @@ def test_sigkill_then_resume_is_bit_for_bit(points_csv: Path, tmp_path: Path) ->
     )
     ckpt = tmp_path / "killed" / "checkpoints" / "last.ckpt"
     deadline = time.time() + 120
-    while not ckpt.exists() and time.time() < deadline and proc.poll() is None:
+    # Wait for a periodic checkpoint past step 0 (files are replaced atomically, so reading is safe).
+    while time.time() < deadline and proc.poll() is None:
+        if ckpt.exists() and torch.load(ckpt, weights_only=True)["global_step"] > 0:
+            break
         time.sleep(0.02)
-    time.sleep(0.3)
     assert proc.poll() is None, "the run finished before it could be killed"
     os.kill(proc.pid, signal.SIGKILL)
     proc.wait()
