@@ -58,7 +58,7 @@ def _markdown(rows: list, data: object, steps: int) -> str:
         "",
         f"Up to {steps} training steps each (the Gaussians' closed-form fit needs none); "
         f"metrics on the test split (n = {rows[0][2]['n_test']}).",
-        f"True entropy H = {h:.3f} ± {h_se:.3f} nats, so KL(p_data || p_model) = NLL − H ≥ 0.",
+        f"True entropy H = {h:.4f} nats (numerical error {h_se:.0e}), so KL(p_data ‖ p_model) = NLL − H ≥ 0.",
         "",
         "| model | NLL (nats) | KL (nats) | energy distance | train time (s) | figures |",
         "|---|---|---|---|---|---|",
@@ -69,4 +69,6 @@ def _markdown(rows: list, data: object, steps: int) -> str:
             f"| {name} | {m.get('nll', float('nan')):.3f} ± {m.get('nll_se', 0):.3f} | "
             f"{m.get('kl', float('nan')):.3f} | {m['energy_distance']:.4f} | {seconds:.1f} | {figs} |"
         )
+    lines += ["", "## Learned densities (true density on the left)", ""]
+    lines += [f"**{name}**\n\n![{name}]({name}/figures/density.png)\n" for name, *_ in rows]
     return "\n".join(lines) + "\n"
