@@ -3,7 +3,7 @@
 Prints a table and writes benchmarks/results/toy2d.json: test NLL, KL to the truth, the
 normalisation integral, wall time, training steps/s and sampling samples/s.
 
-    python benchmarks/toy2d.py [--steps 1000] [--models a,b] [--datasets a,b]
+    python benchmarks/toy2d.py [--steps 1000] [--models a,b] [--datasets a,b] [--threads 2]
 """
 
 from __future__ import annotations
@@ -62,10 +62,12 @@ def main() -> None:
     p = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     p.add_argument("--steps", type=int, default=1000)
     p.add_argument("--batch-size", type=int, default=512)
-    p.add_argument("--models", default=",".join(e.name for e in MODELS if e.obj.has_density))
+    points = [e.name for e in MODELS if e.obj.has_density and "points" in e.obj.data_kinds]
+    p.add_argument("--models", default=",".join(points))
     p.add_argument("--datasets", default=",".join(TOY_NAMES))
+    p.add_argument("--threads", type=int, default=2)
     args = p.parse_args()
-    torch.set_num_threads(2)
+    torch.set_num_threads(args.threads)
     rows = [
         bench_one(m, d, args.steps, args.batch_size)
         for m in args.models.split(",")
