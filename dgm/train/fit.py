@@ -15,7 +15,7 @@ from dgm.config import RunConfig, parse_duration
 from dgm.data import DataSource, load_data
 from dgm.data.dequantize import dequantize
 from dgm.errors import DgmError, TrainingInterrupted
-from dgm.io import read_config, save_model
+from dgm.io import CONFIG, read_config, save_model
 from dgm.models import Preprocessed, build_model
 from dgm.models.build import model_arguments
 from dgm.registry import DATASETS, MODELS, OBJECTIVES, load_all
@@ -144,7 +144,7 @@ def train(config: RunConfig, out: str | Path, *, resume: bool = False, progress:
     ckpt = out / CHECKPOINT
     if resume and not ckpt.exists():
         raise DgmError(f"cannot resume: {ckpt} does not exist")
-    if not resume and ckpt.exists():
+    if not resume and (out / CONFIG).exists():
         raise DgmError(f"{out} already holds a run; pass --resume to continue it or choose another --out")
     if resume:  # a killed run may have left temporary files from an interrupted atomic write
         for stale in out.rglob(".*.tmp"):
