@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import datetime
+import os
 import signal
 import warnings
 from dataclasses import dataclass
@@ -144,7 +145,9 @@ def train(config: RunConfig, out: str | Path, *, resume: bool = False, progress:
     ckpt = out / CHECKPOINT
     if resume and not ckpt.exists():
         raise DgmError(f"cannot resume: {ckpt} does not exist")
-    if not resume and (out / CONFIG).exists():
+    # Only the first process checks: under DDP the others start after it has written config.json.
+    first_process = os.environ.get("LOCAL_RANK", "0") == "0" and os.environ.get("RANK", "0") == "0"
+    if not resume and first_process and (out / CONFIG).exists():
         raise DgmError(f"{out} already holds a run; pass --resume to continue it or choose another --out")
     if resume:  # a killed run may have left temporary files from an interrupted atomic write
         for stale in out.rglob(".*.tmp"):
