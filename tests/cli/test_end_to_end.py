@@ -126,19 +126,7 @@ def test_evaluate_split_all_on_a_held_out_file(
 def test_digits_image_run_writes_a_sample_grid(tmp_path: Path) -> None:
     run = tmp_path / "d"
     assert (
-        main(
-            [
-                "train",
-                "diag-gaussian",
-                "--data",
-                "digits",
-                "--out",
-                str(run),
-                "--max-steps",
-                "20",
-                "--no-progress",
-            ]
-        )
+        main([*"train diag-gaussian --data digits --max-steps 20 --no-progress".split(), "--out", str(run)])
         == 0
     )
     assert (run / "figures" / "samples.png").read_bytes()[:4] == b"\x89PNG"

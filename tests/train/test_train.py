@@ -156,52 +156,13 @@ def test_warmup_cosine_schedule() -> None:
 
 def test_resume_is_bit_for_bit_when_training_draws_random_numbers(tmp_path: Path) -> None:
     """Dequantisation draws noise at every step: a resumed run must draw exactly the same."""
-    common = [
-        "--set",
-        "lr_schedule=constant",
-        "--set",
-        "model_args.init=standard",
-        "--set",
-        "checkpoint_every=10",
-        "--no-progress",
-        "--batch-size",
-        "64",
-    ]
-    assert (
-        main(
-            [
-                "train",
-                "diag-gaussian",
-                "--data",
-                "digits",
-                "--out",
-                str(tmp_path / "a"),
-                "--max-steps",
-                "20",
-                *common,
-            ]
-        )
-        == 0
-    )
+    run = "train diag-gaussian --data digits --no-progress --batch-size 64".split()
+    common = "--set lr_schedule=constant --set model_args.init=standard --set checkpoint_every=10".split()
+    assert main([*run, *common, "--out", str(tmp_path / "a"), "--max-steps", "20"]) == 0
     assert (
         main(["train", "diag-gaussian", "--out", str(tmp_path / "a"), "--max-steps", "40", "--resume"]) == 0
     )
-    assert (
-        main(
-            [
-                "train",
-                "diag-gaussian",
-                "--data",
-                "digits",
-                "--out",
-                str(tmp_path / "b"),
-                "--max-steps",
-                "40",
-                *common,
-            ]
-        )
-        == 0
-    )
+    assert main([*run, *common, "--out", str(tmp_path / "b"), "--max-steps", "40"]) == 0
     a, b = _weights(tmp_path / "a"), _weights(tmp_path / "b")
     assert all(torch.equal(a[k], b[k]) for k in a)
 
