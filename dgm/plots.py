@@ -12,6 +12,7 @@ from typing import Any
 import torch
 from torch import Tensor
 
+from dgm.models.base import sample_labelled
 from dgm.utils import atomic_path, one_hot
 
 
@@ -58,17 +59,6 @@ def _model_log_density(model: Any, data: Any, x: Tensor) -> Tensor:
     )
     per_class = [model.log_prob(x, one_hot(torch.full((len(x),), j), k, x)) + log_pi[j] for j in range(k)]
     return torch.logsumexp(torch.stack(per_class), dim=0)
-
-
-def sample_model(model: Any, n: int, labels: Tensor | None = None) -> Tensor:
-    """n samples; a conditional model draws them for `labels` (default: uniform over its classes)."""
-    k = model.context_features
-    if not k:
-        return model.sample(n)
-    if labels is None:
-        labels = torch.randint(k, (n,))
-    p = next(model.parameters())
-    return model.sample(n, one_hot(labels[:n], k, p))
 
 
 @torch.no_grad()
@@ -178,7 +168,7 @@ def run_figures(run_dir: Path, model: Any, data: Any, n: int = 2000) -> list[Pat
         labels = data.split_labels("test") if model.context_features else None
         if labels is not None:
             n = min(n, len(labels))
-        samples = sample_model(model, n, None if labels is None else labels[:n]).double().cpu()
+        samples = sample_labelled(model, n, None if labels is None else labels[:n]).double().cpu()
     if data.kind == "points" and data.dim == 2:
         out.append(samples_2d(samples, data.split("test")[:n], figs / "samples.png"))
         if model.has_density:

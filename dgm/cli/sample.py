@@ -28,6 +28,7 @@ def run(args: argparse.Namespace) -> int:
     from dgm import plots
     from dgm.errors import DgmError
     from dgm.io import load, read_config
+    from dgm.models.base import sample_labelled
     from dgm.utils import atomic_path, resolve_device
 
     if args.n < 1:
@@ -46,7 +47,7 @@ def run(args: argparse.Namespace) -> int:
         labels = torch.full((args.n,), args.label)
     torch.manual_seed(args.seed)
     with torch.no_grad():
-        x = plots.sample_model(model, args.n, labels).cpu()
+        x = sample_labelled(model, args.n, labels).cpu()
     if out.suffix == ".png":
         if kind == "image":
             plots.image_grid(x.float()[:256], out)

@@ -12,6 +12,7 @@ from torch import Tensor, nn
 
 from dgm.errors import NoDensityError
 from dgm.flows.base import Bijection
+from dgm.utils import one_hot
 
 
 class GenerativeModel(nn.Module):
@@ -78,3 +79,14 @@ class Preprocessed(GenerativeModel):
 
     def initialize(self, x: Tensor, c: Tensor | None = None) -> None:
         self.model.initialize(self.transform(x)[0], c)
+
+
+def sample_labelled(model: GenerativeModel, n: int, labels: Tensor | None = None) -> Tensor:
+    """n samples; a conditional model draws them for `labels` (default: uniform over its classes)."""
+    k = model.context_features
+    if not k:
+        return model.sample(n)
+    if labels is None:
+        labels = torch.randint(k, (n,))
+    p = next(model.parameters())
+    return model.sample(n, one_hot(labels[:n], k, p))
