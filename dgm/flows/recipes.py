@@ -234,7 +234,7 @@ class NSF(Flow):
         event_shape: tuple[int, ...],
         *,
         transforms: int = 6,
-        bins: int = 8,
+        bins: int = 16,
         bound: float = 5.0,
         hidden: tuple[int, ...] = (128, 128),
         activation: str = "relu",
