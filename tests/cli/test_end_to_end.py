@@ -174,26 +174,9 @@ def test_class_conditional_flow_samples_the_asked_label(
 
 def test_glow_on_digits_reports_bits_per_dim(tmp_path: Path, capsys: pytest.CaptureFixture) -> None:
     run = tmp_path / "glow"
-    assert (
-        main(
-            [
-                "train",
-                "glow",
-                "--data",
-                "digits",
-                "--out",
-                str(run),
-                "--max-steps",
-                "60",
-                "--no-progress",
-                "--set",
-                "model_args.hidden=16",
-                "--set",
-                "model_args.steps=2",
-            ]
-        )
-        == 0
-    )
+    words = "train glow --data digits --max-steps 60 --no-progress"
+    small = "--set model_args.hidden=16 --set model_args.steps=2"
+    assert main([*words.split(), *small.split(), "--out", str(run)]) == 0
     config = json.loads((run / "config.json").read_text())
     assert config["preprocess"] == "logit" and config["dequantize"] is True
     capsys.readouterr()
@@ -207,26 +190,9 @@ def test_glow_on_digits_reports_bits_per_dim(tmp_path: Path, capsys: pytest.Capt
 
 def test_realnvp_on_moons_end_to_end(tmp_path: Path, capsys: pytest.CaptureFixture) -> None:
     run = tmp_path / "r"
-    assert (
-        main(
-            [
-                "train",
-                "realnvp",
-                "--data",
-                "moons",
-                "--out",
-                str(run),
-                "--max-steps",
-                "150",
-                "--no-progress",
-                "--set",
-                "model_args.transforms=4",
-                "--set",
-                "model_args.hidden=[32,32]",
-            ]
-        )
-        == 0
-    )
+    words = "train realnvp --data moons --max-steps 150 --no-progress"
+    small = "--set model_args.transforms=4 --set model_args.hidden=[32,32]"
+    assert main([*words.split(), *small.split(), "--out", str(run)]) == 0
     for fig in ("density.png", "samples.png", "layers.png", "training.png"):
         assert (run / "figures" / fig).read_bytes()[:4] == b"\x89PNG", fig
     capsys.readouterr()
