@@ -1,10 +1,11 @@
 """A multi-scale image flow on MNIST within a CPU time budget: test bits/dim, samples, time.
 
-    python benchmarks/mnist.py [--model glow] [--max-time 60m] [--threads 2] [--batch-size 64] [--set k=v ...]
+    python benchmarks/mnist.py [--model glow] [--max-time 60m] [--threads 2] [--batch-size 64]
+        [--set k=v ...] [--name NAME]
 
 Bits/dim are on the discrete 0–255 scale: uniform dequantisation and the logit Jacobian are
-included (see dgm/data/dequantize.py). Writes benchmarks/results/mnist.json and the run folder
-benchmarks/results/mnist-RUN/ (samples in figures/).
+included (see dgm/data/dequantize.py). Writes benchmarks/results/mnist-NAME.json and the run folder
+benchmarks/results/mnist-NAME/ (samples in figures/).
 """
 
 from __future__ import annotations
@@ -33,6 +34,7 @@ def main() -> None:
     p.add_argument("--lr", type=float, default=1e-3)
     p.add_argument("--threads", type=int, default=2, help="CPU threads (CPU-minutes = threads × minutes)")
     p.add_argument("--set", action="append", default=[], metavar="KEY=VALUE")
+    p.add_argument("--name", help="results name (default: the model's); runs in parallel need distinct names")
     args = p.parse_args()
     torch.set_num_threads(args.threads)
     settings = apply_overrides(
@@ -50,7 +52,8 @@ def main() -> None:
         },
         args.set,
     )
-    run = RESULTS / f"mnist-{args.model}"
+    name = args.name or args.model
+    run = RESULTS / f"mnist-{name}"
     shutil.rmtree(run, ignore_errors=True)
     t0 = time.time()
     result = train(RunConfig.from_dict(settings), run, progress=False)
@@ -70,7 +73,7 @@ def main() -> None:
         **metrics,
     }
     RESULTS.mkdir(exist_ok=True)
-    (RESULTS / "mnist.json").write_text(json.dumps(row, indent=2) + "\n")
+    (RESULTS / f"mnist-{name}.json").write_text(json.dumps(row, indent=2) + "\n")
     print("| model | steps | train time | params | test bits/dim |")
     print("|---|---|---|---|---|")
     minutes, bpd = train_s / 60, row["bits_per_dim"]

@@ -1,7 +1,7 @@
 """dgm's RealNVP and spline flow against zuko, nflows and normflows, side by side (issue 3).
 
     python benchmarks/peers.py [--steps 3000] [--toys moons,8gaussians,...] [--libs dgm,zuko,nflows,normflows]
-                               [--flows realnvp,nsf] [--threads 2] [--seed 0]
+                               [--flows realnvp,nsf] [--threads 2] [--seeds 0,1,2] [--jobs 1]
 
 The peers live in their own virtualenv, benchmarks/.peers-venv, made on first use (torch pinned to
 dgm's 2.13.0 first, then the three libraries under that pin); they are never dependencies of dgm.
@@ -12,6 +12,11 @@ the same thread count, one process per run. KL = test NLL − H in the data's ra
 true entropy. A row "dgm-lightning" trains dgm's model through `dgm train`'s Lightning trainer (its
 own seeded batches), to show the trainer's overhead; it is not a peer. Prints a Markdown table per
 flow and the ratios the issue asks for; writes benchmarks/results/peers.json.
+
+With several seeds (each seed draws its own train/test split, batches and initialisation), tables
+give the mean over seeds ± their standard deviation, and dgm is compared with the peer of lowest mean
+KL by the mean per-seed difference ± its standard error: seed-to-seed spread, not the test set, is
+the larger uncertainty. `--jobs 2` runs two workers at a time (every library shares the same load).
 """
 
 from __future__ import annotations
@@ -24,6 +29,7 @@ import sys
 import tempfile
 import time
 import venv
+from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
 import numpy as np
@@ -97,15 +103,23 @@ def write_data(toy: str, steps: int, seed: int, folder: Path) -> float:
 
 
 def run_one(
-    python: Path, lib: str, flow: str, folder: Path, entropy: float, args: argparse.Namespace
+    python: Path,
+    lib: str,
+    flow: str,
+    toy: str,
+    seed: int,
+    folder: Path,
+    entropy: float,
+    args: argparse.Namespace,
 ) -> dict:
     """Run the worker in its own process; a crash or a NaN becomes a row, never an exception."""
     out = folder / f"{lib}-{flow}.json"
-    options = {"lib": lib, "flow": flow, "toy": folder.name, "data": folder, "out": out}
-    options |= {"steps": args.steps, "threads": args.threads, "seed": args.seed}
+    options = {"lib": lib, "flow": flow, "toy": toy, "data": folder, "out": out}
+    options |= {"steps": args.steps, "threads": args.threads, "seed": seed}
     command = [str(python), str(WORKER), *(f"--{k}={v}" for k, v in options.items())]
+    print(f"{toy} seed {seed} {flow} {lib} ...", flush=True)
     done = subprocess.run(command, capture_output=True, text=True, cwd=HERE.parent)
-    row = {"toy": folder.name, "flow": flow, "lib": lib, "nan_step": None}
+    row = {"toy": toy, "seed": seed, "flow": flow, "lib": lib, "nan_step": None}
     row |= {k: math.nan for k in ("kl", "nll", "nll_se", "steps_per_s", "samples_per_s")}
     if done.returncode != 0:
         return row | {"error": (done.stderr.strip().splitlines() or ["no output"])[-1]}
@@ -125,33 +139,61 @@ def nan_note(r: dict) -> str:
     return ", ".join(bad) or "no"
 
 
+def _mean_sd(values: list[float]) -> tuple[float, float]:
+    """Mean and sample standard deviation (nan for one value)."""
+    v = np.asarray(values, dtype=float)
+    return float(v.mean()), float(v.std(ddof=1)) if len(v) > 1 else math.nan
+
+
+def aggregate(rows: list[dict]) -> list[dict]:
+    """One row per (toy, flow, lib): means over seeds, the seeds' KL spread and every NaN note."""
+    groups: dict[tuple, list[dict]] = {}
+    for r in rows:
+        groups.setdefault((r["toy"], r["flow"], r["lib"]), []).append(r)
+    out = []
+    for (toy, flow, lib), rs in groups.items():
+        kl, kl_sd = _mean_sd([r["kl"] for r in rs])
+        notes = sorted({f"seed {r['seed']}: {nan_note(r)}" for r in rs if nan_note(r) != "no"})
+        row = {"toy": toy, "flow": flow, "lib": lib, "seeds": len(rs), "kl": kl, "kl_sd": kl_sd}
+        row |= {k: _mean_sd([r[k] for r in rs])[0] for k in ("nll", "nll_se", "steps_per_s", "samples_per_s")}
+        out.append(row | {"params": rs[0].get("params", "-"), "nan": "; ".join(notes) or "no"})
+    return out
+
+
 def table(rows: list[dict], flow: str) -> str:
     lines = [f"### {flow}\n", "| toy | lib | KL | test NLL | steps/s | samples/s | params | NaN? |"]
     lines.append("|---|---|---|---|---|---|---|---|")
     for r in (r for r in rows if r["flow"] == flow):
+        spread = r["kl_sd"] if r["seeds"] > 1 else r["nll_se"]  # seeds' spread, or the test s.e.
         lines.append(
-            f"| {r['toy']} | {r['lib']} | {r['kl']:.4f} ± {r['nll_se']:.4f} | {r['nll']:.4f} | "
-            f"{r['steps_per_s']:.1f} | {r['samples_per_s']:.3g} | {r.get('params', '-')} | {nan_note(r)} |"
+            f"| {r['toy']} | {r['lib']} | {r['kl']:.4f} ± {spread:.4f} | {r['nll']:.4f} | "
+            f"{r['steps_per_s']:.1f} | {r['samples_per_s']:.3g} | {r['params']} | {r['nan']} |"
         )
     return "\n".join(lines)
 
 
 def compare(rows: list[dict], flow: str, toy: str) -> dict | None:
-    """dgm against the best peer on one toy: KL difference (± paired s.e.) and the throughput ratio."""
-    pick = {r["lib"]: r for r in rows if r["flow"] == flow and r["toy"] == toy}
-    peers = [pick[p] for p in PEERS if p in pick and "logp" in pick[p]]
-    if "dgm" not in pick or not peers:
+    """dgm against the peer of lowest mean KL on one toy: the KL difference ± its standard error
+    (over seeds; with one seed, paired over the test points) and the throughput ratio."""
+    mine = [r for r in rows if r["flow"] == flow and r["toy"] == toy]
+    by_lib = {lib: [r for r in mine if r["lib"] == lib] for lib in {r["lib"] for r in mine}}
+    peers = [p for p in PEERS if by_lib.get(p) and all("logp" in r for r in by_lib[p])]
+    if not by_lib.get("dgm") or not peers:
         return None
-    dgm, best = pick["dgm"], min(peers, key=lambda r: r["kl"])
-    fastest = max(peers, key=lambda r: r["steps_per_s"])
-    s = {"flow": flow, "toy": toy, "dgm_kl": dgm["kl"], "best_peer": best["lib"], "best_peer_kl": best["kl"]}
-    s |= {"fastest_peer": fastest["lib"], "speed_ratio": dgm["steps_per_s"] / fastest["steps_per_s"]}
-    s |= {"kl_ratio": dgm["kl"] / best["kl"], "kl_diff": math.nan, "kl_diff_se": math.nan}
-    if "logp" in dgm:  # per test point, KL_dgm − KL_best = mean(log p_best − log p_dgm)
-        diff = best["logp"] - dgm["logp"]
+    mean = {lib: _mean_sd([r["kl"] for r in rs])[0] for lib, rs in by_lib.items()}
+    speed = {lib: _mean_sd([r["steps_per_s"] for r in rs])[0] for lib, rs in by_lib.items()}
+    best, fastest = min(peers, key=mean.get), max(peers, key=speed.get)
+    s = {"flow": flow, "toy": toy, "dgm_kl": mean["dgm"], "best_peer": best, "best_peer_kl": mean[best]}
+    s |= {"fastest_peer": fastest, "speed_ratio": speed["dgm"] / speed[fastest]}
+    s |= {"kl_ratio": mean["dgm"] / mean[best], "kl_diff": math.nan, "kl_diff_se": math.nan}
+    pairs = [(d, b) for d in by_lib["dgm"] for b in by_lib[best] if d["seed"] == b["seed"] and "logp" in d]
+    if len(pairs) > 1:
+        diff, sd = _mean_sd([d["kl"] - b["kl"] for d, b in pairs])
+        s |= {"kl_diff": diff, "kl_diff_se": sd / math.sqrt(len(pairs))}
+    elif pairs:  # per test point, KL_dgm − KL_best = mean(log p_best − log p_dgm)
+        diff = pairs[0][1]["logp"] - pairs[0][0]["logp"]
         s |= {"kl_diff": float(diff.mean()), "kl_diff_se": float(diff.std(ddof=1) / math.sqrt(len(diff)))}
-    lightning = pick.get("dgm-lightning", {}).get("steps_per_s", math.nan)
-    return s | {"lightning_ratio": lightning / dgm["steps_per_s"]}
+    return s | {"lightning_ratio": speed.get("dgm-lightning", math.nan) / speed["dgm"]}
 
 
 def verdict(s: dict) -> str:
@@ -182,26 +224,31 @@ def main() -> None:
     p.add_argument("--libs", default="dgm,dgm-lightning," + ",".join(PEERS))
     p.add_argument("--flows", default="realnvp,nsf")
     p.add_argument("--threads", type=int, default=2)
-    p.add_argument("--seed", type=int, default=0)
+    p.add_argument("--seeds", default="0", help="comma-separated seeds; each is a full repetition")
+    p.add_argument("--jobs", type=int, default=1, help="workers run at a time")
     args = p.parse_args()
-    libs, flows = args.libs.split(","), args.flows.split(",")
+    libs, flows, toys = args.libs.split(","), args.flows.split(","), args.toys.split(",")
+    seeds = [int(s) for s in args.seeds.split(",")]
     unknown = sorted(set(libs) - {"dgm", "dgm-lightning", *PEERS}) + sorted(set(flows) - {"realnvp", "nsf"})
     if unknown:
         sys.exit(f"unknown library or flow {unknown[0]!r}")
     peer = peer_python() if set(libs) & set(PEERS) else None
-    rows = []
     with tempfile.TemporaryDirectory() as tmp:
-        for toy in args.toys.split(","):
-            folder = Path(tmp) / toy
-            entropy = write_data(toy, args.steps, args.seed, folder)
-            for flow in flows:
-                for lib in libs:  # interleaved, so that machine noise spreads over every library
-                    print(f"{toy} {flow} {lib} ...", flush=True)
-                    python = peer if lib in PEERS else Path(sys.executable)
-                    rows.append(run_one(python, lib, flow, folder, entropy, args))
-    summary = [s for flow in flows for toy in args.toys.split(",") if (s := compare(rows, flow, toy))]
+        tasks = []
+        for seed in seeds:
+            for toy in toys:
+                folder = Path(tmp) / f"{toy}-{seed}"
+                entropy = write_data(toy, args.steps, seed, folder)
+                for flow in flows:
+                    for lib in libs:  # interleaved, so that machine noise spreads over every library
+                        python = peer if lib in PEERS else Path(sys.executable)
+                        tasks.append((python, lib, flow, toy, seed, folder, entropy, args))
+        with ThreadPoolExecutor(args.jobs) as pool:
+            rows = list(pool.map(lambda t: run_one(*t), tasks))
+    summary = [s for flow in flows for toy in toys if (s := compare(rows, flow, toy))]
+    means = aggregate(rows)
     print(f"\nArchitecture: {ARCHITECTURE}.\n{MISMATCHES}\n")
-    print("\n\n".join(table(rows, flow) for flow in flows))
+    print("\n\n".join(table(means, flow) for flow in flows))
     print(f"\n### dgm against the best peer\n\n{summary_table(summary)}")
     RESULTS.mkdir(exist_ok=True)
     settings = vars(args) | {"batch_size": BATCH, "lr": 1e-3, "schedule": "cosine", "dtype": "float32"}
@@ -210,6 +257,7 @@ def main() -> None:
         "architecture": ARCHITECTURE,
         "mismatches": MISMATCHES,
         "rows": [{k: v for k, v in r.items() if k != "logp"} for r in rows],
+        "means": means,
         "summary": summary,
     }
     (RESULTS / "peers.json").write_text(json.dumps(report, indent=2) + "\n")

@@ -14,6 +14,9 @@ from typing import Any
 
 from dgm.errors import DgmError
 
+#: How discrete data are made continuous: uniform noise, a learned q(u | k), or not at all.
+DEQUANTIZERS = ("uniform", "variational", "none")
+
 
 @dataclass
 class RunConfig:
@@ -25,7 +28,7 @@ class RunConfig:
     preprocess: str | None = None  # None: "standardize" for points, "logit" for images
     objective: str | None = None  # None: the model's default objective
     conditional: bool = False  # condition on the data's class labels (context c = one-hot label)
-    dequantize: bool | None = None  # None: uniform dequantisation for discrete (image) data
+    dequantize: str | None = None  # uniform | variational | none; None: uniform for discrete data
     max_steps: int | None = None
     epochs: int | None = None
     max_time: str | None = None  # "DD:HH:MM:SS" or "5m", "2h", "30s"
@@ -67,6 +70,8 @@ class RunConfig:
             raise DgmError(f"lr must be positive, got {self.lr}")
         if self.lr_schedule not in ("cosine", "constant"):
             raise DgmError(f"lr_schedule must be 'cosine' or 'constant', got {self.lr_schedule!r}")
+        if self.dequantize not in (None, *DEQUANTIZERS):
+            raise DgmError(f"dequantize must be one of {', '.join(DEQUANTIZERS)}, got {self.dequantize!r}")
         if self.dtype not in ("float32", "float64"):
             raise DgmError(f"dtype must be 'float32' or 'float64', got {self.dtype!r}")
         if self.device not in ("auto", "cpu", "cuda"):
@@ -84,6 +89,8 @@ class RunConfig:
         unknown = sorted(set(d) - names)
         if unknown:
             raise DgmError(f"unknown config key {unknown[0]!r} (known: {', '.join(sorted(names))})")
+        if isinstance(d.get("dequantize"), bool):  # `dequantize: true` (and older run files)
+            d = {**d, "dequantize": "uniform" if d["dequantize"] else "none"}
         types = {f.name: str(f.type) for f in dataclasses.fields(cls)}
         return cls(**{k: _coerce(k, v, types[k]) for k, v in d.items()})
 

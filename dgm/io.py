@@ -86,7 +86,12 @@ def load(path: str | Path, *, device: str | torch.device = "cpu") -> Preprocesse
     run_dir = _run_dir(path)
     config = read_config(run_dir)
     model = build_model(
-        config["model"], tuple(config["event_shape"]), config["preprocess"], config.get("model_args")
+        config["model"],
+        tuple(config["event_shape"]),
+        config["preprocess"],
+        config.get("model_args"),
+        dequantize=config.get("dequantize"),
+        levels=config.get("data", {}).get("levels"),
     )
     weights = run_dir / WEIGHTS
     try:

@@ -25,8 +25,9 @@ class Coupling(Bijection):
         transform: the elementwise map g applied to the transformed part.
         parity: 0 transforms the second part, 1 the first (alternate between layers).
         hidden: conditioner hidden sizes (MLP layers, or the conv net's channels: one value).
-        context_features: size of the context c, concatenated to the conditioner input
-            (broadcast over the pixels of an image).
+        context_features: size (channels) of the context c, concatenated to the conditioner
+            input: a vector (B, K) is broadcast over the pixels of an image; an image context
+            (B, K, H, W) of the layer's spatial size is used pixel by pixel.
 
     References: Dinh et al., NICE (2015); Dinh et al., Density estimation using Real NVP (2017);
     Kingma & Dhariwal, Glow (2018).
@@ -64,9 +65,9 @@ class Coupling(Bijection):
         x_cond, x_trans = (first, second) if self.parity == 0 else (second, first)
         h = x_cond
         if c is not None:
-            h = torch.cat(
-                [x_cond, c.reshape(*c.shape, *[1] * len(self.spatial)).expand(-1, -1, *self.spatial)], 1
-            )
+            if c.dim() == 2 and self.spatial:  # a vector context is broadcast over the pixels
+                c = c.reshape(*c.shape, *[1] * len(self.spatial)).expand(-1, -1, *self.spatial)
+            h = torch.cat([x_cond, c], 1)
         theta = self.conditioner(h).reshape(x.shape[0], self.n_trans, self.transform.params, *self.spatial)
         g = self.transform.inverse if inverse else self.transform.forward
         y_trans, ladj = g(x_trans, theta.movedim(2, -1))

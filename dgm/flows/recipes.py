@@ -126,7 +126,7 @@ class Glow(Flow):
         event_shape: tuple[int, ...],
         *,
         levels: int = 2,
-        steps: int = 4,
+        steps: int = 8,
         hidden: int = 64,
         scale_bound: float = 3.0,
         activation: str = "relu",

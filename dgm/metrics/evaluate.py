@@ -40,7 +40,9 @@ class Evaluation:
             p = next(self.model.parameters())
             cs = self.c.split(4096) if self.c is not None else repeat(None)
             chunks = zip(self.x.split(4096), cs, strict=False)  # repeat(None) is endless
-            with torch.no_grad():
+            # Seeded: some log-likelihoods are estimates (variational dequantisation draws noise).
+            with torch.random.fork_rng(devices=[]), torch.no_grad():
+                torch.manual_seed(self.seed)
                 lp = [self.model.log_prob(x.to(p), None if c is None else c.to(p)) for x, c in chunks]
             self._cache["log_prob"] = torch.cat(lp).double().cpu()
         return self._cache["log_prob"]

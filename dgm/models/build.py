@@ -44,9 +44,16 @@ def _coerce(model: str, key: str, value: Any, default: Any) -> Any:
 
 
 def build_model(
-    name: str, event_shape: tuple[int, ...], preprocess: str, model_args: dict[str, Any] | None = None
+    name: str,
+    event_shape: tuple[int, ...],
+    preprocess: str,
+    model_args: dict[str, Any] | None = None,
+    *,
+    dequantize: str | None = None,
+    levels: int | None = None,
 ) -> Preprocessed:
-    """Return `Preprocessed(MODELS[name](event_shape, **model_args), preprocessing)` (unfitted)."""
+    """Return `Preprocessed(MODELS[name](event_shape, **model_args), preprocessing)` (unfitted);
+    with dequantize="variational", the variationally dequantised model of data with `levels` values."""
     model_args = dict(model_args or {})
     kind = "points" if len(event_shape) == 1 else "image"
     if kind not in MODELS.get(name).data_kinds:
@@ -66,4 +73,13 @@ def build_model(
         model = MODELS.get(name)(tuple(event_shape), **model_args)
     except (TypeError, ValueError) as e:
         raise DgmError(f"cannot build model {name!r}: {e}") from None
-    return Preprocessed(model, make_preprocessing(preprocess, tuple(event_shape)))
+    transform = make_preprocessing(preprocess, tuple(event_shape))
+    if dequantize != "variational":
+        return Preprocessed(model, transform)
+    from dgm.flows.dequantization import VariationalDequantizer, VariationallyDequantized
+
+    try:
+        dequantizer = VariationalDequantizer(tuple(event_shape), int(levels or 0))
+    except ValueError as e:
+        raise DgmError(f"cannot dequantise variationally: {e}") from None
+    return VariationallyDequantized(model, transform, dequantizer)

@@ -78,9 +78,11 @@ def prepare(config: RunConfig, out: Path, resume: bool) -> tuple[RunConfig, Data
         config.data = str(Path(config.data).expanduser().resolve())
     config.preprocess = config.preprocess or ("standardize" if data.kind == "points" else "logit")
     if config.dequantize is None:
-        config.dequantize = data.levels is not None
-    if config.dequantize and data.levels is None:
-        raise DgmError(f"dequantize=true needs discrete data; {data.name!r} has no grey levels")
+        config.dequantize = "none" if data.levels is None else "uniform"
+    if config.dequantize != "none" and data.levels is None:
+        raise DgmError(
+            f"dequantize={config.dequantize} needs discrete data; {data.name!r} has no grey levels"
+        )
     config.objective = config.objective or MODELS.get(config.model).default_objective
     OBJECTIVES.get(config.objective)
     config.resolve(default_steps=MODELS.get(config.model).default_steps)
@@ -88,10 +90,17 @@ def prepare(config: RunConfig, out: Path, resume: bool) -> tuple[RunConfig, Data
         _condition_on_labels(config, data)
     torch.manual_seed(config.seed)
     dtype = getattr(torch, config.dtype)
-    model = build_model(config.model, data.event_shape, config.preprocess, config.model_args).to(dtype)
+    model = build_model(
+        config.model,
+        data.event_shape,
+        config.preprocess,
+        config.model_args,
+        dequantize=config.dequantize,
+        levels=data.levels,
+    ).to(dtype)
     if not resume:
         train_data = _split(data, "train", config)
-        if config.dequantize:
+        if config.dequantize != "none":
             train_data = (dequantize(train_data[0], data.levels, torch.Generator()), *train_data[1:])
         model.transform.fit(train_data[0])
         model.initialize(*train_data)
@@ -159,7 +168,7 @@ def train(config: RunConfig, out: str | Path, *, resume: bool = False, progress:
         total = steps_for_epochs(train_data[0].shape[0], config.batch_size, config.epochs)
     device = resolve_device(config.device)
     meta = model_config(config, data)
-    levels = data.levels if config.dequantize else None
+    levels = data.levels if config.dequantize != "none" else None
     module = DensityModule(
         model, OBJECTIVES.get(config.objective)(), config, train_data, val_data, total, levels
     )
