@@ -3,9 +3,10 @@
     python benchmarks/mnist.py [--model glow] [--max-time 60m] [--threads 2] [--batch-size 64]
         [--set k=v ...] [--name NAME]
 
-Bits/dim are on the discrete 0–255 scale: uniform dequantisation and the logit Jacobian are
-included (see dgm/data/dequantize.py). Writes benchmarks/results/mnist-NAME.json and the run folder
-benchmarks/results/mnist-NAME/ (samples in figures/).
+Bits/dim are on the discrete 0–255 scale: the dequantisation (uniform, or `--set
+dequantize=variational`: then `params` counts q's too) and the logit Jacobian are included (see
+dgm/data/dequantize.py and dgm/flows/dequantization.py). Writes benchmarks/results/mnist-NAME.json
+and the run folder benchmarks/results/mnist-NAME/ (samples in figures/).
 """
 
 from __future__ import annotations

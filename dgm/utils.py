@@ -68,3 +68,13 @@ def resolve_device(name: str) -> torch.device:
     if name not in ("cpu", "cuda"):
         raise DgmError(f"device must be auto, cpu or cuda, got {name!r}")
     return torch.device(name)
+
+
+@contextlib.contextmanager
+def seeded(seed: int, device: torch.device) -> Iterator[None]:
+    """Run the block with torch's random streams seeded, and restore them afterwards: on the CPU
+    and, when `device` is a GPU, on that GPU (where randn_like on CUDA tensors draws)."""
+    devices = [device.index or 0] if device.type == "cuda" else []
+    with torch.random.fork_rng(devices=devices):
+        torch.manual_seed(seed)
+        yield

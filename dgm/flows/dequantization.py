@@ -46,6 +46,8 @@ class VariationalDequantizer(nn.Module):
 
     def __init__(self, event_shape: tuple[int, ...], levels: int, *, transforms: int = 4, hidden: int = 32):
         super().__init__()
+        if levels < 2:
+            raise ValueError(f"discrete data need at least 2 levels, got {levels}")
         self.levels = levels
         self.image = len(event_shape) == 3
         shape = squeezed(event_shape) if self.image else tuple(event_shape)
@@ -84,12 +86,14 @@ def _log_q(eps: Tensor, z: Tensor, ladj: Tensor) -> Tensor:
 class VariationallyDequantized(Preprocessed):
     """A preprocessed density model of discrete data, dequantised by a learned q(u | k).
 
-    `log_prob(x)` takes data x = k/(L−1) or uniformly dequantised x̃ = (k + u)/L (k = min(⌊L x⌋, L−1)
-    recovers k from either) and returns a one-sample estimate of the bound above, shifted to the
-    continuous scale: log p((k + u)/L) − log q(u | k), u ∼ q(· | k). Its expectation is at most
-    log(P(k) L^D), the log-density of the discrete model spread uniformly over each cell, so nats and
-    bits/dim are computed exactly as for uniform dequantisation. The model p and q are trained jointly.
+    `log_prob(x)` takes the discrete data themselves, x = k/(L−1) (so the pipeline does not add
+    uniform noise first: `discrete` is True), and returns a one-sample estimate of the bound above,
+    shifted to the continuous scale: log p((k + u)/L) − log q(u | k), u ∼ q(· | k). Its expectation
+    is at most log(P(k) L^D), the log-density of the discrete model spread uniformly over each cell,
+    so nats and bits/dim are computed exactly as for uniform dequantisation. p and q train jointly.
     """
+
+    discrete = True
 
     def __init__(self, model: GenerativeModel, transform: Bijection, dequantizer: VariationalDequantizer):
         super().__init__(model, transform)
@@ -97,6 +101,6 @@ class VariationallyDequantized(Preprocessed):
 
     def log_prob(self, x: Tensor, c: Tensor | None = None) -> Tensor:
         levels = self.dequantizer.levels
-        k = (x * levels).floor().clamp(0, levels - 1)
+        k = (x * (levels - 1)).round().clamp(0, levels - 1)
         u, log_q = self.dequantizer.sample(k)
         return super().log_prob((k + u) / levels, c) - log_q

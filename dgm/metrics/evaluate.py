@@ -18,7 +18,7 @@ from dgm.metrics.normalization import grid_mass, padded_extent
 from dgm.metrics.samples import energy_distance
 from dgm.models.base import GenerativeModel
 from dgm.registry import METRICS
-from dgm.utils import one_hot
+from dgm.utils import one_hot, seeded
 
 
 @dataclass
@@ -41,8 +41,7 @@ class Evaluation:
             cs = self.c.split(4096) if self.c is not None else repeat(None)
             chunks = zip(self.x.split(4096), cs, strict=False)  # repeat(None) is endless
             # Seeded: some log-likelihoods are estimates (variational dequantisation draws noise).
-            with torch.random.fork_rng(devices=[]), torch.no_grad():
-                torch.manual_seed(self.seed)
+            with seeded(self.seed, p.device), torch.no_grad():
                 lp = [self.model.log_prob(x.to(p), None if c is None else c.to(p)) for x, c in chunks]
             self._cache["log_prob"] = torch.cat(lp).double().cpu()
         return self._cache["log_prob"]
@@ -54,8 +53,7 @@ class Evaluation:
             p = next(self.model.parameters())
             n = min(self.n_samples, self.x.shape[0]) if self.c is not None else self.n_samples
             c = None if self.c is None else self.c[:n].to(p)
-            with torch.random.fork_rng(devices=[]), torch.no_grad():
-                torch.manual_seed(self.seed)
+            with seeded(self.seed, p.device), torch.no_grad():
                 self._cache["samples"] = self.model.sample(n, c).cpu()
         return self._cache["samples"]
 
@@ -169,7 +167,7 @@ def evaluate(
     not apply (e.g. "nll" for a GAN, "kl" for data with no known density) is an error.
     """
     x = data.split(split)
-    if data.levels is not None:  # discrete data: judge the continuous density on dequantised x̃
+    if data.levels is not None and not model.discrete:  # judge a continuous density on dequantised x̃
         x = dequantize(x, data.levels, torch.Generator().manual_seed(seed))
     if x.shape[0] < 1:
         raise DgmError(f"split {split!r} of {data.name!r} is empty")

@@ -31,6 +31,9 @@ class GenerativeModel(nn.Module):
     default_steps: int = 2000
     #: name of the objective (in dgm.registry.OBJECTIVES) used when the user names none.
     default_objective: str = "mle"
+    #: True if log_prob takes discrete data k/(L−1) as they are (the model dequantises them itself);
+    #: False: discrete data are uniformly dequantised before they reach the model.
+    discrete: bool = False
 
     def __init__(self, event_shape: tuple[int, ...]) -> None:
         super().__init__()

@@ -43,6 +43,23 @@ def _coerce(model: str, key: str, value: Any, default: Any) -> Any:
     return value
 
 
+def checked_arguments(name: str, model_args: dict[str, Any]) -> dict[str, Any]:
+    """The given model arguments, checked against the model's signature and converted to its types."""
+    known = model_arguments(name)
+    unknown = sorted(set(model_args) - set(known))
+    if unknown:
+        raise DgmError(
+            f"model {name!r} has no argument {unknown[0]!r} (its arguments: {', '.join(known) or 'none'})"
+        )
+    return {k: _coerce(name, k, v, known[k]) for k, v in model_args.items()}
+
+
+def resolved_arguments(name: str, model_args: dict[str, Any]) -> dict[str, Any]:
+    """Every argument of the model, defaults filled in: what a model file records, so that it
+    rebuilds the same architecture after a default changes."""
+    return {**model_arguments(name), **checked_arguments(name, model_args)}
+
+
 def build_model(
     name: str,
     event_shape: tuple[int, ...],
@@ -62,13 +79,7 @@ def build_model(
         raise DgmError(
             f"model {name!r} models {accepted}; the data are {what[kind]} of shape {tuple(event_shape)}"
         )
-    known = model_arguments(name)
-    unknown = sorted(set(model_args) - set(known))
-    if unknown:
-        raise DgmError(
-            f"model {name!r} has no argument {unknown[0]!r} (its arguments: {', '.join(known) or 'none'})"
-        )
-    model_args = {k: _coerce(name, k, v, known[k]) for k, v in model_args.items()}
+    model_args = checked_arguments(name, model_args)
     try:
         model = MODELS.get(name)(tuple(event_shape), **model_args)
     except (TypeError, ValueError) as e:
@@ -79,7 +90,7 @@ def build_model(
     from dgm.flows.dequantization import VariationalDequantizer, VariationallyDequantized
 
     try:
-        dequantizer = VariationalDequantizer(tuple(event_shape), int(levels or 0))
+        dequantizer = VariationalDequantizer(tuple(event_shape), int(levels or 0))  # checks levels ≥ 2
     except ValueError as e:
         raise DgmError(f"cannot dequantise variationally: {e}") from None
     return VariationallyDequantized(model, transform, dequantizer)

@@ -18,7 +18,7 @@ from dgm.data.dequantize import dequantize
 from dgm.errors import DgmError, TrainingInterrupted
 from dgm.io import CONFIG, read_config, save_model
 from dgm.models import Preprocessed, build_model
-from dgm.models.build import model_arguments
+from dgm.models.build import model_arguments, resolved_arguments
 from dgm.registry import DATASETS, MODELS, OBJECTIVES, load_all
 from dgm.train.callbacks import CHECKPOINT, AtomicCheckpointIO, GracefulStop, MetricsCSV, PeriodicCheckpoint
 from dgm.train.data import steps_for_epochs
@@ -29,7 +29,7 @@ def model_config(config: RunConfig, data: DataSource) -> dict[str, Any]:
     """What `dgm.load` needs to rebuild the model, plus the data's description and the run config."""
     return {
         "model": config.model,
-        "model_args": config.model_args,
+        "model_args": resolved_arguments(config.model, config.model_args),
         "preprocess": config.preprocess,
         "event_shape": list(data.event_shape),
         "dtype": config.dtype,
@@ -55,14 +55,23 @@ def resume_config(out: str | Path, overrides: dict[str, Any]) -> RunConfig:
     """
     if not (Path(out) / CHECKPOINT).exists():
         raise DgmError(f"cannot resume: {Path(out) / CHECKPOINT} does not exist")
-    saved = read_config(out)["train"]
+    file = read_config(out)
+    # The architecture as built (defaults filled in), so that a changed default cannot alter it.
+    saved = {**file["train"], "model_args": file.get("model_args", file["train"].get("model_args", {}))}
     if "data" in overrides and Path(overrides["data"]).exists():  # files are saved as absolute paths
         overrides = {**overrides, "data": str(Path(overrides["data"]).expanduser().resolve())}
-    for key, value in overrides.items():
-        if key not in RESUMABLE and value != saved.get(key):
+    # Compared after the same conversion (dequantize: true is "uniform", "1e-3" is 0.001).
+    before, after = RunConfig.from_dict(saved), RunConfig.from_dict({**saved, **overrides})
+    if "model_args" in overrides:
+        after.model_args = {**before.model_args, **overrides["model_args"]}
+        before.model_args, after.model_args = (
+            resolved_arguments(before.model, a) for a in (before.model_args, after.model_args)
+        )
+    for key in overrides:
+        if key not in RESUMABLE and getattr(after, key) != getattr(before, key):
             raise DgmError(
-                f"--resume continues the saved run, whose {key} is {saved.get(key)!r}, not {value!r}; "
-                f"only {', '.join(RESUMABLE)} may change"
+                f"--resume continues the saved run, whose {key} is {getattr(before, key)!r}, "
+                f"not {overrides[key]!r}; only {', '.join(RESUMABLE)} may change"
             )
     if {"max_steps", "epochs"} & set(overrides):  # a new length replaces the old one
         saved["max_steps"] = saved["epochs"] = None
@@ -168,7 +177,7 @@ def train(config: RunConfig, out: str | Path, *, resume: bool = False, progress:
         total = steps_for_epochs(train_data[0].shape[0], config.batch_size, config.epochs)
     device = resolve_device(config.device)
     meta = model_config(config, data)
-    levels = data.levels if config.dequantize != "none" else None
+    levels = data.levels if config.dequantize == "uniform" else None  # variational: the model's own
     module = DensityModule(
         model, OBJECTIVES.get(config.objective)(), config, train_data, val_data, total, levels
     )

@@ -51,7 +51,7 @@ class DensityModule(L.LightningModule):
         if levels is not None:
             val = (dequantize(val[0], levels, torch.Generator().manual_seed(config.seed)), *val[1:])
         self.val_data = val
-        self._rng_before_val: Tensor | None = None
+        self._rng_before_val: dict[str, Tensor] | None = None
 
     def train_dataloader(self) -> DataLoader:
         batches = StepBatches(
@@ -100,18 +100,30 @@ class DensityModule(L.LightningModule):
 
     # Validation must not consume the training random stream, or a resumed run would diverge.
     def on_validation_epoch_start(self) -> None:
-        self._rng_before_val = torch.get_rng_state()
+        self._rng_before_val = self._rng_state()
 
     def on_validation_epoch_end(self) -> None:
         if self._rng_before_val is not None:
-            torch.set_rng_state(self._rng_before_val)
+            self._set_rng_state(self._rng_before_val)
 
     def on_save_checkpoint(self, checkpoint: dict) -> None:
-        checkpoint["torch_rng_state"] = torch.get_rng_state()
+        checkpoint |= self._rng_state()
 
     def on_load_checkpoint(self, checkpoint: dict) -> None:
-        if "torch_rng_state" in checkpoint:
-            torch.set_rng_state(checkpoint["torch_rng_state"])
+        self._set_rng_state(checkpoint)
+
+    def _rng_state(self) -> dict[str, Tensor]:
+        """The CPU stream and, on a GPU, this device's stream (noise drawn on the GPU comes from it)."""
+        state = {"torch_rng_state": torch.get_rng_state()}
+        if self.device.type == "cuda":
+            state["cuda_rng_state"] = torch.cuda.get_rng_state(self.device)
+        return state
+
+    def _set_rng_state(self, state: dict) -> None:
+        if "torch_rng_state" in state:
+            torch.set_rng_state(state["torch_rng_state"])
+        if "cuda_rng_state" in state and self.device.type == "cuda":
+            torch.cuda.set_rng_state(state["cuda_rng_state"], self.device)
 
     def configure_optimizers(self) -> dict:
         c = self.config

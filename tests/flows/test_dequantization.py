@@ -104,15 +104,16 @@ def test_bounds_are_ordered_uniform_below_variational_below_exact() -> None:
     assert gap_variational < 0.25 * gap_uniform, (gap_variational, gap_uniform)
 
 
-def test_k_is_recovered_from_raw_and_dequantised_data() -> None:
-    """log_prob(x) depends on the cell of x only: k/(L−1) and (k + u)/L give the same estimate."""
+def test_log_prob_takes_the_discrete_data() -> None:
+    """log_prob(x) reads the level k = round(x (L−1)): rounding noise in x changes nothing."""
     torch.manual_seed(0)
     model, _ = _gaussian_on_cells()
+    assert model.discrete
     k = torch.cartesian_prod(torch.arange(4.0), torch.arange(4.0)).double()
-    u = torch.rand_like(k) * 0.999
+    noise = (torch.rand_like(k) - 0.5) * 0.9
     with torch.random.fork_rng():
         a = model.log_prob(k / (LEVELS - 1))
-    b = model.log_prob((k + u) / LEVELS)
+    b = model.log_prob((k + noise) / (LEVELS - 1))
     torch.testing.assert_close(a, b)
 
 
@@ -127,3 +128,5 @@ def test_build_model_wraps_and_trains_the_dequantizer() -> None:
     assert all(g is not None for g in grads) and any(g.abs().sum() > 0 for g in grads)
     with pytest.raises(DgmError, match="variationally.*even"):
         build_model("diag-gaussian", (1, 5, 5), "logit", dequantize="variational", levels=17)
+    with pytest.raises(DgmError, match="variationally.*levels"):
+        build_model("diag-gaussian", (1, 4, 4), "logit", dequantize="variational", levels=None)

@@ -16,6 +16,7 @@ from safetensors.torch import load_file
 
 import dgm
 from dgm.cli.main import main
+from dgm.models.build import model_arguments
 from dgm.train.module import warmup_cosine
 
 pytestmark = pytest.mark.slow
@@ -175,6 +176,18 @@ def test_resume_refuses_changed_settings(
     assert main([*_train_args(points_csv, tmp_path / "r", "--max-steps", "10"), "--resume", "--lr", "5"]) == 2
     err = capsys.readouterr().err
     assert "lr" in err and "only max_steps" in err
+    # The same settings spelled differently are the same run.
+    same = ["--resume", "--set", "lr=0.003", "--set", "model_args.init=standard", "--set", "dequantize=false"]
+    resumed = main([*_train_args(points_csv, tmp_path / "r", "--max-steps", "10"), *same])
+    assert resumed == 0, capsys.readouterr().err
+
+
+def test_model_file_records_every_model_argument(points_csv: Path, tmp_path: Path) -> None:
+    """Defaults are written out, so a later change of a default cannot change a saved model."""
+    out = str(tmp_path / "m")
+    assert main(["train", "realnvp", "--data", str(points_csv), "--out", out, "--max-steps", "2"]) == 0
+    saved = json.loads((tmp_path / "m" / "config.json").read_text())["model_args"]
+    assert saved == json.loads(json.dumps(model_arguments("realnvp")))
 
 
 @pytest.mark.parametrize("signum", [signal.SIGTERM, signal.SIGINT])
