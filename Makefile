@@ -33,7 +33,7 @@ test: lint
 	$(TEST_ENV) $(BIN)/python -m pytest -q -m slow -p no:cacheprovider
 
 bench: venv
-	$(BIN)/python benchmarks/run.py
+	$(TEST_ENV) $(BIN)/python benchmarks/run.py $(BENCH)
 
 clean:
 	rm -rf $(VENV) runs demo .pytest_cache

@@ -1,4 +1,8 @@
-"""Run every benchmark (make bench). Each prints a table and writes JSON under benchmarks/results/."""
+"""Run every benchmark (make bench), or those named: `python benchmarks/run.py [toy2d] [peers] [mnist]`.
+
+Each prints a table and writes JSON under benchmarks/results/; the arguments below are those of
+the tables committed in benchmarks/README.md. peers and mnist take about an hour each on 2 cores.
+"""
 
 from __future__ import annotations
 
@@ -6,10 +10,18 @@ import subprocess
 import sys
 from pathlib import Path
 
-BENCHMARKS = ["toy2d.py"]
+BENCHMARKS = {
+    "toy2d": ["--steps", "2000", "--threads", "1"],
+    "peers": ["--steps", "3000", "--threads", "1", "--seeds", "0,1,2", "--jobs", "2"],
+    "mnist": ["--threads", "1"],
+}
 
 if __name__ == "__main__":
+    names = sys.argv[1:] or list(BENCHMARKS)
+    unknown = sorted(set(names) - set(BENCHMARKS))
+    if unknown:
+        sys.exit(f"unknown benchmark {unknown[0]!r} (known: {', '.join(BENCHMARKS)})")
     here = Path(__file__).parent
-    for name in BENCHMARKS:
+    for name in names:
         print(f"== {name}", flush=True)
-        subprocess.run([sys.executable, str(here / name), *sys.argv[1:]], check=True)
+        subprocess.run([sys.executable, str(here / f"{name}.py"), *BENCHMARKS[name]], check=True)
