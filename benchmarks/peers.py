@@ -156,7 +156,9 @@ def aggregate(rows: list[dict]) -> list[dict]:
         kl, kl_sd = _mean_sd([r["kl"] for r in rs])
         notes = sorted({f"seed {r['seed']}: {nan_note(r)}" for r in rs if nan_note(r) != "no"})
         row = {"toy": toy, "flow": flow, "lib": lib, "seeds": len(rs), "kl": kl, "kl_sd": kl_sd}
-        row |= {k: _mean_sd([r[k] for r in rs])[0] for k in ("nll", "nll_se", "steps_per_s", "samples_per_s")}
+        row |= {
+            k: float(np.mean([r[k] for r in rs])) for k in ("nll", "nll_se", "steps_per_s", "samples_per_s")
+        }
         out.append(row | {"params": rs[0].get("params", "-"), "nan": "; ".join(notes) or "no"})
     return out
 
@@ -181,8 +183,8 @@ def compare(rows: list[dict], flow: str, toy: str) -> dict | None:
     peers = [p for p in PEERS if by_lib.get(p) and all("logp" in r for r in by_lib[p])]
     if not by_lib.get("dgm") or not peers:
         return None
-    mean = {lib: _mean_sd([r["kl"] for r in rs])[0] for lib, rs in by_lib.items()}
-    speed = {lib: _mean_sd([r["steps_per_s"] for r in rs])[0] for lib, rs in by_lib.items()}
+    mean = {lib: float(np.mean([r["kl"] for r in rs])) for lib, rs in by_lib.items()}
+    speed = {lib: float(np.mean([r["steps_per_s"] for r in rs])) for lib, rs in by_lib.items()}
     best, fastest = min(peers, key=mean.get), max(peers, key=speed.get)
     s = {"flow": flow, "toy": toy, "dgm_kl": mean["dgm"], "best_peer": best, "best_peer_kl": mean[best]}
     s |= {"fastest_peer": fastest, "speed_ratio": speed["dgm"] / speed[fastest]}
