@@ -1,4 +1,4 @@
-"""Run every benchmark (make bench), or those named: `python benchmarks/run.py [toy2d] [peers] [mnist]`.
+"""Run every benchmark (make bench), or those named: `python benchmarks/run.py [NAME ...]`.
 
 Each prints a table and writes JSON under benchmarks/results/; the arguments below are those of
 the tables committed in benchmarks/README.md. peers and mnist take about an hour each on 2 cores.
@@ -14,6 +14,7 @@ BENCHMARKS = {
     "toy2d": ["--steps", "2000", "--threads", "1"],
     "peers": ["--steps", "3000", "--threads", "1", "--seeds", "0,1,2", "--jobs", "2"],
     "mnist": ["--threads", "1"],
+    "threads": [],
 }
 
 if __name__ == "__main__":

@@ -23,7 +23,14 @@ __version__ = "0.1.0"
 if TYPE_CHECKING:
     from dgm.models.base import Preprocessed
 
-__all__ = ["__version__", "load"]
+__all__ = ["__version__", "fit", "load"]
+
+
+def fit(model: str, data: Any, **kwargs: Any) -> Preprocessed:
+    """Train a registered model and return it: see `dgm.api.fit`."""
+    from dgm.api import fit as _fit
+
+    return _fit(model, data, **kwargs)
 
 
 def load(path: Any, *, device: str = "cpu") -> Preprocessed:

@@ -1,12 +1,15 @@
 """The run configuration: one typed record filled from defaults, a YAML file and `--set` flags.
 
 Precedence: defaults < YAML file (--config) < explicit flags < --set key=value.
-Keys under `model_args.` go to the model's keyword-only constructor.
+Keys under `model_args.` go to the model's keyword-only constructor; keys under `optim.PLAYER.`
+set one player's optimiser (`--set optim.critic.lr=5e-5`), and the top-level `lr`,
+`weight_decay`, `grad_clip`, `warmup_steps` and `lr_schedule` set every player's at once.
 """
 
 from __future__ import annotations
 
 import dataclasses
+import math
 import re
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
@@ -33,11 +36,18 @@ class RunConfig:
     epochs: int | None = None
     max_time: str | None = None  # "DD:HH:MM:SS" or "5m", "2h", "30s"
     batch_size: int = 256
-    lr: float = 1e-3
-    lr_schedule: str = "cosine"  # cosine | constant
-    warmup_steps: int = 0
+    # Optimiser settings for every player; None: the objective's default for each player
+    # (mle: Adam, lr 1e-3, cosine decay, no warm-up, no clipping, no weight decay).
+    lr: float | None = None
+    lr_schedule: str | None = None  # cosine | constant
+    warmup_steps: int | None = None
     grad_clip: float | None = None
-    weight_decay: float = 0.0
+    weight_decay: float | None = None
+    optim: dict[str, Any] = field(default_factory=dict)  # PLAYER -> {kind, lr, betas, every, ...}
+    ema: float | None = None  # decay β of an exponential moving average of the weights, e.g. 0.999
+    keep: str = "best"  # best: the weights with the best validation score; last: the final ones
+    patience: int | None = None  # stop after this many validations without improvement
+    threads: int | None = None  # torch CPU threads per process; None: chosen by data kind
     seed: int = 0
     device: str = "auto"  # auto | cpu | cuda
     devices: int = 1
@@ -62,14 +72,21 @@ class RunConfig:
         if self.epochs is not None and self.epochs < 1:
             raise DgmError(f"epochs must be a positive integer, got {self.epochs}")
         for name in ("weight_decay", "warmup_steps"):
-            if getattr(self, name) < 0:
+            if getattr(self, name) is not None and not getattr(self, name) >= 0:
                 raise DgmError(f"{name} must be non-negative, got {getattr(self, name)}")
-        if self.grad_clip is not None and not self.grad_clip > 0:
-            raise DgmError(f"grad_clip must be positive (or null for none), got {self.grad_clip}")
-        if not self.lr > 0:
-            raise DgmError(f"lr must be positive, got {self.lr}")
-        if self.lr_schedule not in ("cosine", "constant"):
+        for name in ("grad_clip", "lr"):
+            value = getattr(self, name)
+            if value is not None and not (math.isfinite(value) and value > 0):
+                raise DgmError(f"{name} must be a positive finite number, got {value}")
+        if self.lr_schedule not in (None, "cosine", "constant"):
             raise DgmError(f"lr_schedule must be 'cosine' or 'constant', got {self.lr_schedule!r}")
+        if self.ema is not None and not 0 < self.ema < 1:
+            raise DgmError(f"ema must be a decay in (0, 1) such as 0.999 (or null for none), got {self.ema}")
+        if self.keep not in ("best", "last"):
+            raise DgmError(f"keep must be 'best' or 'last', got {self.keep!r}")
+        for name in ("patience", "threads"):
+            if getattr(self, name) is not None and getattr(self, name) < 1:
+                raise DgmError(f"{name} must be a positive integer (or null), got {getattr(self, name)}")
         if self.dequantize not in (None, *DEQUANTIZERS):
             raise DgmError(f"dequantize must be one of {', '.join(DEQUANTIZERS)}, got {self.dequantize!r}")
         if self.dtype not in ("float32", "float64"):
@@ -104,11 +121,15 @@ def _coerce(key: str, value: Any, annotation: str) -> Any:
             if isinstance(value, bool) or not isinstance(value, (int, float, str)):
                 raise DgmError(f"{key} must be a number, got {value!r}")
             try:
-                number = kind(value)
+                number = float(value)
+                if not math.isfinite(number):
+                    raise DgmError(f"{key} must be a finite number, got {value!r}")
+                if kind is int:  # "1e3" and 1000.0 are the whole number 1000
+                    if number != round(number):
+                        raise DgmError(f"{key} must be a whole number, got {value!r}")
+                    return int(value) if isinstance(value, int) else int(number)
             except ValueError:
                 raise DgmError(f"{key} must be a number, got {value!r}") from None
-            if kind is int and number != float(value):
-                raise DgmError(f"{key} must be a whole number, got {value!r}")
             return number
     if annotation.startswith("dict") and not isinstance(value, dict):
         raise DgmError(f"{key} must be a mapping of names to values, got {value!r}")
@@ -142,18 +163,25 @@ def parse_value(text: str) -> Any:
 
 
 def apply_overrides(d: dict[str, Any], pairs: list[str]) -> dict[str, Any]:
-    """Apply `key=value` pairs; `model_args.k=v` (or `model.k=v`) sets a model argument."""
+    """Apply `key=value` pairs; `model_args.k=v` (or `model.k=v`) sets a model argument and
+    `optim.PLAYER.k=v` one player's optimiser setting."""
     for pair in pairs:
         key, sep, value = pair.partition("=")
         if not sep or not key:
             raise DgmError(f"--set expects key=value, got {pair!r}")
         head, dot, sub = key.partition(".")
-        if dot:
-            if head not in ("model", "model_args"):
-                raise DgmError(f"--set key {key!r}: only model_args.NAME has sub-keys")
-            d.setdefault("model_args", {})[sub] = parse_value(value)
-        else:
+        if not dot:
             d[key] = parse_value(value)
+        elif head in ("model", "model_args"):
+            d.setdefault("model_args", {})[sub] = parse_value(value)
+        elif head == "optim" and sub.count(".") == 1 and all(sub.split(".")):
+            player, setting = sub.split(".")
+            optim = d.setdefault("optim", {})
+            if not isinstance(optim.get(player, {}), dict):
+                raise DgmError(f"--set key {key!r}: optim.{player} is not a mapping")
+            optim.setdefault(player, {})[setting] = parse_value(value)
+        else:
+            raise DgmError(f"--set key {key!r}: only model_args.NAME and optim.PLAYER.SETTING have sub-keys")
     return d
 
 

@@ -21,14 +21,18 @@ WEIGHTS, CONFIG = "model.safetensors", "config.json"
 MAX_DIM = 10**8  # no real data sample has more dimensions; a larger event_shape is a tampered file
 
 
-def save_model(run_dir: str | Path, model: Preprocessed, config: dict[str, Any]) -> None:
-    """Write the model's weights and config into run_dir (atomically, weights first)."""
+def save_model(
+    run_dir: str | Path, model: Preprocessed | dict[str, torch.Tensor], config: dict[str, Any]
+) -> None:
+    """Write the model's weights (a model or its state dict) and config into run_dir (atomically,
+    weights first)."""
     from safetensors.torch import save_file
 
     import dgm
 
     run_dir = Path(run_dir)
-    state = {k: v.detach().cpu().contiguous().clone() for k, v in model.state_dict().items()}
+    weights = model if isinstance(model, dict) else model.state_dict()
+    state = {k: v.detach().cpu().contiguous().clone() for k, v in weights.items()}
     with atomic_path(run_dir / WEIGHTS) as tmp:
         save_file(state, str(tmp), metadata={"format": "pt", "dgm_version": dgm.__version__})
     write_json(run_dir / CONFIG, {**config, "dgm_version": dgm.__version__})

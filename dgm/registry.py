@@ -73,6 +73,8 @@ def load_all() -> None:
     import dgm.data.images  # noqa: F401
     import dgm.data.toy  # noqa: F401
     import dgm.flows.recipes  # noqa: F401
+    import dgm.gan.gan  # noqa: F401
+    import dgm.gan.objectives  # noqa: F401
     import dgm.metrics  # noqa: F401
     import dgm.models  # noqa: F401
     import dgm.objectives  # noqa: F401

@@ -49,3 +49,14 @@ def example_batch(model_name: str, n: int, dtype: torch.dtype = torch.float64) -
     if "points" in MODELS.get(model_name).data_kinds:
         return "standardize", torch.randn(n, 3, dtype=dtype) * 2 + 1
     return "logit", torch.rand(n, 1, 4, 4, dtype=dtype) * 0.98 + 0.01
+
+
+def model_for(objective: str) -> str:
+    """A registered model of vectors trained by `objective` by default: the model each objective's
+    tests use (an objective that no such model uses fails them, rather than go untested)."""
+    from dgm.registry import MODELS
+
+    names = [e.name for e in MODELS if e.obj.default_objective == objective and "points" in e.obj.data_kinds]
+    if not names:
+        raise AssertionError(f"no registered model of vectors uses objective {objective!r}: it is untested")
+    return names[0]

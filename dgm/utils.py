@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import contextlib
 import json
+import math
 import os
 import tempfile
 from collections.abc import Iterator
@@ -50,6 +51,14 @@ def write_json(path: str | os.PathLike, obj: Any) -> None:
     """Write obj as indented JSON, atomically."""
     with atomic_path(path) as tmp:
         tmp.write_text(json.dumps(obj, indent=2) + "\n")
+
+
+def valid_json(result: dict[str, Any]) -> dict[str, Any]:
+    """JSON has no NaN or infinity: a non-finite number becomes null, and `not_finite` names it."""
+    bad = [k for k, v in result.items() if isinstance(v, float) and not math.isfinite(v)]
+    if not bad:
+        return result
+    return {**{k: None if k in bad else v for k, v in result.items()}, "not_finite": bad}
 
 
 def one_hot(labels: torch.Tensor, num_classes: int, like: torch.Tensor) -> torch.Tensor:

@@ -21,6 +21,14 @@ def add_parser(sub: argparse._SubParsersAction) -> None:
     )
     p.add_argument("--metrics", nargs="+", help="metrics to compute (default: every one that applies)")
     p.add_argument("--n-samples", type=int, default=2000, help="model samples for sample-based metrics")
+    p.add_argument(
+        "--importance-samples",
+        type=int,
+        default=0,
+        metavar="K",
+        help="for a model whose density is only bounded: estimate the NLL by importance sampling "
+        "with K draws per point (default 0: report the bound, nll_bound, alone)",
+    )
     p.add_argument("--json", action="store_true", help="print one JSON object on stdout")
     add_seed(p)
     add_device(p)
@@ -30,19 +38,39 @@ def add_parser(sub: argparse._SubParsersAction) -> None:
 def run(args: argparse.Namespace) -> int:
     from dgm.data import load_data
     from dgm.errors import DgmError
-    from dgm.io import load
+    from dgm.io import load, read_config
     from dgm.metrics import evaluate
     from dgm.utils import resolve_device
 
     if args.n_samples < 2:
         raise DgmError(f"--n-samples must be at least 2, got {args.n_samples}")
+    if args.importance_samples < 0:
+        raise DgmError(f"--importance-samples must be 0 or more, got {args.importance_samples}")
     metrics = [m for item in args.metrics for m in item.split(",") if m] if args.metrics else None
     model = load(args.run, device=resolve_device(args.device))
     data = load_data(args.data)
-    result = evaluate(model, data, args.split, metrics, n_samples=args.n_samples, seed=args.seed)
-    result = {"run": str(args.run), "data": data.name, "split": args.split, **result}
+    result = evaluate(
+        model,
+        data,
+        args.split,
+        metrics,
+        n_samples=args.n_samples,
+        seed=args.seed,
+        importance_samples=args.importance_samples,
+    )
+    kept = read_config(args.run).get("kept", {})
+    result = {
+        "run": str(args.run),
+        "data": data.name,
+        "split": args.split,
+        "density": model.density,
+        **({"model_step": kept["step"]} if "step" in kept else {}),
+        **result,
+    }
     if args.json:
-        print(json.dumps(result))
+        from dgm.utils import valid_json
+
+        print(json.dumps(valid_json(result), allow_nan=False))
     else:
         width = max(map(len, result))
         for k, v in result.items():

@@ -19,6 +19,7 @@ FLAGS = {
     "num_nodes": int,
     "strategy": str,
     "objective": str,
+    "threads": int,
 }
 
 
@@ -34,7 +35,12 @@ def add_parser(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--batch-size", type=int)
     p.add_argument("--lr", type=float, help="learning rate")
     p.add_argument("--objective", help="training objective (default: the model's own; dgm list objectives)")
-    add_seed(p, default=None)  # type: ignore[arg-type]
+    p.add_argument(
+        "--threads",
+        type=int,
+        help="torch CPU threads per process (default: 1 for vectors, the cores shared out for images)",
+    )
+    add_seed(p, default=None)
     add_device(p)
     p.add_argument("--devices", type=int, help="processes/GPUs per node for data parallelism")
     p.add_argument("--num-nodes", type=int, help="number of nodes (with torchrun or SLURM)")
@@ -45,7 +51,8 @@ def add_parser(sub: argparse._SubParsersAction) -> None:
         action="append",
         default=[],
         metavar="KEY=VALUE",
-        help="override a config key; model_args.NAME=VALUE sets a model argument",
+        help="override a config key; model_args.NAME=VALUE sets a model argument, "
+        "optim.PLAYER.SETTING=VALUE one player's optimiser (e.g. optim.critic.lr=5e-5)",
     )
     p.add_argument(
         "--resume",
@@ -96,34 +103,9 @@ def run(args: argparse.Namespace) -> int:
     out = Path(args.out or f"runs/{args.model}-{Path(config.data).stem}")
 
     from dgm.train import train
+    from dgm.train.summary import summarize
 
     result = train(config, out, resume=args.resume, progress=not args.no_progress)
     if result.is_global_zero:
         summarize(out, result)
     return 0
-
-
-def summarize(out: Path, result: TrainResult) -> None:  # noqa: F821
-    """Evaluate on the validation split, write figures and report.json, and print where they are."""
-    from dgm import plots
-    from dgm.data import load_data
-    from dgm.io import read_config
-    from dgm.metrics import evaluate
-    from dgm.utils import write_json
-
-    config = read_config(out)
-    data = load_data(config["train"]["data"])
-    metrics = evaluate(result.model, data, "val")
-    write_json(
-        out / "report.json",
-        {"split": "val", "steps": result.global_step, "processes": result.world_size, **metrics},
-    )
-    figures = plots.run_figures(out, result.model, data)
-    line = ", ".join(f"{k} {v:.4g}" for k, v in metrics.items() if k in ("nll", "kl", "energy_distance"))
-    print(f"trained {config['model']} on {data.name}: validation {line}")
-    files = [
-        f for f in ("model.safetensors", "config.json", "metrics.csv", "report.json") if (out / f).exists()
-    ]
-    print(f"run folder: {out}  ({', '.join(files)})")
-    for f in figures:
-        print(f"figure: {f}")

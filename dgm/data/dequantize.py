@@ -27,6 +27,13 @@ def dequantize(x: Tensor, levels: int, generator: torch.Generator | None = None)
     return (k + u.to(x.device)) / levels
 
 
+def pipeline_levels(levels: int | None, model_is_discrete: bool) -> int | None:
+    """The one rule for who dequantises: the pipeline adds uniform noise (returns L) to discrete
+    data, unless the model takes the discrete data itself (variational dequantisation,
+    `model.discrete`); continuous data (levels None) get no noise."""
+    return None if levels is None or model_is_discrete else levels
+
+
 def bits_per_dim(nll: float, dim: int, levels: int) -> float:
     """bits/dim = (nll/D + log L)/ln 2 for nll = E[−log p(x̃)] in nats on dequantised data in [0, 1)^D."""
     return (nll / dim + math.log(levels)) / math.log(2)

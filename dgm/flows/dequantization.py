@@ -86,21 +86,40 @@ def _log_q(eps: Tensor, z: Tensor, ladj: Tensor) -> Tensor:
 class VariationallyDequantized(Preprocessed):
     """A preprocessed density model of discrete data, dequantised by a learned q(u | k).
 
-    `log_prob(x)` takes the discrete data themselves, x = k/(L−1) (so the pipeline does not add
-    uniform noise first: `discrete` is True), and returns a one-sample estimate of the bound above,
-    shifted to the continuous scale: log p((k + u)/L) − log q(u | k), u ∼ q(· | k). Its expectation
-    is at most log(P(k) L^D), the log-density of the discrete model spread uniformly over each cell,
-    so nats and bits/dim are computed exactly as for uniform dequantisation. p and q train jointly.
+    Its density is a bound (`density == "bound"`). `elbo(x)` takes the discrete data themselves,
+    x = k/(L−1) (so the pipeline does not add uniform noise first: `discrete` is True), and returns
+    a one-sample estimate of the bound above, shifted to the continuous scale:
+    log p((k + u)/L) − log q(u | k), u ∼ q(· | k). Its expectation is at most log(P(k) L^D), the
+    log-density of the discrete model spread uniformly over each cell, so nats and bits/dim are
+    computed exactly as for uniform dequantisation. p and q train jointly.
     """
 
     discrete = True
+    density = "bound"
 
     def __init__(self, model: GenerativeModel, transform: Bijection, dequantizer: VariationalDequantizer):
         super().__init__(model, transform)
+        self.density = "bound"
         self.dequantizer = dequantizer
 
-    def log_prob(self, x: Tensor, c: Tensor | None = None) -> Tensor:
+    def _log_weight(self, x: Tensor, c: Tensor | None) -> Tensor:
+        """log w = log p((k + u)/L) − log q(u | k) for one draw u ∼ q(· | k), shape (B,)."""
         levels = self.dequantizer.levels
         k = (x * (levels - 1)).round().clamp(0, levels - 1)
         u, log_q = self.dequantizer.sample(k)
         return super().log_prob((k + u) / levels, c) - log_q
+
+    def elbo(self, x: Tensor, c: Tensor | None = None) -> Tensor:
+        return self._log_weight(x, c)
+
+    def log_prob(self, x: Tensor, c: Tensor | None = None) -> Tensor:
+        return GenerativeModel.log_prob(self, x, c)  # the bound's error: there is no exact density
+
+    def log_prob_importance(self, x: Tensor, c: Tensor | None = None, k: int = 100) -> Tensor:
+        """Estimate log(P(k) L^D) by importance sampling with K draws from q (Burda et al., 2016):
+
+            log (1/K) Σ_j exp(log w_j),  log w_j = log p((k + u_j)/L) − log q(u_j | k),
+
+        a lower bound in expectation that tightens as K grows; shape (B,)."""
+        log_w = torch.stack([self._log_weight(x, c) for _ in range(k)])  # (K, B)
+        return torch.logsumexp(log_w, 0) - math.log(k)

@@ -23,7 +23,7 @@ class Flow(GenerativeModel):
         latent_shape: shape of z = f(x) when it differs from the data's (multi-scale flows).
     """
 
-    has_density = True
+    density = "exact"
 
     def __init__(
         self,

@@ -11,7 +11,7 @@ import torch
 from torch import Tensor
 
 from dgm.data.base import DataSource
-from dgm.data.dequantize import bits_per_dim, dequantize
+from dgm.data.dequantize import bits_per_dim, dequantize, pipeline_levels
 from dgm.errors import DgmError
 from dgm.metrics.likelihood import mean_and_se
 from dgm.metrics.normalization import grid_mass, padded_extent
@@ -32,19 +32,36 @@ class Evaluation:
     c: Tensor | None = None
     n_samples: int = 2000
     seed: int = 0
+    importance_samples: int = 0  # K for an importance-sampled log p of a bounded density (0: none)
     _cache: dict[str, Tensor] = field(default_factory=dict)
 
-    def log_prob(self) -> Tensor:
-        """log p_model(x) for every evaluation sample, shape (N,)."""
-        if "log_prob" not in self._cache:
+    def _per_sample(
+        self, name: str, fn: Callable[[Tensor, Tensor | None], Tensor], chunk: int = 4096
+    ) -> Tensor:
+        """fn(x, c) over the evaluation samples in chunks, seeded (bounds and estimates draw noise), (N,)."""
+        if name not in self._cache:
             p = next(self.model.parameters())
-            cs = self.c.split(4096) if self.c is not None else repeat(None)
-            chunks = zip(self.x.split(4096), cs, strict=False)  # repeat(None) is endless
-            # Seeded: some log-likelihoods are estimates (variational dequantisation draws noise).
+            cs = self.c.split(chunk) if self.c is not None else repeat(None)
+            chunks = zip(self.x.split(chunk), cs, strict=False)  # repeat(None) is endless
             with seeded(self.seed, p.device), torch.no_grad():
-                lp = [self.model.log_prob(x.to(p), None if c is None else c.to(p)) for x, c in chunks]
-            self._cache["log_prob"] = torch.cat(lp).double().cpu()
-        return self._cache["log_prob"]
+                values = [fn(x.to(p), None if c is None else c.to(p)) for x, c in chunks]
+            self._cache[name] = torch.cat(values).double().cpu()
+        return self._cache[name]
+
+    def log_prob(self) -> Tensor:
+        """log p_model(x) for every evaluation sample, shape (N,): exact, or for a bounded density
+        the importance-sampled estimate with K = importance_samples."""
+        if self.model.density == "exact":
+            return self._per_sample("log_prob", self.model.log_prob)
+        k = self.importance_samples
+        # K copies of a chunk are in memory at once: keep K × chunk near 4096 samples.
+        return self._per_sample(
+            "log_prob", lambda x, c: self.model.log_prob_importance(x, c, k), chunk=max(1, 4096 // k)
+        )
+
+    def elbo(self) -> Tensor:
+        """The evidence lower bound per evaluation sample (a one-sample estimate), shape (N,)."""
+        return self._per_sample("elbo", self.model.elbo)
 
     def samples(self) -> Tensor:
         """n_samples model samples drawn with a fixed seed, on the CPU; a conditional model draws
@@ -63,14 +80,14 @@ class Metric:
     """A named metric: fn(evaluation) -> named values, and what it needs to apply."""
 
     fn: Callable[[Evaluation], dict[str, float]]
-    needs_density: bool = False
+    density: tuple[str, ...] = ("exact", "bound", "none")  # the model's density kinds it applies to
     needs_truth: bool = False
     needs_2d: bool = False
     needs_levels: bool = False
 
     def applies(self, ev: Evaluation) -> bool:
         return (
-            (ev.model.has_density or not self.needs_density)
+            _density(ev) in self.density
             and (ev.data.has_true_density or not self.needs_truth)
             and (ev.data.kind == "points" and ev.data.dim == 2 or not self.needs_2d)
             and (ev.data.levels is not None or not self.needs_levels)
@@ -78,8 +95,11 @@ class Metric:
 
     def requirement(self, ev: Evaluation) -> str:
         """What is missing, for the error message when the metric does not apply."""
-        if self.needs_density and not ev.model.has_density:
-            return "a density"
+        if _density(ev) not in self.density:
+            wanted = {"exact": "an exact density", "bound": "a bounded density", "estimate": "an estimate"}
+            return " or ".join(wanted.get(d, d) for d in self.density if d != "none") + (
+                " (for a bound: --importance-samples K)" if "estimate" in self.density else ""
+            )
         if self.needs_2d and not (ev.data.kind == "points" and ev.data.dim == 2):
             return "2-D points"
         if self.needs_levels and ev.data.levels is None:
@@ -87,9 +107,30 @@ class Metric:
         return "a known true density"
 
 
+def _density(ev: Evaluation) -> str:
+    """exact | estimate (a bound with an importance-sampled estimate asked for) | bound | none."""
+    d = ev.model.density
+    if d == "bound" and ev.importance_samples > 0 and hasattr(ev.model, "log_prob_importance"):
+        return "estimate"
+    return d
+
+
 def _nll(ev: Evaluation) -> dict[str, float]:
+    """−log p: exact, or importance-sampled (reported with its K) for a bounded density."""
     nll, se = mean_and_se(-ev.log_prob())
-    return {"nll": nll, "nll_se": se}
+    out = {"nll": nll, "nll_se": se}
+    if ev.model.density != "exact":
+        out["nll_k"] = ev.importance_samples
+    return out
+
+
+def _nll_bound(ev: Evaluation) -> dict[str, float]:
+    """−ELBO, an upper bound on the NLL (never reported as the NLL itself)."""
+    nll, se = mean_and_se(-ev.elbo())
+    out = {"nll_bound": nll, "nll_bound_se": se}
+    if ev.data.levels is not None:
+        out["bits_per_dim_bound"] = bits_per_dim(nll, ev.data.dim, ev.data.levels)
+    return out
 
 
 def _bpd(ev: Evaluation) -> dict[str, float]:
@@ -137,17 +178,26 @@ def _mass(ev: Evaluation) -> dict[str, float]:
     return {"normalization": max(masses, key=lambda m: abs(m - 1))}
 
 
-METRICS.add("nll", Metric(_nll, needs_density=True), "negative log-likelihood, nats per sample")
-METRICS.add("kl", Metric(_kl, needs_density=True, needs_truth=True), "KL(p_data || p_model) = NLL − H")
+METRICS.add(
+    "nll",
+    Metric(_nll, density=("exact", "estimate")),
+    "negative log-likelihood, nats per sample (importance-sampled with nll_k samples for a bound)",
+)
+METRICS.add(
+    "nll_bound",
+    Metric(_nll_bound, density=("bound", "estimate")),
+    "negative ELBO, an upper bound on the NLL (models whose density is only bounded)",
+)
+METRICS.add("kl", Metric(_kl, density=("exact",), needs_truth=True), "KL(p_data || p_model) = NLL − H")
 METRICS.add(
     "bits_per_dim",
-    Metric(_bpd, needs_density=True, needs_levels=True),
+    Metric(_bpd, density=("exact", "estimate"), needs_levels=True),
     "bits per dimension of discrete data (images), dequantised, upper bound",
 )
 METRICS.add("energy_distance", Metric(_energy), "energy distance between model samples and data")
 METRICS.add(
     "normalization",
-    Metric(_mass, needs_density=True, needs_2d=True),
+    Metric(_mass, density=("exact",), needs_2d=True),
     "∫ p_model dx on a grid around 2-D data (should be 1)",
 )
 
@@ -160,15 +210,19 @@ def evaluate(
     *,
     n_samples: int = 2000,
     seed: int = 0,
+    importance_samples: int = 0,
 ) -> dict[str, float]:
-    """Return {metric values..., "n_test": N} for the model on one split of the data.
+    """Return {metric values..., "n_test": N, model diagnostics} for the model on one split.
 
     With `metrics=None` every registered metric that applies is run; naming a metric that does
-    not apply (e.g. "nll" for a GAN, "kl" for data with no known density) is an error.
+    not apply (e.g. "nll" for a GAN, "kl" for data with no known density) is an error. A model
+    whose density is only bounded reports `nll_bound`, and `nll` only as an importance-sampled
+    estimate with K = `importance_samples` > 0 draws (reported as `nll_k`).
     """
     x = data.split(split)
-    if data.levels is not None and not model.discrete:  # judge a continuous density on dequantised x̃
-        x = dequantize(x, data.levels, torch.Generator().manual_seed(seed))
+    levels = pipeline_levels(data.levels, model.discrete)
+    if levels is not None:  # judge a continuous density on dequantised x̃
+        x = dequantize(x, levels, torch.Generator().manual_seed(seed))
     if x.shape[0] < 1:
         raise DgmError(f"split {split!r} of {data.name!r} is empty")
     if tuple(x.shape[1:]) != tuple(model.event_shape):
@@ -185,7 +239,7 @@ def evaluate(
                 f"{data.name!r} has {data.num_classes} classes; the model knows {model.context_features}"
             )
         c = one_hot(labels, model.context_features, x)
-    ev = Evaluation(model, data, x, c, n_samples=n_samples, seed=seed)
+    ev = Evaluation(model, data, x, c, n_samples=n_samples, seed=seed, importance_samples=importance_samples)
     names = metrics if metrics is not None else METRICS.names()
     out: dict[str, float] = {}
     was_training = model.training
@@ -202,4 +256,5 @@ def evaluate(
     finally:
         model.train(was_training)
     out["n_test"] = int(x.shape[0])
+    out.update(model.diagnostics())
     return out

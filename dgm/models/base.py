@@ -1,8 +1,9 @@
 """The model contract shared by every family.
 
-A generator g maps a latent distribution to data space. Every model can `sample(n)`. Models with
-an exact density add `log_prob(x)`; models with only a bound name it (a VAE's `elbo`); a model
-with no density (a GAN) raises `NoDensityError` from `log_prob` rather than return a number.
+A generator g maps a latent distribution to data space. Every model can `sample(n)`. Its
+`density` says what it knows of p(x): "exact" (flows: `log_prob(x)`), "bound" (a VAE, a
+variationally dequantised flow: `elbo(x)` ≤ log p(x), and an importance-sampled estimate where one
+exists) or "none" (a GAN: `log_prob` raises `NoDensityError` rather than return a number).
 """
 
 from __future__ import annotations
@@ -22,7 +23,8 @@ class GenerativeModel(nn.Module):
         event_shape: shape of one data sample, e.g. (2,) or (1, 28, 28).
     """
 
-    has_density: bool = False
+    #: "exact" (log_prob), "bound" (elbo ≤ log p) or "none" (samples only).
+    density: str = "none"
     #: the kinds of data the model is built for: "points" (vectors) and/or "image" (C, H, W).
     data_kinds: tuple[str, ...] = ("points", "image")
     #: size of the context c (number of classes for a class-conditional model); 0: unconditional.
@@ -31,13 +33,19 @@ class GenerativeModel(nn.Module):
     default_steps: int = 2000
     #: name of the objective (in dgm.registry.OBJECTIVES) used when the user names none.
     default_objective: str = "mle"
-    #: True if log_prob takes discrete data k/(L−1) as they are (the model dequantises them itself);
-    #: False: discrete data are uniformly dequantised before they reach the model.
+    #: True if the model takes discrete data k/(L−1) as they are (it dequantises them itself, or
+    #: dequantize=none); False: discrete data are uniformly dequantised before they reach it
+    #: (`dgm.data.dequantize.pipeline_levels`, the one place that decides).
     discrete: bool = False
 
     def __init__(self, event_shape: tuple[int, ...]) -> None:
         super().__init__()
         self.event_shape = tuple(event_shape)
+
+    @property
+    def has_density(self) -> bool:
+        """True when `log_prob` is the exact log-density."""
+        return self.density == "exact"
 
     @property
     def dim(self) -> int:
@@ -49,10 +57,28 @@ class GenerativeModel(nn.Module):
 
     def log_prob(self, x: Tensor, c: Tensor | None = None) -> Tensor:
         """Return log p(x | c) in nats, shape (B,)."""
+        if self.density == "bound":
+            raise NoDensityError(
+                f"{type(self).__name__} has only a bound on its density: use elbo(x), or "
+                "log_prob_importance(x, k) for an importance-sampled estimate"
+            )
         raise NoDensityError(
             f"{type(self).__name__} defines no tractable density, so it has no log-likelihood; "
             "compare it by sample-based metrics (energy distance) instead"
         )
+
+    def elbo(self, x: Tensor, c: Tensor | None = None) -> Tensor:
+        """Return a lower bound on log p(x | c) (an unbiased one-sample estimate of it), shape (B,)."""
+        return self.log_prob(x, c)
+
+    def log_likelihood(self, x: Tensor, c: Tensor | None = None) -> Tensor:
+        """What training maximises and validation scores: log p(x | c) for an exact density, the
+        ELBO for a bounded one, shape (B,)."""
+        return self.log_prob(x, c) if self.density == "exact" else self.elbo(x, c)
+
+    def diagnostics(self) -> dict[str, float]:
+        """Named quantities that describe the trained model (e.g. solver evaluations), for reports."""
+        return {}
 
     def initialize(self, x: Tensor, c: Tensor | None = None) -> None:
         """Data-dependent initialisation from (a batch of) training data x (and contexts c)."""
@@ -68,17 +94,36 @@ class Preprocessed(GenerativeModel):
         super().__init__(model.event_shape)
         self.model = model
         self.transform = transform
-        self.has_density = model.has_density
+        self.density = model.density
         self.context_features = model.context_features
         self.default_objective = model.default_objective
 
+    @property
+    def core(self) -> GenerativeModel:
+        """The model of the preprocessed data y = T(x) (its generator, critic, encoder, …)."""
+        return self.model
+
+    def preprocess(self, x: Tensor) -> tuple[Tensor, Tensor]:
+        """Return y = T(x) and log|det ∂T/∂x|, shape (B,)."""
+        return self.transform(x)
+
+    def postprocess(self, y: Tensor) -> Tensor:
+        """Return x = T⁻¹(y): model-space values (e.g. a generator's output) in data units."""
+        return self.transform.inverse(y)[0]
+
     def sample(self, n: int, c: Tensor | None = None) -> Tensor:
-        x, _ = self.transform.inverse(self.model.sample(n, c))
-        return x
+        return self.postprocess(self.model.sample(n, c))
 
     def log_prob(self, x: Tensor, c: Tensor | None = None) -> Tensor:
         y, ladj = self.transform(x)
         return self.model.log_prob(y, c) + ladj
+
+    def elbo(self, x: Tensor, c: Tensor | None = None) -> Tensor:
+        y, ladj = self.transform(x)
+        return self.model.elbo(y, c) + ladj
+
+    def diagnostics(self) -> dict[str, float]:
+        return self.model.diagnostics()
 
     def initialize(self, x: Tensor, c: Tensor | None = None) -> None:
         self.model.initialize(self.transform(x)[0], c)

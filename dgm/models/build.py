@@ -86,7 +86,9 @@ def build_model(
         raise DgmError(f"cannot build model {name!r}: {e}") from None
     transform = make_preprocessing(preprocess, tuple(event_shape))
     if dequantize != "variational":
-        return Preprocessed(model, transform)
+        wrapped = Preprocessed(model, transform)
+        wrapped.discrete = dequantize == "none"  # discrete data reach it as they are, no noise
+        return wrapped
     from dgm.flows.dequantization import VariationalDequantizer, VariationallyDequantized
 
     try:

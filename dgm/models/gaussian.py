@@ -20,7 +20,7 @@ from dgm.registry import MODELS
 class _Gaussian(GenerativeModel):
     """Shared parts: μ, the Cholesky factor L of Σ (log-diagonal kept unconstrained), sampling."""
 
-    has_density = True
+    density = "exact"
     default_steps = 0  # the closed-form fit is the maximum-likelihood estimate
 
     def __init__(self, event_shape: tuple[int, ...], *, init: str = "data", ridge: float = 1e-6):

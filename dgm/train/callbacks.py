@@ -1,4 +1,4 @@
-"""Callbacks: periodic atomic checkpoints plus model files, and the run's metrics.csv."""
+"""Run files: atomic checkpoints read without unpickling code, model files, metrics.csv; graceful stop."""
 
 from __future__ import annotations
 
@@ -8,7 +8,6 @@ import math
 import pickle
 import signal
 import threading
-import time
 from pathlib import Path
 from typing import Any
 
@@ -38,33 +37,17 @@ class AtomicCheckpointIO(TorchCheckpointIO):
             raise DgmError(f"checkpoint {path} is corrupt or not a dgm checkpoint ({first})") from None
 
 
-class PeriodicCheckpoint(L.Callback):
-    """Every `every` steps and at the end: save the resumable checkpoint and the model files."""
-
-    def __init__(self, run_dir: Path, every: int, save_model: Any) -> None:
-        self.run_dir, self.every, self.save_model = run_dir, every, save_model
-
-    def _save(self, trainer: L.Trainer, pl_module: L.LightningModule) -> None:
-        # Never let a diverged state replace the last good checkpoint.
-        if not all(torch.isfinite(p).all() for p in pl_module.parameters()):
-            raise TrainingDiverged(
-                f"the parameters became NaN or infinite at step {trainer.global_step}; training stopped, "
-                "the last good checkpoint is kept (try a lower --lr or --set grad_clip=1.0)"
-            )
-        trainer.save_checkpoint(self.run_dir / CHECKPOINT, weights_only=False)
-        if trainer.is_global_zero:
-            self.save_model()
-
-    def on_train_start(self, trainer: L.Trainer, pl_module: L.LightningModule) -> None:
-        if trainer.global_step == 0:  # so that even a run killed before its first period resumes
-            self._save(trainer, pl_module)
-
-    def on_train_batch_end(self, trainer: L.Trainer, pl_module: L.LightningModule, *args: Any) -> None:
-        if trainer.global_step % self.every == 0:
-            self._save(trainer, pl_module)
-
-    def on_train_end(self, trainer: L.Trainer, pl_module: L.LightningModule) -> None:
-        self._save(trainer, pl_module)
+def write_checkpoint(trainer: L.Trainer, module: L.LightningModule, run_dir: Path, save_model: Any) -> None:
+    """Save the resumable checkpoint and, on the first process, the model files."""
+    # Never let a diverged state replace the last good checkpoint.
+    if not all(torch.isfinite(p).all() for p in module.parameters()):
+        raise TrainingDiverged(
+            f"the parameters became NaN or infinite at step {module.step}; training stopped, "
+            "the last good checkpoint is kept (try a lower --lr or --set grad_clip=1.0)"
+        )
+    trainer.save_checkpoint(run_dir / CHECKPOINT, weights_only=False)
+    if trainer.is_global_zero:
+        save_model()
 
 
 class GracefulStop(L.Callback):
@@ -101,59 +84,37 @@ class GracefulStop(L.Callback):
         self._restore()
 
 
-class MetricsCSV(L.Callback):
-    """Keep one row per logged step and rewrite metrics.csv atomically.
+class MetricsLog:
+    """One row per logged step in metrics.csv (rewritten atomically) and in TensorBoard.
 
     On resume the rows past the checkpoint's step are dropped, so the file shows one history.
     """
 
-    def __init__(self, path: Path, every: int) -> None:
-        self.path, self.every = path, every
+    def __init__(self, path: Path, tensorboard: Any = None) -> None:
+        self.path, self.tensorboard = path, tensorboard
         self.rows: dict[int, dict[str, float]] = {}
-        self.t0 = time.time()
 
-    def on_train_start(self, trainer: L.Trainer, pl_module: L.LightningModule) -> None:
-        step = trainer.global_step
+    def resume(self, step: int) -> None:
+        """Keep the rows of steps up to `step` from an earlier part of the run."""
+        self.rows.clear()
         if step > 0 and self.path.exists():
             with self.path.open() as f:
                 for row in csv.DictReader(f):
                     if int(row["step"]) <= step:
                         self.rows[int(row["step"])] = {k: float(v) for k, v in row.items() if v != ""}
-        else:
-            self.rows.clear()
 
-    def _record(self, trainer: L.Trainer, prefix: str | tuple[str, ...]) -> None:
-        step = trainer.global_step
-        row = self.rows.setdefault(step, {"step": step})
-        row["wall_time"] = time.time() - self.t0
-        for k, v in trainer.callback_metrics.items():
-            if k.startswith(prefix):
-                row[k] = float(v)
-
-    def on_train_batch_end(self, trainer: L.Trainer, *args: Any) -> None:
-        if trainer.global_step % self.every == 0:
-            self._record(trainer, ("train/", "lr"))
-            self._write(trainer)
-
-    def on_validation_end(self, trainer: L.Trainer, pl_module: L.LightningModule) -> None:
-        if trainer.global_step > 0:
-            self._record(trainer, "val/")
-            self._write(trainer)
-
-    def on_train_end(self, trainer: L.Trainer, pl_module: L.LightningModule) -> None:
-        if trainer.global_step > 0:  # the last step, even when it is not a multiple of log_every
-            self._record(trainer, ("train/", "lr"))
-        self._write(trainer)
-
-    def _write(self, trainer: L.Trainer) -> None:
-        if not trainer.is_global_zero or not self.rows:
+    def __call__(self, step: int, values: dict[str, float]) -> None:
+        if not values:
             return
+        self.rows.setdefault(step, {"step": step}).update(values)
+        if self.tensorboard is not None:
+            self.tensorboard.log_metrics(values, step=step)
         keys = sorted({k for r in self.rows.values() for k in r} - {"step", "wall_time"})
         buf = io.StringIO()
         w = csv.DictWriter(buf, fieldnames=["step", "wall_time", *keys])
         w.writeheader()
-        for step in sorted(self.rows):
-            w.writerow({k: _fmt(v) for k, v in self.rows[step].items()})
+        for s in sorted(self.rows):
+            w.writerow({k: _fmt(v) for k, v in self.rows[s].items()})
         with atomic_path(self.path) as tmp:
             tmp.write_text(buf.getvalue())
 

@@ -1,8 +1,8 @@
-"""`train(config, out)`: build everything from a RunConfig and fit it with a Lightning Trainer."""
+"""`train(config, out)`: config → data → model → trainer → fit, each step a function below."""
 
 from __future__ import annotations
 
-import datetime
+import dataclasses
 import os
 import signal
 import warnings
@@ -14,38 +14,45 @@ import torch
 
 from dgm.config import RunConfig, parse_duration
 from dgm.data import DataSource, load_data
-from dgm.data.dequantize import dequantize
+from dgm.data.dequantize import dequantize, pipeline_levels
 from dgm.errors import DgmError, TrainingInterrupted
 from dgm.io import CONFIG, read_config, save_model
 from dgm.models import Preprocessed, build_model
 from dgm.models.build import model_arguments, resolved_arguments
+from dgm.objectives.base import Objective, OptimSettings
 from dgm.registry import DATASETS, MODELS, OBJECTIVES, load_all
-from dgm.train.callbacks import CHECKPOINT, AtomicCheckpointIO, GracefulStop, MetricsCSV, PeriodicCheckpoint
+from dgm.train.callbacks import CHECKPOINT, AtomicCheckpointIO, GracefulStop, MetricsLog, write_checkpoint
 from dgm.train.data import steps_for_epochs
+from dgm.train.folder import claim_run_folder
+from dgm.train.module import Budget, TrainModule
+from dgm.train.optim import player_settings
 from dgm.utils import one_hot, resolve_device
 
 
-def model_config(config: RunConfig, data: DataSource) -> dict[str, Any]:
-    """What `dgm.load` needs to rebuild the model, plus the data's description and the run config."""
-    return {
-        "model": config.model,
-        "model_args": resolved_arguments(config.model, config.model_args),
-        "preprocess": config.preprocess,
-        "event_shape": list(data.event_shape),
-        "dtype": config.dtype,
-        "dequantize": config.dequantize,
-        "data": {
-            "name": data.name,
-            "kind": data.kind,
-            "levels": data.levels,
-            "classes": data.num_classes if config.conditional else 0,
-        },
-        "train": config.to_dict(),
-    }
+@dataclass
+class TrainResult:
+    """The kept model (eval mode) and its step, the steps taken, the data-parallel processes."""
+
+    model: Preprocessed
+    global_step: int
+    world_size: int
+    is_global_zero: bool
+    kept_step: int = 0
+    stop_reason: str | None = None
 
 
 #: Settings a resumed run may change: its length and where it runs. Everything else is the run's.
-RESUMABLE = ("max_steps", "epochs", "max_time", "device", "devices", "num_nodes", "strategy")
+RESUMABLE = (
+    "max_steps",
+    "epochs",
+    "max_time",
+    "patience",
+    "device",
+    "devices",
+    "num_nodes",
+    "strategy",
+    "threads",
+)
 
 
 def resume_config(out: str | Path, overrides: dict[str, Any]) -> RunConfig:
@@ -79,26 +86,32 @@ def resume_config(out: str | Path, overrides: dict[str, Any]) -> RunConfig:
     return RunConfig.from_dict(saved)
 
 
-def prepare(config: RunConfig, out: Path, resume: bool) -> tuple[RunConfig, DataSource, Preprocessed]:
-    """Resolve the config, load the data and build the model (initialised from data unless resuming)."""
-    load_all()
-    data = load_data(config.data)
-    if config.data not in DATASETS:  # a user file: keep an absolute path so the run can find it again
-        config.data = str(Path(config.data).expanduser().resolve())
-    config.preprocess = config.preprocess or ("standardize" if data.kind == "points" else "logit")
-    if config.dequantize is None:
-        config.dequantize = "none" if data.levels is None else "uniform"
-    if config.dequantize != "none" and data.levels is None:
-        raise DgmError(
-            f"dequantize={config.dequantize} needs discrete data; {data.name!r} has no grey levels"
-        )
-    config.objective = config.objective or MODELS.get(config.model).default_objective
-    OBJECTIVES.get(config.objective)
-    config.resolve(default_steps=MODELS.get(config.model).default_steps)
-    if config.conditional:
-        _condition_on_labels(config, data)
+def resolve(config: RunConfig, data: DataSource) -> RunConfig:
+    """The config with every default that depends on the data or the model filled in."""
+    model = MODELS.get(config.model)
+    c = dataclasses.replace(config, model_args=dict(config.model_args))
+    if c.data not in DATASETS:  # a user file: keep an absolute path so the run can find it again
+        c.data = str(Path(c.data).expanduser().resolve())
+    c.preprocess = c.preprocess or ("standardize" if data.kind == "points" else "logit")
+    if c.dequantize is None:
+        c.dequantize = "none" if data.levels is None else "uniform"
+    if c.dequantize != "none" and data.levels is None:
+        raise DgmError(f"dequantize={c.dequantize} needs discrete data; {data.name!r} has no grey levels")
+    c.objective = c.objective or model.default_objective
+    OBJECTIVES.get(c.objective)
+    c.resolve(default_steps=model.default_steps)
+    if c.conditional:
+        if data.num_classes == 0:
+            raise DgmError(f"--set conditional=true needs labelled data; {data.name!r} has no labels")
+        if "context_features" not in model_arguments(c.model):
+            raise DgmError(f"model {c.model!r} cannot be conditioned on a context")
+        c.model_args["context_features"] = data.num_classes
+    return c
+
+
+def build(config: RunConfig, data: DataSource, *, initialise: bool) -> Preprocessed:
+    """The model, with its preprocessing fitted and its data-dependent initialisation unless resuming."""
     torch.manual_seed(config.seed)
-    dtype = getattr(torch, config.dtype)
     model = build_model(
         config.model,
         data.event_shape,
@@ -106,36 +119,40 @@ def prepare(config: RunConfig, out: Path, resume: bool) -> tuple[RunConfig, Data
         config.model_args,
         dequantize=config.dequantize,
         levels=data.levels,
-    ).to(dtype)
-    if not resume:
-        train_data = _split(data, "train", config)
-        if config.dequantize != "none":
-            train_data = (dequantize(train_data[0], data.levels, torch.Generator()), *train_data[1:])
-        model.transform.fit(train_data[0])
-        model.initialize(*train_data)
-    return config, data, model
+    ).to(getattr(torch, config.dtype))
+    if initialise:
+        x, *c = split(data, "train", config)
+        levels = pipeline_levels(data.levels, model.discrete)
+        if levels is not None:
+            x = dequantize(x, levels, torch.Generator())
+        model.transform.fit(x)
+        model.initialize(x, *c)
+    return model
 
 
-@dataclass
-class TrainResult:
-    """The trained model (eval mode), the steps taken and the number of data-parallel processes."""
+def model_config(config: RunConfig, data: DataSource, settings: dict[str, OptimSettings]) -> dict[str, Any]:
+    """What `dgm.load` needs to rebuild the model, the data's description, the optimisers as
+    resolved and the run config."""
+    return {
+        "model": config.model,
+        "model_args": resolved_arguments(config.model, config.model_args),
+        "preprocess": config.preprocess,
+        "event_shape": list(data.event_shape),
+        "dtype": config.dtype,
+        "dequantize": config.dequantize,
+        "data": {
+            "name": data.name,
+            "kind": data.kind,
+            "levels": data.levels,
+            "classes": data.num_classes if config.conditional else 0,
+        },
+        "objective": config.objective,
+        "optim": {name: dataclasses.asdict(s) for name, s in settings.items()},
+        "train": config.to_dict(),
+    }
 
-    model: Preprocessed
-    global_step: int
-    world_size: int
-    is_global_zero: bool
 
-
-def _condition_on_labels(config: RunConfig, data: DataSource) -> None:
-    """Check that a class-conditional run is possible and size the model's context to K classes."""
-    if data.num_classes == 0:
-        raise DgmError(f"--set conditional=true needs labelled data; {data.name!r} has no labels")
-    if "context_features" not in model_arguments(config.model):
-        raise DgmError(f"model {config.model!r} cannot be conditioned on a context")
-    config.model_args["context_features"] = data.num_classes
-
-
-def _split(data: DataSource, name: str, config: RunConfig) -> tuple[torch.Tensor, ...]:
+def split(data: DataSource, name: str, config: RunConfig) -> tuple[torch.Tensor, ...]:
     """(x,) or, for a conditional run, (x, one-hot labels) of one split, in the run's dtype."""
     x = data.split(name).to(getattr(torch, config.dtype))
     if not config.conditional:
@@ -143,12 +160,123 @@ def _split(data: DataSource, name: str, config: RunConfig) -> tuple[torch.Tensor
     return x, one_hot(data.split_labels(name), data.num_classes, x)
 
 
-def train(config: RunConfig, out: str | Path, *, resume: bool = False, progress: bool = True) -> TrainResult:
+def budget(config: RunConfig, n_train: int) -> Budget:
+    """Steps (from max_steps or epochs), seconds and patience of the run."""
+    steps = config.max_steps
+    if steps is None and config.epochs is not None:
+        steps = steps_for_epochs(n_train, config.batch_size, config.epochs)
+    seconds = parse_duration(config.max_time) if config.max_time else None
+    return Budget(steps, seconds, config.patience)
+
+
+def default_threads(kind: str, processes: int) -> int:
+    """CPU threads per process: 1 for vectors, where small matrices gain little from threads and
+    lose much to contention (benchmarks/threads.py); the cores shared out for images."""
+    if kind == "points":
+        return 1
+    return max(1, (os.cpu_count() or 1) // processes)
+
+
+def train(
+    config: RunConfig,
+    out: str | Path,
+    *,
+    resume: bool = False,
+    progress: bool = True,
+    arrays: tuple[Any, Any] | None = None,
+) -> TrainResult:
     """Train the model described by `config`, writing model files, logs and checkpoints into `out`.
 
-    The run folder holds `config.json` + `model.safetensors` (rewritten at every checkpoint),
-    `metrics.csv`, `checkpoints/last.ckpt` (for --resume) and TensorBoard logs.
+    The run folder holds `config.json` + `model.safetensors` (the kept model, rewritten at every
+    checkpoint), `metrics.csv`, `checkpoints/last.ckpt` (the last state, for --resume) and
+    TensorBoard logs. `arrays` = (x, labels or None) are in-memory data, written into the run
+    folder as the file `config.data` names once the folder is claimed.
     """
+    out = Path(out)
+    if resume and not (out / CHECKPOINT).exists():
+        raise DgmError(f"cannot resume: {out / CHECKPOINT} does not exist")
+    with claim_run_folder(out, resume=resume):
+        if arrays is None:
+            return _train(config, out, resume, progress)
+        _write_arrays(Path(config.data), *arrays)
+        try:
+            return _train(config, out, resume, progress)
+        except BaseException:
+            if not (out / CONFIG).exists():  # nothing trained: leave the folder as it was
+                Path(config.data).unlink(missing_ok=True)
+            raise
+
+
+def _write_arrays(path: Path, x: Any, labels: Any) -> None:
+    """Save in-memory samples (and labels) as an .npz file, atomically."""
+    import numpy as np
+
+    from dgm.utils import atomic_path
+
+    def plain(a: Any) -> np.ndarray:
+        return a.detach().cpu().numpy() if isinstance(a, torch.Tensor) else np.asarray(a)
+
+    arrays = {"x": plain(x), **({} if labels is None else {"y": plain(labels)})}
+    with atomic_path(path) as tmp, tmp.open("wb") as f:
+        np.savez(f, **arrays)
+
+
+def _train(config: RunConfig, out: Path, resume: bool, progress: bool) -> TrainResult:
+    load_all()
+    if resume:  # a killed run may have left temporary files from an interrupted atomic write
+        for stale in out.rglob(".*.tmp"):
+            stale.unlink()
+    data = load_data(config.data)
+    config = resolve(config, data)
+    torch.set_num_threads(config.threads or default_threads(data.kind, config.devices))
+    model = build(config, data, initialise=not resume)
+    objective: Objective = OBJECTIVES.get(config.objective)()
+    settings = player_settings(objective, config)
+    train_data, val_data = split(data, "train", config), split(data, "val", config)
+    plan = budget(config, train_data[0].shape[0])
+    module = TrainModule(
+        model,
+        objective,
+        settings,
+        config,
+        (train_data, val_data),
+        plan,
+        pipeline_levels(data.levels, model.discrete),
+    )
+    trainer, stop = _trainer(config, out, progress, len(objective.players))
+    meta = model_config(config, data, settings)
+    log = MetricsLog(out / "metrics.csv", trainer.logger if trainer.is_global_zero else None)
+
+    def save() -> None:
+        state, step = module.kept_state()
+        save_model(out, state, {**meta, "kept": {"step": step, "keep": config.keep}})
+
+    module.on_log = log if trainer.is_global_zero else (lambda step, row: None)
+    module.on_start = log.resume
+    module.on_checkpoint = lambda: write_checkpoint(trainer, module, out, save)
+    if trainer.is_global_zero and not resume:
+        save()
+    if plan.steps != 0:
+        with warnings.catch_warnings():
+            warnings.filterwarnings(
+                "ignore", message=".*(does not have many workers|LeafSpec|resuming from a checkpoint).*"
+            )
+            trainer.fit(module, ckpt_path=out / CHECKPOINT if resume else None, weights_only=True)
+    if stop.signum is not None:
+        raise TrainingInterrupted(
+            f"interrupted by {signal.Signals(stop.signum).name} at step {module.step}; checkpoint "
+            f"saved, continue with: dgm train {config.model} --out {out} --resume",
+            stop.signum,
+        )
+    state, kept = module.kept_state()
+    model.load_state_dict(state)
+    return TrainResult(
+        model.eval(), module.step, trainer.world_size, trainer.is_global_zero, kept, module.stop_reason
+    )
+
+
+def _trainer(config: RunConfig, out: Path, progress: bool, players: int) -> tuple[Any, GracefulStop]:
+    """The Lightning Trainer: devices, precision, DDP, checkpoint files, TensorBoard, signals."""
     import logging
 
     import lightning as L
@@ -156,75 +284,35 @@ def train(config: RunConfig, out: str | Path, *, resume: bool = False, progress:
 
     # Lightning's start-up banners (GPU/TPU availability, tips) are noise in a CLI.
     logging.getLogger("lightning.pytorch").setLevel(logging.WARNING)
+    strategy: Any = config.strategy
+    if strategy == "ddp" and players > 1:
+        from lightning.pytorch.strategies import DDPStrategy
 
-    from dgm.train.module import DensityModule
-
-    out = Path(out)
-    ckpt = out / CHECKPOINT
-    if resume and not ckpt.exists():
-        raise DgmError(f"cannot resume: {ckpt} does not exist")
-    # Only the first process checks: under DDP the others start after it has written config.json.
-    first_process = os.environ.get("LOCAL_RANK", "0") == "0" and os.environ.get("RANK", "0") == "0"
-    if not resume and first_process and (out / CONFIG).exists():
-        raise DgmError(f"{out} already holds a run; pass --resume to continue it or choose another --out")
-    if resume:  # a killed run may have left temporary files from an interrupted atomic write
-        for stale in out.rglob(".*.tmp"):
-            stale.unlink()
-    config, data, model = prepare(config, out, resume)
-    train_data, val_data = _split(data, "train", config), _split(data, "val", config)
-    total = config.max_steps
-    if total is None and config.epochs is not None:
-        total = steps_for_epochs(train_data[0].shape[0], config.batch_size, config.epochs)
-    device = resolve_device(config.device)
-    meta = model_config(config, data)
-    levels = data.levels if config.dequantize == "uniform" else None  # variational: the model's own
-    module = DensityModule(
-        model, OBJECTIVES.get(config.objective)(), config, train_data, val_data, total, levels
-    )
-
+        # Each player's loss reaches only part of the model: DDP must not wait for the rest.
+        strategy = DDPStrategy(find_unused_parameters=True)
     stop = GracefulStop()
     try:
         trainer = L.Trainer(
-            accelerator="gpu" if device.type == "cuda" else "cpu",
+            accelerator="gpu" if resolve_device(config.device).type == "cuda" else "cpu",
             devices=config.devices,
             num_nodes=config.num_nodes,
-            strategy=config.strategy,
+            strategy=strategy,
             precision="64-true" if config.dtype == "float64" else "32-true",
-            max_steps=total if total is not None else -1,
-            max_time=datetime.timedelta(seconds=parse_duration(config.max_time)) if config.max_time else None,
-            gradient_clip_val=config.grad_clip,
-            val_check_interval=config.val_every,
-            check_val_every_n_epoch=None,
+            max_steps=-1,  # the module counts steps and stops the run itself
+            max_epochs=-1,
+            limit_val_batches=0,  # the module validates with its fixed estimator
             num_sanity_val_steps=0,
-            log_every_n_steps=config.log_every,
             logger=_tensorboard(out),
             enable_checkpointing=False,
             enable_progress_bar=progress,
             enable_model_summary=False,
             plugins=[AtomicCheckpointIO()],
             default_root_dir=out,
-            callbacks=[
-                stop,
-                MetricsCSV(out / "metrics.csv", config.log_every),
-                PeriodicCheckpoint(out, config.checkpoint_every, lambda: save_model(out, model, meta)),
-            ],
+            callbacks=[stop],
         )
     except (ValueError, TypeError, MisconfigurationException) as e:  # e.g. an unknown --strategy
         raise DgmError(f"cannot set up training: {e}") from None
-    if trainer.is_global_zero and not resume:
-        save_model(out, model, meta)
-    with warnings.catch_warnings():
-        warnings.filterwarnings(
-            "ignore", message=".*(does not have many workers|LeafSpec|resuming from a checkpoint).*"
-        )
-        trainer.fit(module, ckpt_path=ckpt if resume else None, weights_only=True)
-    if stop.signum is not None:
-        raise TrainingInterrupted(
-            f"interrupted by {signal.Signals(stop.signum).name} at step {trainer.global_step}; checkpoint "
-            f"saved, continue with: dgm train {config.model} --out {out} --resume",
-            stop.signum,
-        )
-    return TrainResult(model.eval(), trainer.global_step, trainer.world_size, trainer.is_global_zero)
+    return trainer, stop
 
 
 def _tensorboard(out: Path) -> Any:

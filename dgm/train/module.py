@@ -1,8 +1,18 @@
-"""The LightningModule that trains any model with any objective with one optimiser."""
+"""The LightningModule that trains any model with any objective: one step, every player.
+
+Optimisation is manual, so that the whole algorithm reads top to bottom in `training_step`: for
+each player due on this step, in the objective's order, compute its loss, check it is finite,
+backpropagate, clip, set the learning rate, step, run the objective's hook. The step counter is
+ours (one step = one batch, whatever the number of players), as are validation, the choice of
+the kept model, early stopping and the time budget; Lightning provides devices, precision, DDP,
+checkpoint files and loggers.
+"""
 
 from __future__ import annotations
 
 import math
+import time
+from dataclasses import dataclass, field
 
 import lightning as L
 import torch
@@ -13,46 +23,203 @@ from dgm.config import RunConfig
 from dgm.data.dequantize import dequantize
 from dgm.errors import TrainingDiverged
 from dgm.models.base import GenerativeModel
-from dgm.objectives.base import Objective
+from dgm.objectives.base import Objective, OptimSettings, StepContext
 from dgm.train.data import StepBatches
+from dgm.train.ema import EMA
+from dgm.train.optim import lr_factor, progress
+from dgm.train.validation import score_name, validation_score
 
 
-def warmup_cosine(step: int, warmup: int, total: int | None) -> float:
-    """Learning-rate factor: linear warm-up over `warmup` steps, then ½(1 + cos(π·progress)).
+@dataclass
+class Budget:
+    """How long the run lasts: steps (None: unbounded), seconds of training (None: unbounded),
+    and the number of validations without improvement that stops it early (None: never)."""
 
-    With no known total (training bounded by time only) the factor stays 1 after warm-up.
+    steps: int | None
+    seconds: float | None = None
+    patience: int | None = None
+
+
+@dataclass
+class Selection:
+    """The best validation score so far, its step and the weights that reached it."""
+
+    score: float = math.inf
+    step: int | None = None
+    state: dict[str, Tensor] | None = None
+    stale: int = 0  # validations since the last improvement
+    validated_at: int = -1  # step of the last validation
+    scores: list[float] = field(default_factory=list)
+
+
+class TrainModule(L.LightningModule):
+    """Trains `model` by `objective` over deterministic mini-batches, one player after another.
+
+    `train` and `val` are (x,) or, for class-conditional models, (x, c) with c one-hot; with
+    `levels`, x is discrete and every batch is dequantised afresh (val once, with fixed noise).
     """
-    if step < warmup:
-        return (step + 1) / warmup
-    if total is None or total <= warmup:
-        return 1.0
-    progress = min(1.0, (step - warmup) / (total - warmup))
-    return 0.5 * (1.0 + math.cos(math.pi * progress))
-
-
-class DensityModule(L.LightningModule):
-    """Trains `model` by minimising `objective(model, x)` over deterministic mini-batches."""
 
     def __init__(
         self,
         model: GenerativeModel,
         objective: Objective,
+        settings: dict[str, OptimSettings],
         config: RunConfig,
-        train: tuple[Tensor, ...],
-        val: tuple[Tensor, ...],
-        total_steps: int | None,
+        data: tuple[tuple[Tensor, ...], tuple[Tensor, ...]],
+        budget: Budget,
         levels: int | None = None,
     ) -> None:
-        """train and val are (x,) or, for class-conditional models, (x, c) with c one-hot; with
-        `levels`, x is discrete and every batch is dequantised afresh (val with fixed noise)."""
         super().__init__()
-        self.model, self.objective, self.config = model, objective, config
-        self.train_data, self.total_steps, self.levels = train, total_steps, levels
+        self.automatic_optimization = False
+        self.model, self.objective, self.settings, self.config = model, objective, settings, config
+        (self.train_data, val), self.budget, self.levels = data, budget, levels
         if levels is not None:
             val = (dequantize(val[0], levels, torch.Generator().manual_seed(config.seed)), *val[1:])
         self.val_data = val
-        self._rng_before_val: dict[str, Tensor] | None = None
+        self.step, self.elapsed = 0, 0.0
+        self.ema = EMA(model, config.ema) if config.ema else None
+        self.selection = Selection()
+        self.stop_reason: str | None = None
+        self.row: dict[str, float] = {}  # what this step logs
+        self.on_log = lambda step, row: None  # set by the trainer set-up: writes metrics.csv, TensorBoard
+        self.on_checkpoint = lambda: None  # set by the trainer set-up: writes checkpoint and model files
+        self.on_start = lambda step: None  # set by the trainer set-up: keeps metrics.csv up to `step`
+        self._clock = 0.0
 
+    # ---- one training step -------------------------------------------------------------------
+    def training_step(self, batch: tuple[Tensor, ...], batch_idx: int) -> None:
+        if self.levels is not None:
+            batch = (dequantize(batch[0], self.levels), *batch[1:])
+        ctx = StepContext(self.step, self.global_rank, self.trainer.world_size)
+        logging = (self.step + 1) % self.config.log_every == 0 or self.step + 1 == self.budget.steps
+        elapsed = self.elapsed_now()
+        for player, optimizer in zip(self.objective.players, self.trainer.optimizers, strict=True):
+            s = self.settings[player.name]
+            if self.step % s.every:
+                continue
+            loss, terms = self.objective.loss(player.name, self.model, batch, ctx)
+            self._check_finite(loss, player.name)
+            optimizer.zero_grad(set_to_none=True)
+            self.manual_backward(loss)
+            norm = self._clip(optimizer, s.grad_clip, measure=logging)
+            fraction = progress(self.step, s.warmup_steps, self.budget.steps, elapsed, self.budget.seconds)
+            lr = s.lr * lr_factor(self.step, s.warmup_steps, fraction, s.schedule)
+            for group in optimizer.param_groups:
+                group["lr"] = lr
+            optimizer.step()
+            self.objective.after_step(player.name, self.model)
+            if logging:
+                self._record(player.name, loss, terms, lr, norm)
+        self.step += 1
+        if self.ema is not None:
+            self.ema.update(self.model)
+
+    def _check_finite(self, loss: Tensor, player: str) -> None:
+        # Agreed across processes, so that under DDP every rank stops together instead of hanging.
+        if not self.trainer.strategy.reduce_boolean_decision(bool(torch.isfinite(loss)), all=True):
+            who = "" if len(self.objective.players) == 1 else f" of player {player!r}"
+            raise TrainingDiverged(
+                f"the training loss{who} became {loss.item()} at step {self.step + 1}; training stopped, "
+                "the last good checkpoint is kept (try a lower --lr, --set grad_clip=1.0, or check "
+                "the data's scale)"
+            )
+
+    def _clip(self, optimizer: torch.optim.Optimizer, max_norm: float | None, measure: bool) -> float | None:
+        """Clip the player's gradient norm to max_norm; return the norm before clipping when asked."""
+        if max_norm is None and not measure:
+            return None
+        params = [p for g in optimizer.param_groups for p in g["params"] if p.grad is not None]
+        norm = torch.nn.utils.clip_grad_norm_(params, math.inf if max_norm is None else max_norm)
+        return norm.item() if measure else None
+
+    def _record(
+        self, player: str, loss: Tensor, terms: dict[str, Tensor], lr: float, norm: float | None
+    ) -> None:
+        # One player keeps the short names of a likelihood run: train/loss, lr, grad_norm.
+        suffix = "" if len(self.objective.players) == 1 else f"/{player}"
+        self.row[f"train/loss{suffix}"] = loss.item()
+        self.row[f"lr{suffix}"] = lr
+        if norm is not None:
+            self.row[f"grad_norm{suffix}"] = norm
+        for name, value in terms.items():
+            self.row[f"train/{name}"] = float(value.detach())
+
+    # ---- after each step: log, validate, checkpoint, stop ------------------------------------
+    def on_train_start(self) -> None:
+        self._clock = time.monotonic() - self.elapsed
+        self.on_start(self.step)
+        if self.step == 0:  # so that even a run killed before its first period resumes
+            self.on_checkpoint()
+
+    def elapsed_now(self) -> float:
+        """Seconds of training in this run, resumed parts included."""
+        return time.monotonic() - self._clock
+
+    def on_train_batch_end(self, *args: object) -> None:
+        self.elapsed = self.elapsed_now()
+        c, step = self.config, self.step
+        if step % c.val_every == 0:
+            self.validate()
+        if self.row:
+            self.on_log(step, {**self.row, "wall_time": self.elapsed})
+            self.row = {}
+        if step % c.checkpoint_every == 0:
+            self.on_checkpoint()
+        if self.budget.steps is not None and step >= self.budget.steps:
+            self.trainer.should_stop = True
+        if self.budget.seconds is not None and self.elapsed >= self.budget.seconds:
+            self.stop_reason = self.stop_reason or "time"
+            self.trainer.should_stop = True
+        if self.budget.patience is not None and self.selection.stale >= self.budget.patience:
+            self.stop_reason = "patience"
+            self.trainer.should_stop = True
+
+    def on_train_end(self) -> None:
+        if self.step > 0 and self.selection.validated_at != self.step:
+            self.validate()
+            self.on_log(self.step, self.row)
+            self.row = {}
+        self.on_checkpoint()
+
+    def validate(self) -> None:
+        """Score the weights the run would keep (the average, with EMA) and remember the best."""
+        state = self.current_state()
+        backup = None
+        if self.ema is not None:
+            backup = {k: v.detach().clone() for k, v in self.model.state_dict().items()}
+            self.model.load_state_dict(state)
+        score = validation_score(
+            self.model,
+            self.val_data,
+            self.config.seed,
+            rank=self.global_rank,
+            world_size=self.trainer.world_size,
+            reduce_sum=lambda t: self.trainer.strategy.reduce(t, reduce_op="sum"),
+        )
+        if backup is not None:
+            self.model.load_state_dict(backup)
+        sel = self.selection
+        sel.validated_at = self.step
+        self.row[f"val/{score_name(self.model)}"] = score
+        if score < sel.score:
+            sel.score, sel.step, sel.state, sel.stale = score, self.step, state, 0
+        else:
+            sel.stale += 1
+
+    def current_state(self) -> dict[str, Tensor]:
+        """The weights as they stand (averaged when EMA is on), detached copies."""
+        if self.ema is not None:
+            return self.ema.state_dict(self.model)
+        return {k: v.detach().clone() for k, v in self.model.state_dict().items()}
+
+    def kept_state(self) -> tuple[dict[str, Tensor], int]:
+        """The run's model and its step: the best validated weights (keep=best), else the current."""
+        sel = self.selection
+        if self.config.keep == "best" and sel.state is not None:
+            return sel.state, int(sel.step or 0)
+        return self.current_state(), self.step
+
+    # ---- data, optimisers, checkpoints -------------------------------------------------------
     def train_dataloader(self) -> DataLoader:
         batches = StepBatches(
             self.train_data,
@@ -61,76 +228,47 @@ class DensityModule(L.LightningModule):
             rank=self.global_rank,
             world_size=self.trainer.world_size,
         )
-        batches.start_step = self.trainer.global_step  # restored from the checkpoint on --resume
+        batches.start_step = self.step  # restored from the checkpoint on --resume
         # An own generator: otherwise creating the iterator draws a seed from the global stream,
         # one draw that a resumed run would not make (breaking bit-for-bit resume).
         return DataLoader(batches, batch_size=None, generator=torch.Generator())
 
-    def val_dataloader(self) -> DataLoader:
-        chunks = list(zip(*(t.split(4096) for t in self.val_data), strict=True))
-        return DataLoader(chunks, batch_size=None, generator=torch.Generator())
-
-    def training_step(self, batch: tuple[Tensor, ...], batch_idx: int) -> Tensor:
-        if self.levels is not None:
-            batch = (dequantize(batch[0], self.levels), *batch[1:])
-        x = batch[0]
-        loss, terms = self.objective(self.model, *batch)
-        # Agreed across processes, so that under DDP every rank stops together instead of hanging.
-        finite = self.trainer.strategy.reduce_boolean_decision(bool(torch.isfinite(loss)), all=True)
-        if not finite:
-            raise TrainingDiverged(
-                f"the training loss became {loss.item()} at step {self.global_step + 1}; "
-                "training stopped, the last good checkpoint is kept "
-                "(try a lower --lr, --set grad_clip=1.0, or check the data's scale)"
-            )
-        # Logging costs more than a step of a small model: record only the steps that are written.
-        if (self.global_step + 1) % self.config.log_every == 0 or self.global_step + 1 == self.total_steps:
-            self.log("train/loss", loss, prog_bar=True, batch_size=x.shape[0])
-            for name, value in terms.items():
-                self.log(f"train/{name}", value, batch_size=x.shape[0])
-            self.log("lr", self.optimizers().param_groups[0]["lr"], batch_size=x.shape[0])
-        return loss
-
-    def validation_step(self, batch: tuple[Tensor, ...], batch_idx: int) -> None:
-        x = batch[0]
-        loss, terms = self.objective(self.model, *batch)
-        self.log("val/loss", loss, prog_bar=True, sync_dist=True, batch_size=x.shape[0])
-        for name, value in terms.items():
-            self.log(f"val/{name}", value, sync_dist=True, batch_size=x.shape[0])
-
-    # Validation must not consume the training random stream, or a resumed run would diverge.
-    def on_validation_epoch_start(self) -> None:
-        self._rng_before_val = self._rng_state()
-
-    def on_validation_epoch_end(self) -> None:
-        if self._rng_before_val is not None:
-            self._set_rng_state(self._rng_before_val)
+    def configure_optimizers(self) -> list[torch.optim.Optimizer]:
+        return [
+            self.settings[p.name].build(self.objective.parameters(p.name, self.model))
+            for p in self.objective.players
+        ]
 
     def on_save_checkpoint(self, checkpoint: dict) -> None:
-        checkpoint |= self._rng_state()
+        sel = self.selection
+        checkpoint["dgm"] = {
+            "step": self.step,
+            "elapsed": self.elapsed,
+            "best": {"score": sel.score, "step": sel.step, "state": sel.state, "stale": sel.stale},
+            "validated_at": sel.validated_at,
+            "ema": None if self.ema is None else self.ema.shadow,
+            "rng": self._rng_state(),
+        }
 
     def on_load_checkpoint(self, checkpoint: dict) -> None:
-        self._set_rng_state(checkpoint)
+        saved = checkpoint["dgm"]
+        self.step, self.elapsed = saved["step"], saved["elapsed"]
+        best = saved["best"]
+        self.selection = Selection(
+            best["score"], best["step"], best["state"], best["stale"], saved["validated_at"]
+        )
+        if self.ema is not None and saved["ema"] is not None:
+            self.ema.load(saved["ema"])
+        self._set_rng_state(saved["rng"])
 
     def _rng_state(self) -> dict[str, Tensor]:
         """The CPU stream and, on a GPU, this device's stream (noise drawn on the GPU comes from it)."""
-        state = {"torch_rng_state": torch.get_rng_state()}
+        state = {"cpu": torch.get_rng_state()}
         if self.device.type == "cuda":
-            state["cuda_rng_state"] = torch.cuda.get_rng_state(self.device)
+            state["cuda"] = torch.cuda.get_rng_state(self.device)
         return state
 
     def _set_rng_state(self, state: dict) -> None:
-        if "torch_rng_state" in state:
-            torch.set_rng_state(state["torch_rng_state"])
-        if "cuda_rng_state" in state and self.device.type == "cuda":
-            torch.cuda.set_rng_state(state["cuda_rng_state"], self.device)
-
-    def configure_optimizers(self) -> dict:
-        c = self.config
-        # The fused kernel updates all parameters at once: fewer small ops per step than the loop.
-        opt = torch.optim.Adam(self.model.parameters(), lr=c.lr, weight_decay=c.weight_decay, fused=True)
-        total = self.total_steps if c.lr_schedule == "cosine" else None
-        sched = torch.optim.lr_scheduler.LambdaLR(
-            opt, lambda step: warmup_cosine(step, c.warmup_steps, total)
-        )
-        return {"optimizer": opt, "lr_scheduler": {"scheduler": sched, "interval": "step"}}
+        torch.set_rng_state(state["cpu"])
+        if "cuda" in state and self.device.type == "cuda":
+            torch.cuda.set_rng_state(state["cuda"], self.device)

@@ -130,7 +130,7 @@ def test_registry_doc_is_up_to_date() -> None:
     ("setting", "needle"),
     [
         ("weight_decay=-1", "weight_decay must be non-negative"),
-        ("grad_clip=0", "grad_clip must be positive"),
+        ("grad_clip=0", "grad_clip must be a positive"),
         ("warmup_steps=-3", "warmup_steps must be non-negative"),
         ("model_args.ridge=abc", "model_args.ridge"),
         ("model_args.init=7", "model_args.init"),
@@ -185,7 +185,7 @@ def test_unwritable_output_is_one_line_and_exit_2(tmp_path: Path, capsys: pytest
     _one_line_error(
         ["train", "gaussian", "--data", "moons", "--out", str(tmp_path / "file" / "run")],
         capsys,
-        "cannot write",
+        "cannot create --out",
     )
 
 

@@ -9,7 +9,7 @@ import pytest
 import torch
 
 from dgm.data.transforms import Identity
-from dgm.errors import DgmError
+from dgm.errors import DgmError, NoDensityError
 from dgm.flows.dequantization import VariationalDequantizer, VariationallyDequantized
 from dgm.models import DiagonalGaussian, build_model
 from dgm.registry import load_all
@@ -77,7 +77,7 @@ def _bounds(model: VariationallyDequantized, cells: torch.Tensor, n: int = 2000)
     """Mean and standard error of the variational estimate, and the uniform bound E_u[log p], per cell."""
     k = cells.repeat_interleave(n, 0)
     with torch.no_grad():
-        est = model.log_prob(k / (LEVELS - 1)).reshape(len(cells), n)
+        est = model.elbo(k / (LEVELS - 1)).reshape(len(cells), n)
         uniform = model.model.log_prob((k + torch.rand_like(k)) / LEVELS).reshape(len(cells), n)
     return est.mean(1), est.std(1) / math.sqrt(n), uniform.mean(1)
 
@@ -94,7 +94,7 @@ def test_bounds_are_ordered_uniform_below_variational_below_exact() -> None:
     opt = torch.optim.Adam(model.dequantizer.parameters(), lr=1e-2)
     for _ in range(200):
         k = cells[torch.randint(len(cells), (256,))]
-        loss = -model.log_prob(k / (LEVELS - 1)).mean()
+        loss = -model.elbo(k / (LEVELS - 1)).mean()
         opt.zero_grad()
         loss.backward()
         opt.step()
@@ -104,16 +104,16 @@ def test_bounds_are_ordered_uniform_below_variational_below_exact() -> None:
     assert gap_variational < 0.25 * gap_uniform, (gap_variational, gap_uniform)
 
 
-def test_log_prob_takes_the_discrete_data() -> None:
-    """log_prob(x) reads the level k = round(x (L−1)): rounding noise in x changes nothing."""
+def test_elbo_takes_the_discrete_data() -> None:
+    """elbo(x) reads the level k = round(x (L−1)): rounding noise in x changes nothing."""
     torch.manual_seed(0)
     model, _ = _gaussian_on_cells()
     assert model.discrete
     k = torch.cartesian_prod(torch.arange(4.0), torch.arange(4.0)).double()
     noise = (torch.rand_like(k) - 0.5) * 0.9
     with torch.random.fork_rng():
-        a = model.log_prob(k / (LEVELS - 1))
-    b = model.log_prob((k + noise) / (LEVELS - 1))
+        a = model.elbo(k / (LEVELS - 1))
+    b = model.elbo((k + noise) / (LEVELS - 1))
     torch.testing.assert_close(a, b)
 
 
@@ -123,10 +123,26 @@ def test_build_model_wraps_and_trains_the_dequantizer() -> None:
     )
     assert isinstance(model, VariationallyDequantized)
     x = torch.randint(17, (3, 1, 8, 8)) / 16.0
-    model.log_prob(x).sum().backward()
+    model.elbo(x).sum().backward()
     grads = [p.grad for p in model.dequantizer.parameters()]
     assert all(g is not None for g in grads) and any(g.abs().sum() > 0 for g in grads)
     with pytest.raises(DgmError, match="variationally.*even"):
         build_model("diag-gaussian", (1, 5, 5), "logit", dequantize="variational", levels=17)
     with pytest.raises(DgmError, match="variationally.*levels"):
         build_model("diag-gaussian", (1, 4, 4), "logit", dequantize="variational", levels=None)
+
+
+def test_density_is_a_bound_and_importance_sampling_tightens_it() -> None:
+    """ELBO ≤ IWAE_K ≤ log(P(k) L^D) in expectation, IWAE_K increasing in K; log_prob refuses."""
+    torch.manual_seed(0)
+    model, exact = _gaussian_on_cells()
+    assert model.density == "bound" and not model.has_density
+    with pytest.raises(NoDensityError, match="bound"):
+        model.log_prob(torch.zeros(1, 2, dtype=torch.float64))
+    cells = torch.cartesian_prod(torch.arange(4.0), torch.arange(4.0)).double()
+    x = cells.repeat_interleave(200, 0) / (LEVELS - 1)
+    with torch.no_grad():
+        elbo = model.elbo(x).mean().item()
+        iw = [model.log_prob_importance(x, k=k).mean().item() for k in (1, 8, 64)]
+    assert iw[0] == pytest.approx(elbo, abs=0.05)
+    assert elbo < iw[1] < iw[2] <= exact.mean().item() + 0.01, (elbo, iw, exact.mean().item())

@@ -12,7 +12,7 @@ from dgm.registry import MODELS, load_all
 from dgm.testing import example_batch
 
 load_all()
-DENSITY_MODELS = [e.name for e in MODELS if e.obj.has_density and "points" in e.obj.data_kinds]
+DENSITY_MODELS = [e.name for e in MODELS if e.obj.density == "exact" and "points" in e.obj.data_kinds]
 
 
 def _data(n: int) -> torch.Tensor:

@@ -17,7 +17,6 @@ from safetensors.torch import load_file
 import dgm
 from dgm.cli.main import main
 from dgm.models.build import model_arguments
-from dgm.train.module import warmup_cosine
 
 pytestmark = pytest.mark.slow
 
@@ -67,13 +66,13 @@ def test_sigkill_then_resume_is_bit_for_bit(points_csv: Path, tmp_path: Path) ->
     deadline = time.time() + 120
     # Wait for a periodic checkpoint past step 0 (files are replaced atomically, so reading is safe).
     while time.time() < deadline and proc.poll() is None:
-        if ckpt.exists() and torch.load(ckpt, weights_only=True)["global_step"] > 0:
+        if ckpt.exists() and torch.load(ckpt, weights_only=True)["dgm"]["step"] > 0:
             break
         time.sleep(0.02)
     assert proc.poll() is None, "the run finished before it could be killed"
     os.kill(proc.pid, signal.SIGKILL)
     proc.wait()
-    killed_at = torch.load(ckpt, weights_only=True)["global_step"]
+    killed_at = torch.load(ckpt, weights_only=True)["dgm"]["step"]
     assert 0 < killed_at < 4000
     _check_run_files_complete(tmp_path / "killed")
 
@@ -147,14 +146,6 @@ def test_max_time_and_epochs(points_csv: Path, tmp_path: Path) -> None:
     assert 0 < json.loads((tmp_path / "t" / "report.json").read_text())["steps"] < 10_000_000
 
 
-def test_warmup_cosine_schedule() -> None:
-    assert warmup_cosine(0, 10, 100) == pytest.approx(0.1)
-    assert warmup_cosine(10, 10, 100) == pytest.approx(1.0)
-    assert warmup_cosine(55, 10, 100) == pytest.approx(0.5)
-    assert warmup_cosine(100, 10, 100) == pytest.approx(0.0)
-    assert warmup_cosine(5000, 0, None) == 1.0
-
-
 def test_resume_is_bit_for_bit_when_training_draws_random_numbers(tmp_path: Path) -> None:
     """Dequantisation draws noise at every step: a resumed run must draw exactly the same."""
     run = "train diag-gaussian --data digits --no-progress --batch-size 64".split()
@@ -208,7 +199,7 @@ def test_signal_stops_at_a_step_with_a_checkpoint_and_resumes(
     _, err = proc.communicate(timeout=120)
     assert proc.returncode == 128 + signum, err
     assert "interrupted" in err and "--resume" in err and len(err.strip().splitlines()) == 1
-    step = torch.load(run / "checkpoints" / "last.ckpt", weights_only=True)["global_step"]
+    step = torch.load(run / "checkpoints" / "last.ckpt", weights_only=True)["dgm"]["step"]
     assert 0 < step < 100000
     assert (run / "metrics.csv").read_text().splitlines()[-1].split(",")[0] == str(step)
     assert main(["train", "gaussian", "--out", str(run), "--resume", "--max-steps", str(step + 5)]) == 0

@@ -1,0 +1,34 @@
+"""Exponential moving average of a model's weights (Polyak averaging), standard for GANs and
+flow matching: the averaged weights are what a run saves and validates."""
+
+from __future__ import annotations
+
+import torch
+from torch import Tensor, nn
+
+
+class EMA:
+    """θ̄ ← β θ̄ + (1 − β) θ after every training step, over floating-point parameters and buffers.
+
+    Args:
+        model: the model whose weights are averaged (θ̄ starts at θ).
+        decay: β in (0, 1), e.g. 0.999 (an average over about 1/(1 − β) steps).
+    """
+
+    def __init__(self, model: nn.Module, decay: float) -> None:
+        self.decay = decay
+        self.shadow = {k: v.detach().clone() for k, v in model.state_dict().items() if v.is_floating_point()}
+
+    @torch.no_grad()
+    def update(self, model: nn.Module) -> None:
+        for k, v in model.state_dict().items():
+            if k in self.shadow:
+                self.shadow[k].lerp_(v.detach(), 1.0 - self.decay)
+
+    def state_dict(self, model: nn.Module) -> dict[str, Tensor]:
+        """The model's state with the averaged tensors in place of the current ones."""
+        return {k: self.shadow.get(k, v).detach().clone() for k, v in model.state_dict().items()}
+
+    def load(self, shadow: dict[str, Tensor]) -> None:
+        for k, v in shadow.items():
+            self.shadow[k].copy_(v)

@@ -1,0 +1,111 @@
+"""Claiming a run folder: one training at a time writes into it, and never into a foreign folder.
+
+The claim is a lock file created with O_EXCL (atomic on POSIX file systems) that holds the owner's
+pid and host. It is released on every exit path; a claim whose process is gone (killed) is stale
+and is taken over, so that `--resume` works after SIGKILL.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import os
+import socket
+from collections.abc import Iterator
+from pathlib import Path
+
+from dgm.errors import DgmError
+from dgm.io import CONFIG
+
+LOCK = ".dgm.lock"
+
+
+def first_process() -> bool:
+    """False in the extra processes of a data-parallel run (they share the first one's claim)."""
+    return os.environ.get("LOCAL_RANK", "0") == "0" and os.environ.get("RANK", "0") == "0"
+
+
+@contextlib.contextmanager
+def claim_run_folder(out: Path, *, resume: bool) -> Iterator[None]:
+    """Hold `out` for this process while the block runs.
+
+    Refuses (exit 2) a folder in use by a live process, a file, a finished run (without --resume)
+    and a non-empty folder that is not a dgm run.
+    """
+    if not first_process():
+        yield
+        return
+    if out.exists() and not out.is_dir():
+        raise DgmError(f"--out {out} is a file, not a folder")
+    try:
+        out.mkdir(parents=True, exist_ok=True)
+    except OSError as e:
+        raise DgmError(f"cannot create --out {out}: {e.strerror or e}") from None
+    lock = out / LOCK
+    _acquire(lock)
+    try:
+        _check_contents(out, resume)
+        yield
+    finally:
+        with contextlib.suppress(OSError):
+            if lock.read_text() == _owner():
+                lock.unlink()
+
+
+def _owner() -> str:
+    return f"{os.getpid()} {socket.gethostname()}"
+
+
+def _acquire(lock: Path) -> None:
+    for _ in range(2):  # a second try after taking over a stale claim
+        try:
+            fd = os.open(lock, os.O_CREAT | os.O_EXCL | os.O_WRONLY, 0o644)
+        except FileExistsError:
+            holder = _read(lock)
+            if holder is None or _alive(holder):
+                who = f"process {holder.split()[0]}" if holder else "another process"
+                raise DgmError(
+                    f"{lock.parent} is in use by {who} (training into it now); wait for it to finish "
+                    f"or choose another --out"
+                ) from None
+            with contextlib.suppress(FileNotFoundError):
+                if _read(lock) == holder:
+                    lock.unlink()  # the holder is gone (killed): its claim is stale
+            continue
+        with os.fdopen(fd, "w") as f:
+            f.write(_owner())
+        return
+    raise DgmError(f"{lock.parent} is being claimed by another process; choose another --out")
+
+
+def _read(lock: Path) -> str | None:
+    try:
+        return lock.read_text()
+    except OSError:
+        return None
+
+
+def _alive(holder: str) -> bool:
+    """Whether the claim's process runs (a claim from another host, or unreadable, counts as alive)."""
+    pid, _, host = holder.partition(" ")
+    if host != socket.gethostname() or not pid.isdigit():
+        return True
+    try:
+        os.kill(int(pid), 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:
+        return True
+    return True
+
+
+def _check_contents(out: Path, resume: bool) -> None:
+    if resume:
+        return
+    if (out / CONFIG).exists():
+        raise DgmError(f"{out} already holds a run; pass --resume to continue it or choose another --out")
+    others = [p.name for p in out.iterdir() if p.name != LOCK]
+    if others:
+        raise DgmError(
+            f"--out {out} is not empty and holds no dgm run (it has {others[0]!r}); "
+            "choose a new or empty folder"
+        )

@@ -1,0 +1,53 @@
+"""After training: evaluate the kept model on the validation split, write figures and report.json."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+from dgm.train.fit import TrainResult
+
+
+def summarize(out: Path, result: TrainResult, *, verbose: bool = True) -> dict[str, Any]:
+    """Evaluate the kept model on the validation split, write figures and report.json, say where
+    they are (when verbose) and return the report."""
+    from dgm import plots
+    from dgm.data import load_data
+    from dgm.io import read_config
+    from dgm.metrics import evaluate
+    from dgm.utils import valid_json, write_json
+
+    say = print if verbose else (lambda *a: None)
+    config = read_config(out)
+    say(f"step {result.global_step}: evaluating the model of step {result.kept_step} and drawing figures …")
+    data = load_data(config["train"]["data"])
+    metrics = evaluate(result.model, data, "val")
+    report = {
+        "split": "val",
+        "steps": result.global_step,
+        "model_step": result.kept_step,
+        "processes": result.world_size,
+        **metrics,
+    }
+    write_json(out / "report.json", valid_json(report))
+    if result.stop_reason == "patience":
+        say(
+            f"stopped early at step {result.global_step}: no better validation score for "
+            f"{config['train']['patience']} checks"
+        )
+    figures = plots.run_figures(out, result.model, data)
+    shown = ("nll", "nll_bound", "kl", "energy_distance")
+    line = ", ".join(f"{k} {v:.4g}" for k, v in metrics.items() if k in shown)
+    kept = (
+        f" (model of step {result.kept_step}, best on validation)"
+        if result.kept_step != result.global_step
+        else ""
+    )
+    say(f"trained {config['model']} on {data.name}: validation {line}{kept}")
+    files = [
+        f for f in ("model.safetensors", "config.json", "metrics.csv", "report.json") if (out / f).exists()
+    ]
+    say(f"run folder: {out}  ({', '.join(files)})")
+    for f in figures:
+        say(f"figure: {f}")
+    return report
