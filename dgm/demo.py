@@ -10,7 +10,7 @@ import time
 from pathlib import Path
 
 from dgm.config import RunConfig
-from dgm.registry import MODELS, load_all
+from dgm.registry import MODELS
 from dgm.utils import atomic_path, write_json
 
 DATA = "moons"
@@ -20,12 +20,12 @@ STEPS = 1000
 def run_demo(out: Path, *, steps: int = STEPS, data_name: str = DATA) -> Path:
     """Train each model of points on `data_name` for `steps` steps (models whose initialisation is
     already the fit, like the Gaussians, for none), write figures and `report.md`."""
+    import dgm.catalog  # noqa: F401  (registers every component)
     from dgm import plots
     from dgm.data import load_data
     from dgm.metrics import evaluate
     from dgm.train import train
 
-    load_all()
     data = load_data(data_name)
     rows = []
     for entry in MODELS:

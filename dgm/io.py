@@ -83,10 +83,8 @@ def load(path: str | Path, *, device: str | torch.device = "cpu") -> Preprocesse
     from safetensors import SafetensorError
     from safetensors.torch import load_file
 
-    from dgm.models.build import build_model
-    from dgm.registry import load_all
+    from dgm.build import build_model
 
-    load_all()
     run_dir = _run_dir(path)
     config = read_config(run_dir)
     model = build_model(

@@ -66,15 +66,3 @@ MODELS: Registry[Any] = Registry("model")
 DATASETS: Registry[Any] = Registry("dataset")
 OBJECTIVES: Registry[Any] = Registry("objective")
 METRICS: Registry[Any] = Registry("metric")
-
-
-def load_all() -> None:
-    """Import the modules that fill the registries (kept lazy so `import dgm` stays light)."""
-    import dgm.data.images  # noqa: F401
-    import dgm.data.toy  # noqa: F401
-    import dgm.flows.recipes  # noqa: F401
-    import dgm.gan.gan  # noqa: F401
-    import dgm.gan.objectives  # noqa: F401
-    import dgm.metrics  # noqa: F401
-    import dgm.models  # noqa: F401
-    import dgm.objectives  # noqa: F401

@@ -5,7 +5,7 @@ from __future__ import annotations
 import torch
 from torch import Tensor
 
-from dgm.flows.base import Bijection
+from dgm.bijection import Bijection
 
 
 def autograd_log_abs_det(f: Bijection, x: Tensor, c: Tensor | None = None) -> Tensor:

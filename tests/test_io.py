@@ -10,13 +10,12 @@ import pytest
 import torch
 
 import dgm
+import dgm.catalog  # noqa: F401  (registers every component)
+from dgm.build import build_model
 from dgm.errors import DgmError
 from dgm.io import save_model
-from dgm.models import build_model
-from dgm.registry import MODELS, load_all
+from dgm.registry import MODELS
 from dgm.testing import example_batch
-
-load_all()
 
 
 def _saved(tmp_path: Path, name: str = "gaussian") -> tuple[Path, torch.nn.Module, torch.Tensor]:

@@ -6,7 +6,7 @@ import pytest
 import torch
 from torch import Tensor
 
-from dgm.flows.base import Bijection, Compose
+from dgm.bijection import Bijection, Compose
 from dgm.testing import check_bijection
 
 

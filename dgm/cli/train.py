@@ -83,11 +83,11 @@ def overrides(args: argparse.Namespace) -> dict[str, Any]:
 
 
 def run(args: argparse.Namespace) -> int:
+    import dgm.catalog  # noqa: F401  (registers every component)
     from dgm.config import RunConfig
     from dgm.errors import DgmError
-    from dgm.registry import MODELS, load_all
+    from dgm.registry import MODELS
 
-    load_all()
     MODELS.get(args.model)  # fail early on a typo, before Lightning is imported
     given = overrides(args)
     if args.resume:

@@ -11,9 +11,9 @@ from dgm.registry import DATASETS
 
 def load_data(spec: str) -> DataSource:
     """Return the dataset named `spec`, or read the file or folder at that path."""
-    from dgm.registry import load_all
+    import dgm.data.images  # noqa: F401  (registers mnist, digits)
+    import dgm.data.toy  # noqa: F401  (registers the 2-D toys)
 
-    load_all()
     if spec in DATASETS:
         return DATASETS.get(spec)()
     path = Path(spec).expanduser()

@@ -11,7 +11,7 @@ import math
 import torch
 from torch import Tensor
 
-from dgm.flows.base import Bijection
+from dgm.bijection import Bijection
 
 
 class Standardize(Bijection):

@@ -1,13 +1,11 @@
 """Finite normalizing flows: bijections with tractable log-determinants, and the flow models.
 
-Layers follow the contract y, ladj = f(x, c). `dgm.flows.flow.Flow` turns a bijection (data →
-latent) and a standard normal base into a density model, and `dgm.flows.recipes` registers
-RealNVP, NICE, MAF and NSF in `dgm.registry.MODELS`. (This package imports only the layers, so
-that `dgm.models` can use the bijection contract without a cycle.)
+Layers follow the contract y, ladj = f(x, c) of `dgm.bijection`. `dgm.flows.flow.Flow` turns a
+bijection (data → latent) and a standard normal base into a density model, and
+`dgm.flows.recipes` registers RealNVP, NICE, MAF, NSF and Glow in `dgm.registry.MODELS`.
 """
 
 from dgm.flows.autoregressive import MaskedAutoregressive
-from dgm.flows.base import Bijection, Compose, Inverse
 from dgm.flows.coupling import Coupling
 from dgm.flows.elementwise import Additive, Affine, Elementwise
 from dgm.flows.linear import InvertibleLinear, Permutation
@@ -19,11 +17,8 @@ __all__ = [
     "Additive",
     "Affine",
     "BatchNorm",
-    "Bijection",
-    "Compose",
     "Coupling",
     "Elementwise",
-    "Inverse",
     "InvertibleLinear",
     "MaskedAutoregressive",
     "Permutation",

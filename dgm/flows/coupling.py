@@ -12,7 +12,7 @@ from __future__ import annotations
 import torch
 from torch import Tensor, nn
 
-from dgm.flows.base import Bijection
+from dgm.bijection import Bijection
 from dgm.flows.elementwise import Elementwise
 from dgm.nn import MLP, ConvNet
 

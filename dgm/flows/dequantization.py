@@ -23,7 +23,7 @@ import torch
 from torch import Tensor, nn
 from torch.nn.functional import softplus
 
-from dgm.flows.base import Bijection, Compose, Inverse
+from dgm.bijection import Bijection, Compose, Inverse
 from dgm.flows.coupling import Coupling
 from dgm.flows.elementwise import Affine
 from dgm.flows.image import Squeeze, squeezed

@@ -8,8 +8,8 @@ from __future__ import annotations
 import torch
 from torch import Tensor
 
+from dgm.bijection import Bijection, Compose
 from dgm.distributions import standard_normal
-from dgm.flows.base import Bijection, Compose
 from dgm.models.base import GenerativeModel
 
 

@@ -11,7 +11,7 @@ import math
 import torch
 from torch import Tensor, nn
 
-from dgm.flows.base import Bijection
+from dgm.bijection import Bijection
 
 
 def _spatial(event_shape: tuple[int, ...]) -> int:

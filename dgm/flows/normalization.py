@@ -7,7 +7,7 @@ import math
 import torch
 from torch import Tensor, nn
 
-from dgm.flows.base import Bijection
+from dgm.bijection import Bijection
 
 
 def _stat_shape(event_shape: tuple[int, ...]) -> tuple[int, ...]:

@@ -12,8 +12,8 @@ from collections.abc import Callable
 
 from torch import nn
 
+from dgm.bijection import Bijection, Compose
 from dgm.flows.autoregressive import MaskedAutoregressive
-from dgm.flows.base import Bijection, Compose
 from dgm.flows.coupling import Coupling
 from dgm.flows.elementwise import Additive, Affine, Elementwise
 from dgm.flows.flow import Flow

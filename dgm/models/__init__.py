@@ -1,7 +1,7 @@
-"""Generative models: the shared contract and the baseline Gaussians (flows, VAEs, GANs join here)."""
+"""Generative models: the shared contract and the baseline Gaussians (`dgm.build` builds any
+registered model by name)."""
 
 from dgm.models.base import GenerativeModel, Preprocessed
-from dgm.models.build import build_model
 from dgm.models.gaussian import DiagonalGaussian, Gaussian
 
-__all__ = ["DiagonalGaussian", "Gaussian", "GenerativeModel", "Preprocessed", "build_model"]
+__all__ = ["DiagonalGaussian", "GenerativeModel", "Gaussian", "Preprocessed"]

@@ -11,8 +11,8 @@ from __future__ import annotations
 import torch
 from torch import Tensor, nn
 
+from dgm.bijection import Bijection
 from dgm.errors import NoDensityError
-from dgm.flows.base import Bijection
 from dgm.utils import one_hot
 
 

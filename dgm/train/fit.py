@@ -12,15 +12,15 @@ from typing import Any
 
 import torch
 
+from dgm.build import build_model, model_arguments, resolved_arguments
 from dgm.config import RunConfig, parse_duration
 from dgm.data import DataSource, load_data
 from dgm.data.dequantize import dequantize, pipeline_levels
 from dgm.errors import DgmError, TrainingInterrupted
 from dgm.io import CONFIG, read_config, save_model
-from dgm.models import Preprocessed, build_model
-from dgm.models.build import model_arguments, resolved_arguments
+from dgm.models import Preprocessed
 from dgm.objectives.base import Objective, OptimSettings
-from dgm.registry import DATASETS, MODELS, OBJECTIVES, load_all
+from dgm.registry import DATASETS, MODELS, OBJECTIVES
 from dgm.train.callbacks import CHECKPOINT, AtomicCheckpointIO, GracefulStop, MetricsLog, write_checkpoint
 from dgm.train.data import steps_for_epochs
 from dgm.train.folder import claim_run_folder
@@ -222,7 +222,8 @@ def _write_arrays(path: Path, x: Any, labels: Any) -> None:
 
 
 def _train(config: RunConfig, out: Path, resume: bool, progress: bool) -> TrainResult:
-    load_all()
+    import dgm.catalog  # noqa: F401  (registers every component)
+
     if resume:  # a killed run may have left temporary files from an interrupted atomic write
         for stale in out.rglob(".*.tmp"):
             stale.unlink()

@@ -8,10 +8,9 @@ from pathlib import Path
 
 import pytest
 
+import dgm.catalog  # noqa: F401  (registers every component)
 from dgm.cli.main import main
-from dgm.registry import DATASETS, METRICS, MODELS, load_all
-
-load_all()
+from dgm.registry import DATASETS, METRICS, MODELS
 
 
 def run_cli(*args: str, cwd: Path | None = None) -> subprocess.CompletedProcess:

@@ -14,8 +14,8 @@ from collections.abc import Callable
 import pytest
 import torch
 
+from dgm.bijection import Bijection, Compose, Inverse
 from dgm.flows.autoregressive import MaskedAutoregressive
-from dgm.flows.base import Bijection, Compose, Inverse
 from dgm.flows.coupling import Coupling
 from dgm.flows.elementwise import Additive, Affine
 from dgm.flows.image import MultiScale, Squeeze, level_shapes

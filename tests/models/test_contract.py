@@ -6,12 +6,13 @@ from __future__ import annotations
 import pytest
 import torch
 
+import dgm.catalog  # noqa: F401  (registers every component)
+from dgm.build import build_model
 from dgm.errors import NoDensityError
-from dgm.models import GenerativeModel, build_model
-from dgm.registry import MODELS, load_all
+from dgm.models import GenerativeModel
+from dgm.registry import MODELS
 from dgm.testing import example_batch
 
-load_all()
 DENSITY_MODELS = [e.name for e in MODELS if e.obj.density == "exact" and "points" in e.obj.data_kinds]
 
 

@@ -7,8 +7,9 @@ import math
 import pytest
 import torch
 
+from dgm.build import build_model
 from dgm.errors import NoDensityError
-from dgm.models import GenerativeModel, build_model
+from dgm.models import GenerativeModel
 from dgm.models.gaussian import DiagonalGaussian, Gaussian
 
 

@@ -7,12 +7,11 @@ from __future__ import annotations
 import pytest
 import torch
 
-from dgm.models import build_model
+import dgm.catalog  # noqa: F401  (registers every component)
+from dgm.build import build_model
 from dgm.objectives.base import StepContext
-from dgm.registry import OBJECTIVES, load_all
+from dgm.registry import OBJECTIVES
 from dgm.testing import model_for
-
-load_all()
 
 
 @pytest.mark.parametrize("name", OBJECTIVES.names())

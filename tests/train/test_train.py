@@ -15,8 +15,8 @@ import torch
 from safetensors.torch import load_file
 
 import dgm
+from dgm.build import model_arguments
 from dgm.cli.main import main
-from dgm.models.build import model_arguments
 
 pytestmark = pytest.mark.slow
 

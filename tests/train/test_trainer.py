@@ -17,14 +17,15 @@ import torch
 from safetensors.torch import load_file
 
 import dgm
+import dgm.catalog  # noqa: F401  (registers every component)
 from dgm.cli.main import main
 from dgm.data import load_data
-from dgm.registry import OBJECTIVES, load_all
+from dgm.registry import OBJECTIVES
 from dgm.testing import model_for
 from dgm.train.validation import validation_score
 
 pytestmark = pytest.mark.slow
-load_all()
+
 CLI = [sys.executable, "-m", "dgm.cli.main"]
 SMALL_GAN = ["--set", "model_args.hidden=[32,32]", "--batch-size", "64"]
 

@@ -1,10 +1,15 @@
-"""Build a model from its name, data shape and keyword arguments, checked against its signature."""
+"""Build a model from its name, data shape and keyword arguments, checked against its signature.
+
+This module sits above the model families (it imports the catalogue that registers them), so
+that `dgm.models`, `dgm.flows` and `dgm.gan` never import one another in a circle.
+"""
 
 from __future__ import annotations
 
 import inspect
 from typing import Any
 
+import dgm.catalog  # noqa: F401  (registers every model)
 from dgm.data.transforms import make_preprocessing
 from dgm.errors import DgmError
 from dgm.models.base import Preprocessed

@@ -1,0 +1,16 @@
+"""The catalogue: importing this module registers every model, dataset, objective and metric.
+
+The registries (`dgm.registry`) only hold names; a component registers itself when its module is
+imported. Users that look components up by name (the CLI, `dgm.build`, the trainer, tests)
+import this module, which sits at the top of the import graph, so that the registries stay at its
+bottom and `import dgm` stays light.
+"""
+
+import dgm.data.images  # noqa: F401  (mnist, digits)
+import dgm.data.toy  # noqa: F401  (2-D toys)
+import dgm.flows.recipes  # noqa: F401  (realnvp, nice, maf, nsf, glow)
+import dgm.gan.gan  # noqa: F401  (gan)
+import dgm.gan.objectives  # noqa: F401  (gan-ns)
+import dgm.metrics  # noqa: F401
+import dgm.models.gaussian  # noqa: F401  (gaussian, diag-gaussian)
+import dgm.objectives  # noqa: F401  (mle)
