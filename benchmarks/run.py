@@ -15,6 +15,8 @@ BENCHMARKS = {
     "peers": ["--steps", "3000", "--threads", "1", "--seeds", "0,1,2", "--jobs", "2"],
     "mnist": ["--threads", "1"],
     "threads": [],
+    "memory": [],
+    "budget": ["--max-time", "3m", "--threads", "1"],
 }
 
 if __name__ == "__main__":

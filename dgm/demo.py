@@ -1,4 +1,4 @@
-"""The demo: fit every registered density family to `moons`, evaluate, plot and report.
+"""The demo: fit every registered model of points to `moons`, evaluate, plot and report.
 
 Run by `make demo` (or `dgm demo`). Each model trains for a short, fixed budget so the whole demo
 finishes in a few minutes on 2 CPU cores; the report compares the families on the test split.
@@ -70,5 +70,6 @@ def _markdown(rows: list, data: object, steps: int) -> str:
             f"{m.get('kl', float('nan')):.3f} | {m['energy_distance']:.4f} | {seconds:.1f} | {figs} |"
         )
     lines += ["", "## Learned densities (true density on the left)", ""]
-    lines += [f"**{name}**\n\n![{name}]({name}/figures/density.png)\n" for name, *_ in rows]
+    with_density = [name for name, *_, figures in rows if any(p.stem == "density" for p in figures)]
+    lines += [f"**{name}**\n\n![{name}]({name}/figures/density.png)\n" for name in with_density]
     return "\n".join(lines) + "\n"

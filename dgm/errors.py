@@ -17,6 +17,12 @@ class TrainingDiverged(DgmError):
     exit_code = 1
 
 
+class NotFinite(DgmError):
+    """A model computed NaN or infinite values from finite weights, e.g. samples (exit code 1)."""
+
+    exit_code = 1
+
+
 class TrainingInterrupted(DgmError):
     """SIGINT or SIGTERM stopped training at a step boundary, after a checkpoint (exit 128 + signal)."""
 

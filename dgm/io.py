@@ -6,8 +6,10 @@ hostile file can at worst fail to load. Both files are written atomically.
 
 from __future__ import annotations
 
+import contextlib
 import json
 import math
+from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
@@ -19,6 +21,7 @@ from dgm.utils import atomic_path, write_json
 
 WEIGHTS, CONFIG = "model.safetensors", "config.json"
 MAX_DIM = 10**8  # no real data sample has more dimensions; a larger event_shape is a tampered file
+MAX_CONFIG_BYTES = 2**20  # a config.json is a few kB
 
 
 def save_model(
@@ -42,9 +45,7 @@ def read_config(run_dir: str | Path) -> dict[str, Any]:
     """Read and check a run's config.json."""
     path = _run_dir(run_dir) / CONFIG
     try:
-        config = json.loads(path.read_text())
-    except FileNotFoundError:
-        raise DgmError(f"{path} is missing: is {path.parent} a dgm run folder?") from None
+        config = json.loads(_read_capped(path, MAX_CONFIG_BYTES))
     except (json.JSONDecodeError, UnicodeDecodeError) as e:
         raise DgmError(f"{path} is not valid JSON ({e})") from None
     if not isinstance(config, dict):
@@ -54,6 +55,23 @@ def read_config(run_dir: str | Path) -> dict[str, Any]:
             raise DgmError(f"{path} lacks the key {key!r}")
     _check_types(path, config)
     return config
+
+
+def _read_capped(path: Path, limit: int) -> bytes:
+    """The bytes of a regular file of at most `limit` bytes: reads no more than limit + 1 bytes, so a
+    config.json that is huge, or a link to /dev/zero or a pipe, cannot exhaust memory or hang."""
+    if not path.exists():
+        raise DgmError(f"{path} is missing: is {path.parent} a dgm run folder?")
+    if not path.is_file():
+        raise DgmError(f"{path} is not a regular file")
+    try:
+        with path.open("rb") as f:
+            data = f.read(limit + 1)
+    except OSError as e:
+        raise DgmError(f"cannot read {path}: {e.strerror or e}") from None
+    if len(data) > limit:
+        raise DgmError(f"{path} is larger than {limit} bytes: not a dgm model config")
+    return data
 
 
 def _check_types(path: Path, config: dict[str, Any]) -> None:
@@ -76,35 +94,101 @@ def _check_types(path: Path, config: dict[str, Any]) -> None:
 def load(path: str | Path, *, device: str | torch.device = "cpu") -> Preprocessed:
     """Load a trained model from a run folder (or its model.safetensors), without unpickling.
 
+    Nothing is allocated before the architecture in config.json is known to match the tensors in
+    model.safetensors: the model is first built on the meta device (no memory), its construction
+    bounded by the number of tensors in the file, and compared with the file's header. The weights
+    must then have the model's dtypes and be finite.
+
     Example:
         >>> model = dgm.load("runs/g")  # doctest: +SKIP
         >>> model.log_prob(x)           # log p(x) in the data's units, shape (B,)  # doctest: +SKIP
     """
-    from safetensors import SafetensorError
-    from safetensors.torch import load_file
-
     from dgm.build import build_model
 
     run_dir = _run_dir(path)
     config = read_config(run_dir)
-    model = build_model(
-        config["model"],
-        tuple(config["event_shape"]),
-        config["preprocess"],
-        config.get("model_args"),
-        dequantize=config.get("dequantize"),
-        levels=config.get("data", {}).get("levels"),
-    )
     weights = run_dir / WEIGHTS
+    dtype = getattr(torch, config.get("dtype", "float32"))
+
+    def build() -> Preprocessed:
+        return build_model(
+            config["model"],
+            tuple(config["event_shape"]),
+            config["preprocess"],
+            config.get("model_args"),
+            dequantize=config.get("dequantize"),
+            levels=config.get("data", {}).get("levels"),
+        )
+
+    shapes = header_shapes(weights)
+    with torch.device("meta"), _bounded_construction(2 * len(shapes) + 64, weights):
+        skeleton = build().state_dict()
+    _check_shapes(weights, skeleton, shapes)
+    model = build()
+    state = _read_weights(weights)
+    _check_values(
+        weights, state, {k: dtype if v.is_floating_point() else v.dtype for k, v in skeleton.items()}
+    )
+    model.load_state_dict(state, strict=True)
+    return model.to(device=device, dtype=dtype).eval()
+
+
+def header_shapes(weights: Path) -> dict[str, tuple[int, ...]]:
+    """Tensor name -> shape, read from the safetensors header alone (no tensor data)."""
+    from safetensors import SafetensorError, safe_open
+
+    if weights.exists() and not weights.is_file():
+        raise DgmError(f"{weights} is not a regular file")
     try:
-        state = load_file(str(weights))
+        with safe_open(str(weights), "pt") as f:
+            return {k: tuple(f.get_slice(k).get_shape()) for k in f.keys()}
     except FileNotFoundError:
         raise DgmError(f"{weights} is missing") from None
     except (SafetensorError, OSError, ValueError) as e:
         raise DgmError(f"{weights} is not a valid safetensors file ({str(e).splitlines()[0]})") from None
-    expected = model.state_dict()
-    missing, unexpected = sorted(set(expected) - set(state)), sorted(set(state) - set(expected))
-    wrong = [k for k in expected if k in state and state[k].shape != expected[k].shape]
+
+
+def _read_weights(weights: Path) -> dict[str, torch.Tensor]:
+    from safetensors import SafetensorError
+    from safetensors.torch import load_file
+
+    try:
+        return load_file(str(weights))
+    except (SafetensorError, OSError, ValueError) as e:
+        raise DgmError(f"{weights} is not a valid safetensors file ({str(e).splitlines()[0]})") from None
+
+
+@contextlib.contextmanager
+def _bounded_construction(limit: int, weights: Path) -> Iterator[None]:
+    """Stop building a model once it has registered more than `limit` parameters and buffers: a
+    config.json asking for 10⁹ layers fails at once instead of looping (on the meta device)."""
+    from torch.nn.modules import module
+
+    count = 0
+
+    def hook(*args: Any) -> None:
+        nonlocal count
+        count += 1
+        if count > limit:
+            raise DgmError(f"{CONFIG} describes a model with far more tensors than {weights} holds")
+
+    handles = [
+        module.register_module_parameter_registration_hook(hook),
+        module.register_module_buffer_registration_hook(hook),
+    ]
+    try:
+        yield
+    finally:
+        for handle in handles:
+            handle.remove()
+
+
+def _check_shapes(
+    weights: Path, expected: dict[str, torch.Tensor], shapes: dict[str, tuple[int, ...]]
+) -> None:
+    """The names and shapes of the model's state dict must be those in the weights file."""
+    missing, unexpected = sorted(set(expected) - set(shapes)), sorted(set(shapes) - set(expected))
+    wrong = [k for k in expected if k in shapes and shapes[k] != tuple(expected[k].shape)]
     if missing or unexpected or wrong:
         problems = [
             f"{what}: {', '.join(keys[:3])}{' …' if len(keys) > 3 else ''}"
@@ -112,13 +196,22 @@ def load(path: str | Path, *, device: str | torch.device = "cpu") -> Preprocesse
             if keys
         ]
         raise DgmError(f"{weights} does not match the model in {CONFIG} ({'; '.join(problems)})")
+
+
+def _check_values(weights: Path, state: dict[str, torch.Tensor], dtypes: dict[str, torch.dtype]) -> None:
+    """Every tensor has the model's dtype (floating ones the run's dtype) and is finite."""
+    wrong = [k for k, v in state.items() if v.dtype != dtypes[k]]
+    if wrong:
+        k = wrong[0]
+        raise DgmError(
+            f"{weights}: {k} has dtype {str(state[k].dtype).removeprefix('torch.')}, the model "
+            f"in {CONFIG} expects {str(dtypes[k]).removeprefix('torch.')}"
+        )
     bad = [k for k, v in state.items() if v.is_floating_point() and not torch.isfinite(v).all()]
     if bad:
         raise DgmError(
             f"{weights} holds NaN or infinite values (in {bad[0]}): the run diverged or the file is corrupt"
         )
-    model.load_state_dict(state, strict=True)
-    return model.to(device=device, dtype=getattr(torch, config.get("dtype", "float32"))).eval()
 
 
 def _run_dir(path: str | Path) -> Path:

@@ -61,3 +61,45 @@ def test_yaml(tmp_path: Path) -> None:
         read_yaml(tmp_path / "b.yaml")
     with pytest.raises(DgmError, match="does not exist"):
         read_yaml(tmp_path / "c.yaml")
+
+
+def test_config_doc_is_up_to_date() -> None:
+    from dgm.config import config_doc
+
+    doc = Path(__file__).resolve().parents[1] / "docs" / "config.md"
+    assert doc.read_text() == config_doc(), "regenerate docs/config.md with dgm.config.config_doc()"
+
+
+def test_every_config_key_is_documented_with_type_and_default() -> None:
+    import dataclasses
+
+    from dgm.config import config_doc
+
+    doc = config_doc()
+    for f in dataclasses.fields(RunConfig):
+        row = next(line for line in doc.splitlines() if line.startswith(f"| `{f.name}` |"))
+        cells = [c.strip() for c in row.replace("\\|", "¦").split("|")[1:-1]]
+        assert len(cells) == 4 and all(cells), row  # key, type, default, meaning
+
+
+def test_train_help_points_at_the_config_doc(capsys: pytest.CaptureFixture) -> None:
+    from dgm.cli.main import main
+
+    with pytest.raises(SystemExit):
+        main(["train", "--help"])
+    assert "docs/config.md" in " ".join(capsys.readouterr().out.split())
+
+
+@pytest.mark.parametrize(
+    ("key", "value", "message"),
+    [
+        ("batch_size", 12345678901234567890123, "batch_size is too large"),
+        ("batch_size", "12345678901234567890123", "batch_size is too large"),
+        ("seed", 10**400, "seed is too large"),
+        ("lr", "inf", "lr must be a finite number"),
+        ("lr", float("nan"), "lr must be a finite number"),
+    ],
+)
+def test_numbers_out_of_range_say_so(key: str, value: object, message: str) -> None:
+    with pytest.raises(DgmError, match=message):
+        RunConfig.from_dict({"model": "gaussian", "data": "moons", key: value}).resolve()

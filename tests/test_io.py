@@ -3,7 +3,11 @@
 from __future__ import annotations
 
 import json
+import math
 import pickle
+import resource
+import time
+from collections.abc import Callable
 from pathlib import Path
 
 import pytest
@@ -11,7 +15,7 @@ import torch
 
 import dgm
 import dgm.catalog  # noqa: F401  (registers every component)
-from dgm.build import build_model
+from dgm.build import build_model, model_arguments
 from dgm.errors import DgmError
 from dgm.io import save_model
 from dgm.registry import MODELS
@@ -88,3 +92,85 @@ def test_weights_that_do_not_match_the_config(tmp_path: Path) -> None:
 def test_missing_run(tmp_path: Path) -> None:
     with pytest.raises(DgmError, match="does not exist"):
         dgm.load(tmp_path / "nothing")
+
+
+def _tamper_weights(run: Path, change: Callable[[str, torch.Tensor], torch.Tensor]) -> None:
+    from safetensors.torch import load_file, save_file
+
+    state = load_file(str(run / "model.safetensors"))
+    save_file({k: change(k, v) for k, v in state.items()}, str(run / "model.safetensors"))
+
+
+def _first_float(run: Path) -> str:
+    from safetensors.torch import load_file
+
+    return next(k for k, v in load_file(str(run / "model.safetensors")).items() if v.is_floating_point())
+
+
+@pytest.mark.parametrize("name", MODELS.names())
+@pytest.mark.parametrize("dtype", [torch.int32, torch.float64])
+def test_weights_of_another_dtype_are_refused(tmp_path: Path, name: str, dtype: torch.dtype) -> None:
+    run, _, _ = _saved(tmp_path, name)
+    key = _first_float(run)
+    _tamper_weights(run, lambda k, v: v.to(dtype) if k == key else v)
+    with pytest.raises(DgmError, match=f"{key} has dtype {str(dtype)[6:]}, the model in config.json expects"):
+        dgm.load(run)
+
+
+@pytest.mark.parametrize("name", MODELS.names())
+def test_non_finite_weights_are_refused(tmp_path: Path, name: str) -> None:
+    run, _, _ = _saved(tmp_path, name)
+    key = _first_float(run)
+    _tamper_weights(run, lambda k, v: v * math.nan if k == key else v)
+    with pytest.raises(DgmError, match="NaN or infinite"):
+        dgm.load(run)
+
+
+def _set_model_args(run: Path, **args: object) -> None:
+    cfg = json.loads((run / "config.json").read_text())
+    (run / "config.json").write_text(json.dumps({**cfg, "model_args": {**cfg["model_args"], **args}}))
+
+
+def test_non_finite_model_arguments_are_refused(tmp_path: Path) -> None:
+    run, _, _ = _saved(tmp_path, "realnvp")
+    _set_model_args(run, scale_bound=math.nan)  # json writes NaN, which Python's json reads back
+    with pytest.raises(DgmError, match="model_args.scale_bound of 'realnvp' must be a finite number"):
+        dgm.load(run)
+
+
+@pytest.mark.parametrize("name", MODELS.names())
+def test_huge_architectures_fail_before_anything_is_allocated(tmp_path: Path, name: str) -> None:
+    """Each size argument set to 10⁷ (hidden: 400 TB of weights) or 10⁹ (10⁹ layers: a hang) must
+    fail at once, from the header of the weights file, with no memory taken."""
+    run, _, _ = _saved(tmp_path, name)
+    sizes = {k: v for k, v in model_arguments(name).items() if type(v) is int or isinstance(v, tuple)}
+    before = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
+    start = time.perf_counter()
+    for key, default in sizes.items():
+        for size in (10**7, 10**9):
+            _set_model_args(run, **{key: [size] * len(default) if isinstance(default, tuple) else size})
+            with pytest.raises(DgmError):
+                dgm.load(run)
+        _set_model_args(run, **{key: default})
+    assert time.perf_counter() - start < 10 + 2 * len(sizes)
+    assert resource.getrusage(resource.RUSAGE_SELF).ru_maxrss - before < 500_000  # kB
+
+
+def test_config_is_read_with_a_size_limit(tmp_path: Path) -> None:
+    run, _, _ = _saved(tmp_path)
+    (run / "config.json").unlink()
+    (run / "config.json").symlink_to("/dev/zero")
+    with pytest.raises(DgmError, match="not a regular file"):
+        dgm.load(run)
+    (run / "config.json").unlink()
+    (run / "config.json").write_text(" " * 2**21 + "{}")
+    with pytest.raises(DgmError, match="larger than"):
+        dgm.load(run)
+
+
+def test_weights_that_are_not_a_file_are_refused(tmp_path: Path) -> None:
+    run, _, _ = _saved(tmp_path)
+    (run / "model.safetensors").unlink()
+    (run / "model.safetensors").symlink_to("/dev/zero")
+    with pytest.raises(DgmError, match="not a regular file"):
+        dgm.load(run)

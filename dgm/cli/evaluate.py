@@ -8,7 +8,6 @@ import json
 
 def add_parser(sub: argparse._SubParsersAction) -> None:
     from dgm.cli.common import add_device, add_seed
-    from dgm.data.base import SPLITS
 
     p = sub.add_parser("evaluate", help="evaluate a trained model on data")
     p.add_argument("run", help="run folder written by dgm train")
@@ -16,8 +15,7 @@ def add_parser(sub: argparse._SubParsersAction) -> None:
     p.add_argument(
         "--split",
         default="test",
-        choices=SPLITS,
-        help="which samples to judge on (default test; all = every sample of the file)",
+        help="samples to judge on: train, val, test or all (default test; all = every sample of a file)",
     )
     p.add_argument("--metrics", nargs="+", help="metrics to compute (default: every one that applies)")
     p.add_argument("--n-samples", type=int, default=2000, help="model samples for sample-based metrics")
@@ -36,6 +34,7 @@ def add_parser(sub: argparse._SubParsersAction) -> None:
 
 
 def run(args: argparse.Namespace) -> int:
+    from dgm.cli.common import run_label_values
     from dgm.data import load_data
     from dgm.errors import DgmError
     from dgm.io import load, read_config
@@ -57,6 +56,7 @@ def run(args: argparse.Namespace) -> int:
         n_samples=args.n_samples,
         seed=args.seed,
         importance_samples=args.importance_samples,
+        label_values=run_label_values(args.run, model.context_features) if model.context_features else None,
     )
     kept = read_config(args.run).get("kept", {})
     result = {

@@ -3,11 +3,21 @@
 from __future__ import annotations
 
 import argparse
+import sys
+from collections.abc import Iterator
 from pathlib import Path
+from typing import TYPE_CHECKING, BinaryIO
 
 from dgm.cli.common import add_device, add_seed
 
+if TYPE_CHECKING:
+    from torch import Tensor
+
+    from dgm.models.base import GenerativeModel
+
 FORMATS = (".npy", ".csv", ".png")
+CHUNK = 65536  # samples drawn and written at a time
+PNG_SAMPLES = {False: 20000, True: 256}  # samples a .png shows: 2-D points (False), images (True)
 
 
 def add_parser(sub: argparse._SubParsersAction) -> None:
@@ -15,7 +25,11 @@ def add_parser(sub: argparse._SubParsersAction) -> None:
     p.add_argument("run", help="run folder written by dgm train")
     p.add_argument("-n", type=int, default=1000, help="number of samples (default 1000)")
     p.add_argument("-o", "--output", help="output file: .npy, .csv or .png (default RUN/samples.npy)")
-    p.add_argument("--label", type=int, help="class to sample (class-conditional models; default: uniform)")
+    p.add_argument(
+        "--label",
+        type=int,
+        help="label value to sample, as in the training data (class-conditional models; default: uniform)",
+    )
     add_seed(p)
     add_device(p)
     p.set_defaults(handler=run)
@@ -26,9 +40,10 @@ def run(args: argparse.Namespace) -> int:
     import torch
 
     from dgm import plots
+    from dgm.cli.common import run_label_values
+    from dgm.data.base import describe_values
     from dgm.errors import DgmError
     from dgm.io import load, read_config
-    from dgm.models.base import sample_labelled
     from dgm.utils import atomic_path, resolve_device
 
     if args.n < 1:
@@ -38,33 +53,76 @@ def run(args: argparse.Namespace) -> int:
         raise DgmError(f"cannot write {out.name}: choose an output ending in {', '.join(FORMATS)}")
     model = load(args.run, device=resolve_device(args.device))
     kind = read_config(args.run).get("data", {}).get("kind", "points")
-    labels = None
+    label = None
     if args.label is not None:
         if not model.context_features:
             raise DgmError("--label needs a class-conditional model (train with --set conditional=true)")
-        if not 0 <= args.label < model.context_features:
-            raise DgmError(f"--label must be in 0..{model.context_features - 1}, got {args.label}")
-        labels = torch.full((args.n,), args.label)
-    torch.manual_seed(args.seed)
-    with torch.no_grad():
-        x = sample_labelled(model, args.n, labels).cpu()
+        values = run_label_values(args.run, model.context_features)
+        if args.label not in values:
+            raise DgmError(
+                f"--label {args.label} is not a label of the training data (known: {describe_values(values)})"
+            )
+        label = values.index(args.label)
+    shape = tuple(model.event_shape)
+    if out.suffix == ".png" and kind != "image" and shape != (2,):
+        raise DgmError("a .png of samples needs 2-D points or images; write .npy or .csv instead")
+    if out.suffix == ".csv" and len(shape) != 1:
+        raise DgmError("only vector samples can be written as .csv; use .npy for images")
+    n = min(args.n, PNG_SAMPLES[kind == "image"]) if out.suffix == ".png" else args.n
+    chunks = _draw(model, n, label, args.seed, args.run)
     if out.suffix == ".png":
+        x = torch.cat(list(chunks))
         if kind == "image":
-            plots.image_grid(x.float()[:256], out)
-        elif x.reshape(args.n, -1).shape[1] == 2:
-            plots.samples_2d(x.double(), _data_points(args.run), out)
+            plots.image_grid(x.float(), out)
         else:
-            raise DgmError("a .png of samples needs 2-D points or images; write .npy or .csv instead")
+            plots.samples_2d(x.double(), _data_points(args.run), out)
     elif out.suffix == ".csv":
-        if x.dim() != 2:
-            raise DgmError("only vector samples can be written as .csv; use .npy for images")
-        with atomic_path(out) as tmp:
-            np.savetxt(tmp, x.numpy(), delimiter=",", fmt="%.8g")
+        with atomic_path(out) as tmp, open(tmp, "w") as f:
+            for x in chunks:
+                np.savetxt(f, x.numpy(), delimiter=",", fmt="%.8g")
     else:
         with atomic_path(out) as tmp, open(tmp, "wb") as f:
-            np.save(f, x.numpy())
-    print(f"wrote {args.n} samples to {out}")
+            _write_npy(f, chunks, (n, *shape))
+    print(f"wrote {n} samples to {out}")
     return 0
+
+
+def _draw(model: GenerativeModel, n: int, label: int | None, seed: int, run: str) -> Iterator[Tensor]:
+    """n samples (of class `label`, or of uniformly drawn classes for a conditional model when it is
+    None) drawn CHUNK at a time after one seeding (so memory stays bounded whatever n is), on
+    the CPU; each chunk is checked to be finite, so that no NaN is ever written. Progress goes to
+    stderr when it is a terminal and n spans several chunks."""
+    import torch
+
+    from dgm.errors import NotFinite
+    from dgm.models.base import sample_labelled
+
+    torch.manual_seed(seed)
+    show = n > CHUNK and sys.stderr.isatty()
+    for start in range(0, n, CHUNK):
+        k = min(CHUNK, n - start)
+        with torch.no_grad():
+            x = sample_labelled(model, k, None if label is None else torch.full((k,), label)).cpu()
+        if not torch.isfinite(x).all():
+            raise NotFinite(
+                f"the model in {run} drew NaN or infinite samples; nothing was written "
+                "(the weights are corrupt, or the run diverged)"
+            )
+        if show:
+            print(f"\rsampling: {start + k}/{n}", end="\n" if start + k == n else "", file=sys.stderr)
+        yield x
+
+
+def _write_npy(f: BinaryIO, chunks: Iterator[Tensor], shape: tuple[int, ...]) -> None:
+    """An .npy file written incrementally: the header for the full array, then each chunk's bytes."""
+    import numpy as np
+
+    first = next(chunks).numpy()
+    header = {"descr": np.lib.format.dtype_to_descr(first.dtype), "fortran_order": False, "shape": shape}
+    np.lib.format.write_array_header_1_0(f, header)
+    f.write(first.tobytes())
+    for x in chunks:
+        f.write(x.numpy().tobytes())
 
 
 def _data_points(run: str) -> torch.Tensor:  # noqa: F821

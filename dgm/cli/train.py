@@ -45,7 +45,7 @@ def add_parser(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--devices", type=int, help="processes/GPUs per node for data parallelism")
     p.add_argument("--num-nodes", type=int, help="number of nodes (with torchrun or SLURM)")
     p.add_argument("--strategy", help="Lightning strategy, e.g. ddp")
-    p.add_argument("--config", type=Path, help="YAML file of config keys (see docs)")
+    p.add_argument("--config", type=Path, help="YAML file of config keys (every key: docs/config.md)")
     p.add_argument(
         "--set",
         action="append",

@@ -3,6 +3,8 @@
 Every format becomes float32 samples with seeded 80/10/10 train/val/test splits (seed 0) plus
 `splits["all"]`, the whole file in its own order (to evaluate on every sample of a held-out file).
 Shapes decide the kind: (N, D) points; (N, H, W) or (N, C, H, W) images with values in [0, 1].
+Points with a constant column are refused (they have no density). Labels (`y` or `labels` of an
+.npz) may be any integers: class k is the k-th smallest value (`DataSource.label_values`).
 NumPy files are always read with allow_pickle=False: dgm never unpickles.
 """
 
@@ -29,13 +31,13 @@ _PNG_MODES = {"1": "L", "L": "L", "LA": "L", "P": "RGB", "PA": "RGB", "RGB": "RG
 def load_file(path: Path | str) -> DataSource:
     """Read user data from `path` (see the module docstring for formats and splits)."""
     path = Path(path)
-    labels = None
+    labels, names = None, None
     if not path.exists():
         raise DgmError(f"{path}: no such file or folder")
     if path.is_dir():
         x, kind, levels = _read_png_folder(path), "image", 256
     elif path.suffix.lower() == ".csv":
-        x, kind, levels = _read_csv(path), "points", None
+        (x, names), kind, levels = _read_csv(path), "points", None
     elif path.suffix.lower() in (".npy", ".npz"):
         array, labels = _read_numpy(path)
         x, kind, levels = _as_samples(path, array)
@@ -43,7 +45,10 @@ def load_file(path: Path | str) -> DataSource:
     else:
         suffix = path.suffix or "(no extension)"
         raise DgmError(f"{path}: unsupported data format {suffix!r}; use {SUPPORTED}")
-    return _source(path, x, kind, levels, labels)
+    data = _source(path, x, kind, levels, labels)
+    if kind == "points":
+        _check_columns(path, data.splits["all"], data.splits["train"], names)
+    return data
 
 
 def _one_line(error: BaseException) -> str:
@@ -66,6 +71,23 @@ def _check_samples(path: Path, x: np.ndarray) -> None:
     if not finite.all():
         first = int(np.argmin(finite))
         raise DgmError(f"{path}: sample {first} (0-based) has NaN or infinite values; data must be finite")
+
+
+def _check_columns(path: Path, x: torch.Tensor, train: torch.Tensor, names: list[str] | None) -> None:
+    """Refuse a column of points that is constant in the file or in its training split.
+
+    All the mass of such a column sits on one value, so the data have no density in D dimensions:
+    a model's log p(x) grows without bound as it fits, and standardising it would divide by σ = 0.
+    """
+    for rows, where in ((x, "in every row"), (train, "in the training split (80% of the rows)")):
+        constant = torch.nonzero(rows.amax(0) == rows.amin(0)).flatten()
+        if len(constant):
+            j = int(constant[0])
+            header = f" {names[j]!r}" if names and names[j] else ""
+            raise DgmError(
+                f"{path}: column {j} (0-based){header} is constant ({rows[0, j].item():g} {where}); "
+                "a density on a degenerate column is infinite: drop that column"
+            )
 
 
 def _source(
@@ -99,8 +121,9 @@ def _parse_row(path: Path, row: int, cells: list[str]) -> list[float]:
     return [float(cell) for cell in cells]
 
 
-def _read_csv(path: Path) -> np.ndarray:
-    """Parse comma-separated numbers; a first row with no numeric cell is a header.
+def _read_csv(path: Path) -> tuple[np.ndarray, list[str] | None]:
+    """Parse comma-separated numbers and the column names; a first row with no numeric cell is a
+    header (else the names are None).
 
     Rows are numbered as lines of the file (1-based, header included); blank lines are skipped.
     """
@@ -111,7 +134,9 @@ def _read_csv(path: Path) -> np.ndarray:
     lines = [(i, line.split(",")) for i, line in enumerate(text.splitlines(), 1) if line.strip()]
     if not lines:
         raise DgmError(f"{path}: empty file")
+    names = None
     if not any(_is_number(cell) for cell in lines[0][1]):
+        names = [cell.strip() for cell in lines[0][1]]
         lines = lines[1:]
         if not lines:
             raise DgmError(f"{path}: has a header row but no data rows")
@@ -133,7 +158,7 @@ def _read_csv(path: Path) -> np.ndarray:
             f"{path}: row {lines[i][0]}, column {j + 1}: {cell!r} is NaN, infinite or beyond float32 range"
         )
     _check_samples(path, x)
-    return x
+    return x, names if names is not None and len(names) == width else None
 
 
 # -------------------------------------------------------------------------------------- NumPy

@@ -19,7 +19,8 @@ class Standardize(Bijection):
 
     Args:
         event_shape: shape of one sample.
-        min_std: floor on σ, so that constant features do not give an infinite density.
+        min_std: floor on σ, so that a (near-)constant feature does not divide by zero. Points with a
+            constant column have no density at all and are refused when read (`dgm.data.files`).
     """
 
     def __init__(self, event_shape: tuple[int, ...], *, min_std: float = 1e-3) -> None:

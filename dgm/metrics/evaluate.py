@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import math
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from itertools import repeat
 
@@ -65,7 +65,8 @@ class Evaluation:
 
     def samples(self) -> Tensor:
         """n_samples model samples drawn with a fixed seed, on the CPU; a conditional model draws
-        them for the labels of the first n_samples evaluation points, so both sides share a class mix."""
+        them for the labels of the first n_samples evaluation points, so both sides share a class mix
+        (sample i is then paired with point i: `_energy` leaves such pairs out of its cross term)."""
         if "samples" not in self._cache:
             p = next(self.model.parameters())
             n = min(self.n_samples, self.x.shape[0]) if self.c is not None else self.n_samples
@@ -157,7 +158,8 @@ def _energy(ev: Evaluation) -> dict[str, float]:
         ]
     if x.shape[0] < 2 or samples.shape[0] < 2:
         return {}  # a U-statistic needs two points on each side
-    return {"energy_distance": energy_distance(samples, x).item()}
+    # Sample i shares point i's label, so the two are dependent: pairs (i, i) leave the cross mean.
+    return {"energy_distance": energy_distance(samples, x, paired=ev.c is not None).item()}
 
 
 def _mass(ev: Evaluation) -> dict[str, float]:
@@ -194,7 +196,12 @@ METRICS.add(
     Metric(_bpd, density=("exact", "estimate"), needs_levels=True),
     "bits per dimension of discrete data (images), dequantised, upper bound",
 )
-METRICS.add("energy_distance", Metric(_energy), "energy distance between model samples and data")
+METRICS.add(
+    "energy_distance",
+    Metric(_energy),
+    "energy distance between model samples and data (an unbiased estimate of a non-negative "
+    "quantity: it can be slightly negative when the two match)",
+)
 METRICS.add(
     "normalization",
     Metric(_mass, density=("exact",), needs_2d=True),
@@ -211,13 +218,15 @@ def evaluate(
     n_samples: int = 2000,
     seed: int = 0,
     importance_samples: int = 0,
+    label_values: Sequence[int] | None = None,
 ) -> dict[str, float]:
     """Return {metric values..., "n_test": N, model diagnostics} for the model on one split.
 
     With `metrics=None` every registered metric that applies is run; naming a metric that does
     not apply (e.g. "nll" for a GAN, "kl" for data with no known density) is an error. A model
     whose density is only bounded reports `nll_bound`, and `nll` only as an importance-sampled
-    estimate with K = `importance_samples` > 0 draws (reported as `nll_k`).
+    estimate with K = `importance_samples` > 0 draws (reported as `nll_k`). A conditional model's
+    class k is the label value `label_values[k]` (default: the data's own `label_values`).
     """
     x = data.split(split)
     levels = pipeline_levels(data.levels, model.discrete)
@@ -231,12 +240,13 @@ def evaluate(
         )
     c = None
     if model.context_features:
-        labels = data.split_labels(split)
+        values = data.label_values if label_values is None else label_values
+        labels = data.split_classes(split, values)
         if labels is None:
             raise DgmError(f"the model is class-conditional, but {data.name!r} has no labels")
-        if data.num_classes > model.context_features:
+        if len(values) > model.context_features:
             raise DgmError(
-                f"{data.name!r} has {data.num_classes} classes; the model knows {model.context_features}"
+                f"{data.name!r} has {len(values)} classes; the model knows {model.context_features}"
             )
         c = one_hot(labels, model.context_features, x)
     ev = Evaluation(model, data, x, c, n_samples=n_samples, seed=seed, importance_samples=importance_samples)

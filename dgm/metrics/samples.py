@@ -6,21 +6,48 @@ import torch
 from torch import Tensor
 
 
-def energy_distance(x: Tensor, y: Tensor) -> Tensor:
+def energy_distance(x: Tensor, y: Tensor, *, paired: bool = False, block: int = 2048) -> Tensor:
     """Return the squared energy distance (Székely & Rizzo, 2004) between samples x and y.
 
     E(X, Y) = 2 E‖X − Y‖ − E‖X − X'‖ − E‖Y − Y'‖ ≥ 0, zero iff the distributions agree.
     Within-sample means exclude the diagonal (U-statistics), so E ≈ 0 for two samples of one law.
+    The sums of distances are accumulated over blocks of block × block pairs, so memory stays
+    O(block²) however many samples there are.
 
     Args:
         x: samples, shape (N, ...); flattened per sample.
         y: samples, shape (M, ...).
+        paired: x_i was drawn given something of y_i (a conditional model's sample for y_i's label),
+            so x_i and y_i are not independent (N = M). The cross mean then leaves out these N pairs:
+            over the others x and y are independent, and the estimate stays unbiased (with the
+            pairs in, a perfect conditional model scores below 0).
+        block: rows of x or y per block.
     """
     x, y = x.reshape(x.shape[0], -1).double(), y.reshape(y.shape[0], -1).double()
     n, m = x.shape[0], y.shape[0]
     if n < 2 or m < 2:
         raise ValueError("energy_distance needs at least two samples on each side")
-    xy = torch.cdist(x, y).mean()
-    xx = torch.cdist(x, x).sum() / (n * (n - 1))
-    yy = torch.cdist(y, y).sum() / (m * (m - 1))
+    if paired and n != m:
+        raise ValueError(f"paired samples need as many x as y, got {n} and {m}")
+    if paired:
+        xy = (_distance_sum(x, y, block) - (x - y).norm(dim=1).sum()) / (n * (m - 1))
+    else:
+        xy = _distance_sum(x, y, block) / (n * m)
+    xx = _distance_sum(x, x, block) / (n * (n - 1))
+    yy = _distance_sum(y, y, block) / (m * (m - 1))
     return 2 * xy - xx - yy
+
+
+def _distance_sum(a: Tensor, b: Tensor, block: int = 2048) -> Tensor:
+    """Σ_ij ‖a_i − b_j‖ over all pairs of rows, one block of block × block pairs at a time.
+
+    For b = a the sum is symmetric: blocks below the diagonal are the transposes of those above,
+    so only the upper ones are computed (off-diagonal blocks counted twice).
+    """
+    same = a is b
+    total = a.new_zeros(())
+    for i in range(0, a.shape[0], block):
+        for j in range(i if same else 0, b.shape[0], block):
+            part = torch.cdist(a[i : i + block], b[j : j + block]).sum()
+            total += 2 * part if same and j != i else part
+    return total

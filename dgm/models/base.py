@@ -37,6 +37,9 @@ class GenerativeModel(nn.Module):
     #: dequantize=none); False: discrete data are uniformly dequantised before they reach it
     #: (`dgm.data.dequantize.pipeline_levels`, the one place that decides).
     discrete: bool = False
+    #: keyword arguments that may be 0; every other number among them (a size, count or scale)
+    #: must be positive, and all must be finite (`dgm.build` checks them before building).
+    may_be_zero: tuple[str, ...] = ("context_features",)
 
     def __init__(self, event_shape: tuple[int, ...]) -> None:
         super().__init__()

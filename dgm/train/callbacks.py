@@ -7,7 +7,10 @@ import io
 import math
 import pickle
 import signal
+import sys
 import threading
+import time
+import warnings
 from pathlib import Path
 from typing import Any
 
@@ -30,11 +33,34 @@ class AtomicCheckpointIO(TorchCheckpointIO):
             torch.save(checkpoint, tmp)
 
     def load_checkpoint(self, path: Any, map_location: Any = None, weights_only: bool | None = None) -> dict:
+        """The checkpoint, if it is one dgm wrote: a dict with Lightning's and dgm's keys whose model
+        tensors have the shapes of the run's model file. Anything else is one line, exit code 2."""
+        from dgm.io import WEIGHTS, header_shapes
+
         try:
-            return torch.load(path, map_location=map_location or "cpu", weights_only=True)
-        except (RuntimeError, EOFError, OSError, pickle.UnpicklingError) as e:
+            with warnings.catch_warnings():  # e.g. "Detected pickle protocol 4": the error says it all
+                warnings.simplefilter("ignore")
+                checkpoint = torch.load(path, map_location=map_location or "cpu", weights_only=True)
+        except pickle.UnpicklingError:  # torch's message advises weights_only=False: it would run the file
+            raise DgmError(
+                f"checkpoint {path} holds Python objects that are not tensors or plain values: it was "
+                "not written by dgm and is not loaded (loading it could run code)"
+            ) from None
+        except (RuntimeError, EOFError, OSError) as e:
             first = str(e).strip().splitlines()[0] if str(e).strip() else type(e).__name__
             raise DgmError(f"checkpoint {path} is corrupt or not a dgm checkpoint ({first})") from None
+        keys = ("state_dict", "dgm", "optimizer_states", "pytorch-lightning_version")
+        missing = [k for k in keys if not isinstance(checkpoint, dict) or k not in checkpoint]
+        if missing or not isinstance(checkpoint["state_dict"], dict):
+            lacks = repr(missing[0]) if missing else "a state_dict mapping"
+            raise DgmError(f"{path} is not a dgm checkpoint (it lacks {lacks})")
+        weights = Path(path).parent.parent / WEIGHTS  # written with every checkpoint, checked by dgm.load
+        shapes = header_shapes(weights) if weights.is_file() else {}
+        state = checkpoint["state_dict"]
+        wrong = [k for k, s in shapes.items() if tuple(getattr(state.get(f"model.{k}"), "shape", ())) != s]
+        if wrong:
+            raise DgmError(f"checkpoint {path} does not match the model in {weights} (in model.{wrong[0]})")
+        return checkpoint
 
 
 def write_checkpoint(trainer: L.Trainer, module: L.LightningModule, run_dir: Path, save_model: Any) -> None:
@@ -82,6 +108,44 @@ class GracefulStop(L.Callback):
         self, trainer: L.Trainer, pl_module: L.LightningModule, exception: BaseException
     ) -> None:
         self._restore()
+
+
+class Progress(L.Callback):
+    """Training progress on stderr: one line rewritten in place on a terminal (steps of the total,
+    or seconds of the time budget, and the losses); elsewhere (logs, pipes) a line per tenth."""
+
+    def __init__(self) -> None:
+        self.tty = sys.stderr.isatty()
+        self.shown, self.last_tenth = 0.0, 0
+
+    def on_train_batch_end(self, trainer: L.Trainer, pl_module: Any, *args: Any) -> None:
+        if not trainer.is_global_zero:
+            return
+        fraction = pl_module.fraction_done()
+        now = time.monotonic()
+        if self.tty and now - self.shown > 0.2:
+            self.shown = now
+            print(f"\r{self._line(pl_module):<60}", end="", file=sys.stderr, flush=True)
+        elif not self.tty and int(10 * fraction) > self.last_tenth:
+            self.last_tenth = int(10 * fraction)
+            print(self._line(pl_module), file=sys.stderr, flush=True)
+
+    def on_train_end(self, trainer: L.Trainer, pl_module: Any) -> None:
+        if self.tty and trainer.is_global_zero and self.shown:
+            print(f"\r{self._line(pl_module):<60}", file=sys.stderr, flush=True)
+
+    @staticmethod
+    def _line(module: Any) -> str:
+        b = module.budget
+        where = f"step {module.step}" + (f"/{b.steps}" if b.steps is not None else "")
+        if b.seconds is not None:
+            where += f", {module.elapsed:.0f}/{b.seconds:.0f} s"
+        losses = [
+            f"{k.removeprefix('train/')} {v:.4g}"
+            for k, v in module.last_row.items()
+            if k.startswith("train/loss")
+        ]
+        return "  ".join([where, *losses])
 
 
 class MetricsLog:

@@ -21,7 +21,14 @@ from dgm.io import CONFIG, read_config, save_model
 from dgm.models import Preprocessed
 from dgm.objectives.base import Objective, OptimSettings
 from dgm.registry import DATASETS, MODELS, OBJECTIVES
-from dgm.train.callbacks import CHECKPOINT, AtomicCheckpointIO, GracefulStop, MetricsLog, write_checkpoint
+from dgm.train.callbacks import (
+    CHECKPOINT,
+    AtomicCheckpointIO,
+    GracefulStop,
+    MetricsLog,
+    Progress,
+    write_checkpoint,
+)
 from dgm.train.data import steps_for_epochs
 from dgm.train.folder import claim_run_folder
 from dgm.train.module import Budget, TrainModule
@@ -132,7 +139,8 @@ def build(config: RunConfig, data: DataSource, *, initialise: bool) -> Preproces
 
 def model_config(config: RunConfig, data: DataSource, settings: dict[str, OptimSettings]) -> dict[str, Any]:
     """What `dgm.load` needs to rebuild the model, the data's description, the optimisers as
-    resolved and the run config."""
+    resolved and the run config. A conditional model's class k is the data's label value
+    `label_values[k]` (`dgm sample --label V` and `dgm evaluate` map through it)."""
     return {
         "model": config.model,
         "model_args": resolved_arguments(config.model, config.model_args),
@@ -145,6 +153,7 @@ def model_config(config: RunConfig, data: DataSource, settings: dict[str, OptimS
             "kind": data.kind,
             "levels": data.levels,
             "classes": data.num_classes if config.conditional else 0,
+            "label_values": list(data.label_values) if config.conditional else [],
         },
         "objective": config.objective,
         "optim": {name: dataclasses.asdict(s) for name, s in settings.items()},
@@ -305,11 +314,11 @@ def _trainer(config: RunConfig, out: Path, progress: bool, players: int) -> tupl
             num_sanity_val_steps=0,
             logger=_tensorboard(out),
             enable_checkpointing=False,
-            enable_progress_bar=progress,
+            enable_progress_bar=False,  # ours (Progress) shows steps of the total
             enable_model_summary=False,
             plugins=[AtomicCheckpointIO()],
             default_root_dir=out,
-            callbacks=[stop],
+            callbacks=[stop, *([Progress()] if progress else [])],
         )
     except (ValueError, TypeError, MisconfigurationException) as e:  # e.g. an unknown --strategy
         raise DgmError(f"cannot set up training: {e}") from None

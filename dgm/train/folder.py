@@ -102,7 +102,10 @@ def _check_contents(out: Path, resume: bool) -> None:
     if resume:
         return
     if (out / CONFIG).exists():
-        raise DgmError(f"{out} already holds a run; pass --resume to continue it or choose another --out")
+        raise DgmError(
+            f"{out} already holds a run; pass --resume to continue it, choose another --out, "
+            "or delete the folder to start over"
+        )
     others = [p.name for p in out.iterdir() if p.name != LOCK]
     if others:
         raise DgmError(

@@ -21,7 +21,7 @@ from torch.utils.data import DataLoader
 
 from dgm.config import RunConfig
 from dgm.data.dequantize import dequantize
-from dgm.errors import TrainingDiverged
+from dgm.errors import DgmError, TrainingDiverged
 from dgm.models.base import GenerativeModel
 from dgm.objectives.base import Objective, OptimSettings, StepContext
 from dgm.train.data import StepBatches
@@ -81,6 +81,7 @@ class TrainModule(L.LightningModule):
         self.selection = Selection()
         self.stop_reason: str | None = None
         self.row: dict[str, float] = {}  # what this step logs
+        self.last_row: dict[str, float] = {}  # what was logged last (the progress display shows it)
         self.on_log = lambda step, row: None  # set by the trainer set-up: writes metrics.csv, TensorBoard
         self.on_checkpoint = lambda: None  # set by the trainer set-up: writes checkpoint and model files
         self.on_start = lambda step: None  # set by the trainer set-up: keeps metrics.csv up to `step`
@@ -146,10 +147,31 @@ class TrainModule(L.LightningModule):
 
     # ---- after each step: log, validate, checkpoint, stop ------------------------------------
     def on_train_start(self) -> None:
+        if self.step > 0:
+            self._check_budget_left()
         self._clock = time.monotonic() - self.elapsed
         self.on_start(self.step)
         if self.step == 0:  # so that even a run killed before its first period resumes
             self.on_checkpoint()
+
+    def _check_budget_left(self) -> None:
+        """A resumed run whose budget is spent would train 0 steps: say how to extend it instead."""
+        b = self.budget
+        if b.steps is not None and self.step >= b.steps:
+            raise DgmError(
+                f"the run has already taken {self.step} steps of its {b.steps}; resume with a larger "
+                f"--max-steps (or --epochs) to continue it"
+            )
+        if b.seconds is not None and self.elapsed >= b.seconds:
+            raise DgmError(
+                f"the run has already trained for {self.elapsed:.0f} s of its --max-time "
+                f"{self.config.max_time}, which is the total over all its parts; resume with a longer "
+                f"--max-time (e.g. {2 * b.seconds:.0f}s) to continue it"
+            )
+
+    def fraction_done(self) -> float:
+        """How much of the budget is spent, in [0, 1] (steps or time, whichever is further)."""
+        return progress(self.step, 0, self.budget.steps, self.elapsed, self.budget.seconds)
 
     def elapsed_now(self) -> float:
         """Seconds of training in this run, resumed parts included."""
@@ -162,7 +184,7 @@ class TrainModule(L.LightningModule):
             self.validate()
         if self.row:
             self.on_log(step, {**self.row, "wall_time": self.elapsed})
-            self.row = {}
+            self.last_row, self.row = self.row, {}
         if step % c.checkpoint_every == 0:
             self.on_checkpoint()
         if self.budget.steps is not None and step >= self.budget.steps:

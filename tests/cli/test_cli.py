@@ -32,6 +32,18 @@ def test_import_and_help_do_not_import_lightning() -> None:
     assert r.returncode == 0, r.stderr
 
 
+@pytest.mark.parametrize("argv", [["--version"], ["--help"], ["train", "--help"], ["evaluate", "--help"]])
+def test_version_and_help_start_without_torch(argv: list[str]) -> None:
+    """Start-up stays fast: the parser and --version need neither torch nor the registry."""
+    code = (
+        "import sys\nfrom dgm.cli.main import main\n"
+        f"try:\n    main({argv!r})\nexcept SystemExit:\n    pass\n"
+        "assert 'torch' not in sys.modules, 'torch'\n"
+    )
+    r = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=120)
+    assert r.returncode == 0, r.stderr
+
+
 @pytest.mark.parametrize(
     ("what", "registry"), [("models", MODELS), ("datasets", DATASETS), ("metrics", METRICS)]
 )

@@ -9,7 +9,7 @@ import pytest
 import torch
 from PIL import Image
 
-from dgm.data.base import DataSource
+from dgm.data.base import DataSource, seeded_split
 from dgm.data.files import load_file
 from dgm.data.images import load_digits, split_labelled
 from dgm.errors import DgmError
@@ -62,10 +62,11 @@ def test_npz_with_and_without_labels(tmp_path: Path, data_key: str, label_key: s
     data = load_file(tmp_path / "d.npz")
     assert data.kind == "image" and data.levels == 256 and data.event_shape == (2, 4, 5)
     assert torch.allclose(all_samples(data), torch.tensor(images / 255, dtype=torch.float32))
-    if label_key:  # labels follow their samples through the shuffle
+    if label_key:  # labels follow their samples through the shuffle, as classes of their values
         for split in ("train", "val", "test", "all"):
             x, y = data.splits[split], data.labels[split]
-            assert y.dtype == torch.long and torch.equal(y, (x[:, 0, 0, 0] * 255).round().long())
+            value = torch.tensor(data.label_values)[y]
+            assert y.dtype == torch.long and torch.equal(value, (x[:, 0, 0, 0] * 255).round().long())
     else:
         assert data.labels == {}
 
@@ -208,3 +209,36 @@ def test_channels_last_images_are_moved_to_channels_first(tmp_path: Path) -> Non
     assert torch.allclose(
         data.splits["all"], torch.tensor(images.transpose(0, 3, 1, 2) / 255, dtype=torch.float32)
     )
+
+
+@pytest.mark.parametrize("values", [[0, 5000], [-3, 7], [2, 1, 0]])
+def test_npz_labels_of_any_integers_become_classes(tmp_path: Path, values: list[int]) -> None:
+    y = np.array(values * 10)
+    np.savez(tmp_path / "d.npz", x=np.c_[y, RNG.normal(size=len(y))], y=y)
+    data = load_file(tmp_path / "d.npz")
+    assert data.label_values == tuple(sorted(values)) and data.num_classes == len(values)
+    for split in ("train", "val", "test", "all"):  # class k is the k-th smallest value
+        classes = data.labels[split]
+        assert classes.min() >= 0 and classes.max() < len(values)
+        assert torch.equal(torch.tensor(data.label_values)[classes], data.splits[split][:, 0].long())
+
+
+@pytest.mark.parametrize(
+    ("header", "expected"),
+    [("a,b,z", "column 2 (0-based) 'z' is constant"), (None, "column 2 (0-based) is constant")],
+)
+def test_constant_csv_column_is_refused(tmp_path: Path, header: str | None, expected: str) -> None:
+    rows = np.c_[POINTS[:, :2], np.full(20, 1.5)]
+    message = expect_error(write_csv(tmp_path / "c.csv", rows, header), expected)
+    assert "1.5 in every row" in message and "infinite" in message and "drop" in message
+
+
+def test_constant_npy_column_and_column_constant_in_training_split_are_refused(tmp_path: Path) -> None:
+    np.save(tmp_path / "c.npy", np.c_[np.zeros(20), POINTS[:, :1]])
+    expect_error(tmp_path / "c.npy", "column 0 (0-based) is constant")
+    np.save(tmp_path / "one.npy", np.full(20, 3.0))  # (N,) points are one column
+    expect_error(tmp_path / "one.npy", "column 0 (0-based) is constant")
+    odd = POINTS.copy()
+    odd[:, 1] = 4.0
+    odd[seeded_split(torch.arange(20))["val"].numpy(), 1] = 5.0  # varies only outside the training rows
+    expect_error(write_csv(tmp_path / "odd.csv", odd), "4 in the training split")

@@ -160,3 +160,56 @@ def test_download_reports_every_failing_mirror(tmp_path: Path) -> None:
     with pytest.raises(DgmError, match="could not download a.gz") as info:
         download_mnist(tmp_path / "dest", base_url=["file:///nowhere1/", "file:///nowhere2/"], files=files)
     assert "nowhere1" in str(info.value) and "nowhere2" in str(info.value)
+
+
+@pytest.fixture
+def no_network(monkeypatch: pytest.MonkeyPatch) -> None:
+    """Any download attempt fails the test (AssertionError is not caught like a network error)."""
+
+    def refuse(*args: object, **kwargs: object) -> None:
+        raise AssertionError("a test tried to download")
+
+    monkeypatch.setattr("dgm.data.mnist.urllib.request.urlopen", refuse)
+
+
+def fake_mnist(folder: Path, names: list[str]) -> Path:
+    """Tiny well-formed IDX files under the MNIST names (their checksums cannot match)."""
+    folder.mkdir(exist_ok=True)
+    for name in names:
+        array = np.zeros((3, 28, 28) if "images" in name else (3,), np.uint8)
+        write(folder / name, idx_bytes(array, 0x08), True)
+    return folder
+
+
+@pytest.mark.usefixtures("no_network")
+def test_dgm_data_with_some_files_names_the_missing_ones(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    names = list(MNIST_SHA256)
+    monkeypatch.setenv("DGM_DATA", str(fake_mnist(tmp_path, names[:3])))
+    with pytest.raises(DgmError, match=f"missing: {names[3]} ") as info:
+        load_mnist()
+    assert str(tmp_path) in str(info.value) and "\n" not in str(info.value)
+    assert not (tmp_path / "mnist").exists()  # nothing was downloaded anywhere
+
+
+@pytest.mark.usefixtures("no_network")
+def test_present_files_are_checksum_verified(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("DGM_DATA", str(fake_mnist(tmp_path, list(MNIST_SHA256))))
+    with pytest.raises(DgmError, match="train-images-idx3-ubyte.gz: checksum mismatch") as info:
+        load_mnist()
+    assert "\n" not in str(info.value)
+
+
+@needs_mnist
+@pytest.mark.usefixtures("no_network")
+def test_a_pixel_inverted_test_set_is_refused(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    for name in MNIST_SHA256:
+        (tmp_path / name).symlink_to(SHARED_MNIST / name)
+    target = tmp_path / "t10k-images-idx3-ubyte.gz"
+    target.unlink()
+    inverted = 255 - read_idx(SHARED_MNIST / target.name)
+    write(target, idx_bytes(inverted, 0x08), False)  # a valid IDX file of the right shape
+    monkeypatch.setenv("DGM_DATA", str(tmp_path))
+    with pytest.raises(DgmError, match="t10k-images-idx3-ubyte.gz: checksum mismatch"):
+        load_mnist()

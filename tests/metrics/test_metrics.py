@@ -13,6 +13,7 @@ from dgm.data.base import DataSource, seeded_split
 from dgm.errors import DgmError
 from dgm.metrics import energy_distance, evaluate
 from dgm.metrics.likelihood import mean_and_se
+from dgm.models.base import GenerativeModel
 from dgm.registry import METRICS
 
 
@@ -90,3 +91,58 @@ def test_normalization_metric_applies_to_2d_only() -> None:
     x3 = DataSource("g3", "points", seeded_split(torch.randn(100, 3)))
     with pytest.raises(DgmError, match="2-D points"):
         evaluate(build_model("gaussian", (3,), "none"), x3, "test", ["normalization"])
+
+
+def test_energy_distance_in_blocks_equals_the_one_shot_formula() -> None:
+    g = torch.Generator().manual_seed(3)
+    x = torch.randn(53, 3, generator=g, dtype=torch.float64)
+    y = torch.randn(41, 3, generator=g, dtype=torch.float64) + 0.3
+    n, m = len(x), len(y)
+    one_shot = (
+        2 * torch.cdist(x, y).mean()
+        - torch.cdist(x, x).sum() / (n * (n - 1))
+        - torch.cdist(y, y).sum() / (m * (m - 1))
+    )
+    for block in (1, 7, 41, 53, 4096):
+        assert energy_distance(x, y, block=block).item() == pytest.approx(one_shot.item(), abs=1e-9)
+    paired = 2 * (torch.cdist(x[:41], y).sum() - (x[:41] - y).norm(dim=1).sum()) / (41 * 40) - (
+        torch.cdist(x[:41], x[:41]).sum() + torch.cdist(y, y).sum()
+    ) / (41 * 40)
+    assert energy_distance(x[:41], y, paired=True, block=5).item() == pytest.approx(paired.item(), abs=1e-9)
+
+
+MEANS = torch.tensor([[0.0, 0.0], [6.0, 0.0], [0.0, 6.0]])
+
+
+class _PerfectConditional(GenerativeModel):
+    """Samples x | c ~ N(MEANS[c], I): exactly the law of the data of `_labelled_gaussians`."""
+
+    context_features = 3
+
+    def __init__(self) -> None:
+        super().__init__((2,))
+        self.unused = torch.nn.Parameter(torch.zeros(()))  # evaluation reads the device off a parameter
+
+    def sample(self, n: int, c: torch.Tensor | None = None) -> torch.Tensor:
+        return MEANS[c.argmax(1)] + torch.randn(n, 2)
+
+
+def _labelled_gaussians(seed: int, n: int = 3000) -> DataSource:
+    g = torch.Generator().manual_seed(seed)
+    labels = torch.multinomial(torch.tensor([0.5, 0.3, 0.2]), n, replacement=True, generator=g)
+    x = MEANS[labels] + torch.randn(n, 2, generator=g)
+    return DataSource("labelled", "points", seeded_split(x), labels=seeded_split(labels))
+
+
+def test_energy_distance_of_a_perfect_conditional_model_is_unbiased() -> None:
+    """Samples drawn for the points' own labels depend on them: the estimate must still be ≈ 0."""
+    values = torch.tensor(
+        [
+            evaluate(
+                _PerfectConditional(), _labelled_gaussians(seed), "test", ["energy_distance"], seed=seed
+            )["energy_distance"]
+            for seed in range(10)
+        ]
+    )
+    mean, se = mean_and_se(values)
+    assert abs(mean) < 3 * se, (mean, se)

@@ -237,3 +237,35 @@ def test_gan_divergence_names_the_step_and_the_player(
     assert main(args) == 1
     err = capsys.readouterr().err.strip()
     assert len(err.splitlines()) == 1 and "of player" in err and "at step" in err, err
+
+
+def test_resuming_a_spent_budget_says_how_to_extend_it(
+    points_csv: Path, tmp_path: Path, capsys: pytest.CaptureFixture
+) -> None:
+    out = tmp_path / "b"
+    args = ["train", "realnvp", "--data", str(points_csv), "--out", str(out), "--no-progress"]
+    assert main([*args, "--max-time", "2s"]) == 0
+    capsys.readouterr()
+    assert main(["train", "realnvp", "--out", str(out), "--resume", "--max-time", "2s"]) == 2
+    err = capsys.readouterr().err
+    assert "total over all its parts" in err and "longer --max-time" in err, err
+    assert main(["train", "realnvp", "--out", str(out), "--resume", "--max-time", "3s"]) == 0
+
+
+def test_progress_off_a_terminal_is_a_line_per_tenth_on_stderr(points_csv: Path, tmp_path: Path) -> None:
+    cli = [
+        *CLI,
+        "train",
+        "realnvp",
+        "--data",
+        str(points_csv),
+        "--out",
+        str(tmp_path / "p"),
+        "--max-steps",
+        "200",
+    ]
+    done = subprocess.run(cli, capture_output=True, text=True, timeout=300)
+    assert done.returncode == 0, done.stderr
+    lines = [line for line in done.stderr.splitlines() if line.startswith("step ")]
+    assert [line.split()[1] for line in lines] == [f"{20 * k}/200" for k in range(1, 11)], done.stderr
+    assert "\r" not in done.stdout + done.stderr and "step 20/200" not in done.stdout
