@@ -22,7 +22,7 @@ class _Gaussian(GenerativeModel):
 
     density = "exact"
     default_steps = 0  # the closed-form fit is the maximum-likelihood estimate
-    may_be_zero = ("ridge",)  # no ridge: Σ̂ as estimated
+    may_be_zero = (*GenerativeModel.may_be_zero, "ridge")  # no ridge: Σ̂ as estimated
 
     def __init__(self, event_shape: tuple[int, ...], *, init: str = "data", ridge: float = 1e-6):
         super().__init__(event_shape)

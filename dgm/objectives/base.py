@@ -31,7 +31,8 @@ class OptimSettings:
     """How one player learns: the optimiser, its learning-rate schedule and its update cadence.
 
     The learning rate at step s is lr · f(s), f the linear warm-up followed by a cosine decay to 0
-    over the run (`dgm.train.optim.lr_factor`); `every` = 5 updates the player on every fifth step.
+    over the run (schedule "cosine") or by a constant 1 ("constant"); see
+    `dgm.train.optim.lr_factor`. `every` = 5 updates the player on every fifth step.
     """
 
     kind: str = "adam"

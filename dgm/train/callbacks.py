@@ -101,8 +101,8 @@ class GracefulStop(L.Callback):
             signal.signal(sig, handler)
         self._previous.clear()
 
-    def on_train_end(self, trainer: L.Trainer, pl_module: L.LightningModule) -> None:
-        self._restore()
+    def on_fit_end(self, trainer: L.Trainer, pl_module: L.LightningModule) -> None:
+        self._restore()  # after the final checkpoint: a second Ctrl-C cannot cut it short
 
     def on_exception(
         self, trainer: L.Trainer, pl_module: L.LightningModule, exception: BaseException
@@ -139,7 +139,7 @@ class Progress(L.Callback):
         b = module.budget
         where = f"step {module.step}" + (f"/{b.steps}" if b.steps is not None else "")
         if b.seconds is not None:
-            where += f", {module.elapsed:.0f}/{b.seconds:.0f} s"
+            where += f", {module.elapsed_now():.0f}/{b.seconds:.0f} s"
         losses = [
             f"{k.removeprefix('train/')} {v:.4g}"
             for k, v in module.last_row.items()

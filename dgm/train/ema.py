@@ -29,6 +29,10 @@ class EMA:
         """The model's state with the averaged tensors in place of the current ones."""
         return {k: self.shadow.get(k, v).detach().clone() for k, v in model.state_dict().items()}
 
+    def to(self, device: torch.device) -> None:
+        """Keep the average on the model's device."""
+        self.shadow = {k: v.to(device) for k, v in self.shadow.items()}
+
     def load(self, shadow: dict[str, Tensor]) -> None:
         for k, v in shadow.items():
             self.shadow[k].copy_(v)

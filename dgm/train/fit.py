@@ -30,7 +30,7 @@ from dgm.train.callbacks import (
     write_checkpoint,
 )
 from dgm.train.data import steps_for_epochs
-from dgm.train.folder import claim_run_folder
+from dgm.train.folder import claim_run_folder, first_process
 from dgm.train.module import Budget, TrainModule
 from dgm.train.optim import player_settings
 from dgm.utils import one_hot, resolve_device
@@ -233,9 +233,9 @@ def _write_arrays(path: Path, x: Any, labels: Any) -> None:
 def _train(config: RunConfig, out: Path, resume: bool, progress: bool) -> TrainResult:
     import dgm.catalog  # noqa: F401  (registers every component)
 
-    if resume:  # a killed run may have left temporary files from an interrupted atomic write
+    if resume and first_process():  # a killed run may have left temporaries of an atomic write
         for stale in out.rglob(".*.tmp"):
-            stale.unlink()
+            stale.unlink(missing_ok=True)
     data = load_data(config.data)
     config = resolve(config, data)
     torch.set_num_threads(config.threads or default_threads(data.kind, config.devices))

@@ -19,9 +19,13 @@ from dgm.io import CONFIG
 LOCK = ".dgm.lock"
 
 
+#: Where launchers put a process's rank: torchrun, SLURM's srun, LSF's jsrun.
+RANK_VARIABLES = ("RANK", "LOCAL_RANK", "SLURM_PROCID", "JSM_NAMESPACE_RANK")
+
+
 def first_process() -> bool:
     """False in the extra processes of a data-parallel run (they share the first one's claim)."""
-    return os.environ.get("LOCAL_RANK", "0") == "0" and os.environ.get("RANK", "0") == "0"
+    return all(os.environ.get(name, "0") == "0" for name in RANK_VARIABLES)
 
 
 @contextlib.contextmanager

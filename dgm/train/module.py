@@ -12,7 +12,7 @@ from __future__ import annotations
 
 import math
 import time
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 
 import lightning as L
 import torch
@@ -48,8 +48,6 @@ class Selection:
     step: int | None = None
     state: dict[str, Tensor] | None = None
     stale: int = 0  # validations since the last improvement
-    validated_at: int = -1  # step of the last validation
-    scores: list[float] = field(default_factory=list)
 
 
 class TrainModule(L.LightningModule):
@@ -78,7 +76,8 @@ class TrainModule(L.LightningModule):
         self.val_data = val
         self.step, self.elapsed = 0, 0.0
         self.ema = EMA(model, config.ema) if config.ema else None
-        self.selection = Selection()
+        self.selection = Selection()  # over the periodic validations (every val_every steps)
+        self.final: tuple[float, int, dict[str, Tensor]] | None = None  # the end of this part, if off-period
         self.stop_reason: str | None = None
         self.row: dict[str, float] = {}  # what this step logs
         self.last_row: dict[str, float] = {}  # what was logged last (the progress display shows it)
@@ -93,7 +92,7 @@ class TrainModule(L.LightningModule):
             batch = (dequantize(batch[0], self.levels), *batch[1:])
         ctx = StepContext(self.step, self.global_rank, self.trainer.world_size)
         logging = (self.step + 1) % self.config.log_every == 0 or self.step + 1 == self.budget.steps
-        elapsed = self.elapsed_now()
+        elapsed = self.shared_elapsed()
         for player, optimizer in zip(self.objective.players, self.trainer.optimizers, strict=True):
             s = self.settings[player.name]
             if self.step % s.every:
@@ -157,6 +156,11 @@ class TrainModule(L.LightningModule):
     def _check_budget_left(self) -> None:
         """A resumed run whose budget is spent would train 0 steps: say how to extend it instead."""
         b = self.budget
+        if b.patience is not None and self.selection.stale >= b.patience:
+            raise DgmError(
+                f"the run stopped early: {self.selection.stale} validations without improvement, its "
+                f"patience is {b.patience}; resume with a larger --set patience=P to continue it"
+            )
         if b.steps is not None and self.step >= b.steps:
             raise DgmError(
                 f"the run has already taken {self.step} steps of its {b.steps}; resume with a larger "
@@ -177,8 +181,20 @@ class TrainModule(L.LightningModule):
         """Seconds of training in this run, resumed parts included."""
         return time.monotonic() - self._clock
 
+    def shared_elapsed(self) -> float:
+        """Elapsed training time, rank 0's under DDP when time bounds the run, so that every process
+        sets the same learning rate and decides to stop at the same step."""
+        elapsed = self.elapsed_now()
+        if self.budget.seconds is not None and self.trainer.world_size > 1:
+            elapsed = float(self.trainer.strategy.broadcast(elapsed, src=0))
+        return elapsed
+
+    def on_fit_start(self) -> None:
+        if self.ema is not None:  # the model has just moved to its device: the average follows it
+            self.ema.to(self.device)
+
     def on_train_batch_end(self, *args: object) -> None:
-        self.elapsed = self.elapsed_now()
+        self.elapsed = self.shared_elapsed()
         c, step = self.config, self.step
         if step % c.val_every == 0:
             self.validate()
@@ -187,25 +203,40 @@ class TrainModule(L.LightningModule):
             self.last_row, self.row = self.row, {}
         if step % c.checkpoint_every == 0:
             self.on_checkpoint()
+        stop = self.trainer.should_stop  # a signal, on this process (GracefulStop)
         if self.budget.steps is not None and step >= self.budget.steps:
-            self.trainer.should_stop = True
+            stop = True
         if self.budget.seconds is not None and self.elapsed >= self.budget.seconds:
-            self.stop_reason = self.stop_reason or "time"
-            self.trainer.should_stop = True
+            self.stop_reason, stop = self.stop_reason or "time", True
         if self.budget.patience is not None and self.selection.stale >= self.budget.patience:
-            self.stop_reason = "patience"
-            self.trainer.should_stop = True
+            self.stop_reason, stop = "patience", True
+        # Every process stops at the same step, or the others would wait forever in the next one.
+        self.trainer.should_stop = self.trainer.strategy.reduce_boolean_decision(stop, all=False)
 
     def on_train_end(self) -> None:
-        if self.step > 0 and self.selection.validated_at != self.step:
-            self.validate()
-            self.on_log(self.step, self.row)
-            self.row = {}
+        """Score the last weights too when the last step was no periodic validation: they may be the
+        best. That candidate enters the model file but not the checkpoint's selection, so a run
+        interrupted (or extended) here and resumed chooses as an uninterrupted run would."""
+        if self.step > 0 and self.step % self.config.val_every != 0:
+            state = self.current_state()
+            score = self._score(state)
+            self.final = (score, self.step, state)
+            self.on_log(self.step, {f"val/{score_name(self.model)}": score})
         self.on_checkpoint()
 
     def validate(self) -> None:
         """Score the weights the run would keep (the average, with EMA) and remember the best."""
         state = self.current_state()
+        score = self._score(state)
+        sel = self.selection
+        self.row[f"val/{score_name(self.model)}"] = score
+        if score < sel.score:
+            sel.score, sel.step, sel.state, sel.stale = score, self.step, state, 0
+        else:
+            sel.stale += 1
+
+    def _score(self, state: dict[str, Tensor]) -> float:
+        """The validation score of the weights `state` (rank 0's under DDP, so all processes agree)."""
         backup = None
         if self.ema is not None:
             backup = {k: v.detach().clone() for k, v in self.model.state_dict().items()}
@@ -220,13 +251,9 @@ class TrainModule(L.LightningModule):
         )
         if backup is not None:
             self.model.load_state_dict(backup)
-        sel = self.selection
-        sel.validated_at = self.step
-        self.row[f"val/{score_name(self.model)}"] = score
-        if score < sel.score:
-            sel.score, sel.step, sel.state, sel.stale = score, self.step, state, 0
-        else:
-            sel.stale += 1
+        if self.trainer.world_size > 1:
+            score = float(self.trainer.strategy.broadcast(score, src=0))
+        return score
 
     def current_state(self) -> dict[str, Tensor]:
         """The weights as they stand (averaged when EMA is on), detached copies."""
@@ -235,10 +262,14 @@ class TrainModule(L.LightningModule):
         return {k: v.detach().clone() for k, v in self.model.state_dict().items()}
 
     def kept_state(self) -> tuple[dict[str, Tensor], int]:
-        """The run's model and its step: the best validated weights (keep=best), else the current."""
+        """The run's model and its step: the best validated weights (keep=best; the periodic
+        validations and the end of this part), else the current ones."""
         sel = self.selection
-        if self.config.keep == "best" and sel.state is not None:
-            return sel.state, int(sel.step or 0)
+        candidates = [(sel.score, int(sel.step or 0), sel.state)] if sel.state is not None else []
+        candidates += [self.final] if self.final is not None else []
+        if self.config.keep == "best" and candidates:
+            _, step, state = min(candidates, key=lambda c: c[0])  # ties: the periodic one
+            return state, step
         return self.current_state(), self.step
 
     # ---- data, optimisers, checkpoints -------------------------------------------------------
@@ -267,7 +298,6 @@ class TrainModule(L.LightningModule):
             "step": self.step,
             "elapsed": self.elapsed,
             "best": {"score": sel.score, "step": sel.step, "state": sel.state, "stale": sel.stale},
-            "validated_at": sel.validated_at,
             "ema": None if self.ema is None else self.ema.shadow,
             "rng": self._rng_state(),
         }
@@ -276,9 +306,7 @@ class TrainModule(L.LightningModule):
         saved = checkpoint["dgm"]
         self.step, self.elapsed = saved["step"], saved["elapsed"]
         best = saved["best"]
-        self.selection = Selection(
-            best["score"], best["step"], best["state"], best["stale"], saved["validated_at"]
-        )
+        self.selection = Selection(best["score"], best["step"], best["state"], best["stale"])
         if self.ema is not None and saved["ema"] is not None:
             self.ema.load(saved["ema"])
         self._set_rng_state(saved["rng"])

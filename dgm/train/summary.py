@@ -1,4 +1,4 @@
-"""After training: evaluate the kept model on the validation split, write figures and report.json."""
+"""After training: evaluate the kept model on the test split, write figures and report.json."""
 
 from __future__ import annotations
 
@@ -9,8 +9,9 @@ from dgm.train.fit import TrainResult
 
 
 def summarize(out: Path, result: TrainResult, *, verbose: bool = True) -> dict[str, Any]:
-    """Evaluate the kept model on the validation split, write figures and report.json, say where
-    they are (when verbose) and return the report."""
+    """Evaluate the kept model on the test split, write figures and report.json, say where they are
+    (when verbose) and return the report. (The validation split chose the kept model, so its score
+    there is optimistic: the test split gives the unbiased number.)"""
     from dgm import plots
     from dgm.data import load_data
     from dgm.io import read_config
@@ -21,9 +22,9 @@ def summarize(out: Path, result: TrainResult, *, verbose: bool = True) -> dict[s
     config = read_config(out)
     say(f"step {result.global_step}: evaluating the model of step {result.kept_step} and drawing figures …")
     data = load_data(config["train"]["data"])
-    metrics = evaluate(result.model, data, "val")
+    metrics = evaluate(result.model, data, "test")
     report = {
-        "split": "val",
+        "split": "test",
         "steps": result.global_step,
         "model_step": result.kept_step,
         "processes": result.world_size,
@@ -43,7 +44,7 @@ def summarize(out: Path, result: TrainResult, *, verbose: bool = True) -> dict[s
         if result.kept_step != result.global_step
         else ""
     )
-    say(f"trained {config['model']} on {data.name}: validation {line}{kept}")
+    say(f"trained {config['model']} on {data.name}: test {line}{kept}")
     files = [
         f for f in ("model.safetensors", "config.json", "metrics.csv", "report.json") if (out / f).exists()
     ]

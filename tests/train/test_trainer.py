@@ -77,6 +77,8 @@ def test_every_objective_resumes_bit_for_bit(objective: str, points_csv: Path, t
     assert _same(tmp_path / "a", tmp_path / "b")
     ca, cb = (torch.load(tmp_path / r / "checkpoints" / "last.ckpt", weights_only=True) for r in "ab")
     assert all(torch.equal(ca["state_dict"][k], cb["state_dict"][k]) for k in ca["state_dict"])
+    # The end of the first part (step 25) was scored for its model file, not for the selection.
+    assert ca["dgm"]["best"]["step"] % 10 == 0 and ca["dgm"]["best"]["step"] == cb["dgm"]["best"]["step"]
 
 
 def test_gan_ddp_two_gloo_processes_match_single_process(points_csv: Path, tmp_path: Path) -> None:
@@ -94,6 +96,14 @@ def test_gan_ddp_two_gloo_processes_match_single_process(points_csv: Path, tmp_p
     one, two = _weights(tmp_path / "one"), _weights(tmp_path / "two")
     for k in one:
         torch.testing.assert_close(one[k], two[k], rtol=1e-4, atol=1e-5)
+
+
+def test_gan_ddp_with_a_time_budget_stops_all_processes_together(points_csv: Path, tmp_path: Path) -> None:
+    """Each process has its own clock: the stop is agreed, or one process would wait for ever."""
+    args = _gan(points_csv, tmp_path / "t", "--max-time", "5s", "--devices", "2", "--strategy", "ddp")
+    done = subprocess.run([*CLI, *args], capture_output=True, text=True, timeout=300)
+    assert done.returncode == 0, done.stderr
+    assert json.loads((tmp_path / "t" / "report.json").read_text())["processes"] == 2
 
 
 def _overfit_data(tmp_path: Path) -> Path:
