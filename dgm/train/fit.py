@@ -244,6 +244,11 @@ def _train(config: RunConfig, out: Path, resume: bool, progress: bool) -> TrainR
     settings = player_settings(objective, config)
     train_data, val_data = split(data, "train", config), split(data, "val", config)
     plan = budget(config, train_data[0].shape[0])
+    meta = model_config(config, data, settings)
+    if plan.steps == 0 and not resume:
+        # The data-dependent initialisation is the fit (closed-form Gaussians): no trainer to start.
+        save_model(out, model, {**meta, "kept": {"step": 0, "keep": config.keep}})
+        return TrainResult(model.eval(), 0, 1, True, 0)
     module = TrainModule(
         model,
         objective,
@@ -254,7 +259,6 @@ def _train(config: RunConfig, out: Path, resume: bool, progress: bool) -> TrainR
         pipeline_levels(data.levels, model.discrete),
     )
     trainer, stop = _trainer(config, out, progress, len(objective.players))
-    meta = model_config(config, data, settings)
     log = MetricsLog(out / "metrics.csv", trainer.logger if trainer.is_global_zero else None)
 
     def save() -> None:
@@ -266,12 +270,11 @@ def _train(config: RunConfig, out: Path, resume: bool, progress: bool) -> TrainR
     module.on_checkpoint = lambda: write_checkpoint(trainer, module, out, save)
     if trainer.is_global_zero and not resume:
         save()
-    if plan.steps != 0:
-        with warnings.catch_warnings():
-            warnings.filterwarnings(
-                "ignore", message=".*(does not have many workers|LeafSpec|resuming from a checkpoint).*"
-            )
-            trainer.fit(module, ckpt_path=out / CHECKPOINT if resume else None, weights_only=True)
+    with warnings.catch_warnings():
+        warnings.filterwarnings(
+            "ignore", message=".*(does not have many workers|LeafSpec|resuming from a checkpoint).*"
+        )
+        trainer.fit(module, ckpt_path=out / CHECKPOINT if resume else None, weights_only=True)
     if stop.signum is not None:
         raise TrainingInterrupted(
             f"interrupted by {signal.Signals(stop.signum).name} at step {module.step}; checkpoint "
