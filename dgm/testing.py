@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from pathlib import Path
+
 import torch
 from torch import Tensor
 
@@ -60,3 +62,26 @@ def model_for(objective: str) -> str:
     if not names:
         raise AssertionError(f"no registered model of vectors uses objective {objective!r}: it is untested")
     return names[0]
+
+
+def kill_after_checkpoint(command: list[str], run: Path, timeout: float = 120) -> int:
+    """Start `command` (a training into `run`), SIGKILL it once a periodic checkpoint past step 0
+    exists, and return the checkpoint's step: the situation `--resume` must recover from."""
+    import os
+    import signal
+    import subprocess
+    import time
+
+    proc = subprocess.Popen(command, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    ckpt = run / "checkpoints" / "last.ckpt"
+    deadline = time.time() + timeout
+    # Files are replaced atomically, so reading the checkpoint while it is rewritten is safe.
+    while time.time() < deadline and proc.poll() is None:
+        if ckpt.exists() and torch.load(ckpt, weights_only=True)["dgm"]["step"] > 0:
+            break
+        time.sleep(0.02)
+    if proc.poll() is not None:
+        raise AssertionError("the run finished before it could be killed")
+    os.kill(proc.pid, signal.SIGKILL)
+    proc.wait()
+    return torch.load(ckpt, weights_only=True)["dgm"]["step"]

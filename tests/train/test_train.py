@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import json
-import os
 import signal
 import subprocess
 import sys
@@ -17,6 +16,7 @@ from safetensors.torch import load_file
 import dgm
 from dgm.build import model_arguments
 from dgm.cli.main import main
+from dgm.testing import kill_after_checkpoint
 
 pytestmark = pytest.mark.slow
 
@@ -57,22 +57,9 @@ def _check_run_files_complete(run: Path) -> None:
 
 def test_sigkill_then_resume_is_bit_for_bit(points_csv: Path, tmp_path: Path) -> None:
     steps = ["--max-steps", "4000", "--set", "checkpoint_every=50"]
-    proc = subprocess.Popen(
-        [*CLI, *_train_args(points_csv, tmp_path / "killed", *steps)],
-        stdout=subprocess.DEVNULL,
-        stderr=subprocess.DEVNULL,
+    killed_at = kill_after_checkpoint(
+        [*CLI, *_train_args(points_csv, tmp_path / "killed", *steps)], tmp_path / "killed"
     )
-    ckpt = tmp_path / "killed" / "checkpoints" / "last.ckpt"
-    deadline = time.time() + 120
-    # Wait for a periodic checkpoint past step 0 (files are replaced atomically, so reading is safe).
-    while time.time() < deadline and proc.poll() is None:
-        if ckpt.exists() and torch.load(ckpt, weights_only=True)["dgm"]["step"] > 0:
-            break
-        time.sleep(0.02)
-    assert proc.poll() is None, "the run finished before it could be killed"
-    os.kill(proc.pid, signal.SIGKILL)
-    proc.wait()
-    killed_at = torch.load(ckpt, weights_only=True)["dgm"]["step"]
     assert 0 < killed_at < 4000
     _check_run_files_complete(tmp_path / "killed")
 

@@ -5,11 +5,8 @@ from __future__ import annotations
 
 import csv
 import json
-import os
-import signal
 import subprocess
 import sys
-import time
 from pathlib import Path
 
 import pytest
@@ -21,7 +18,7 @@ import dgm.catalog  # noqa: F401  (registers every component)
 from dgm.cli.main import main
 from dgm.data import load_data
 from dgm.registry import OBJECTIVES
-from dgm.testing import model_for
+from dgm.testing import kill_after_checkpoint, model_for
 from dgm.train.validation import validation_score
 
 pytestmark = pytest.mark.slow
@@ -45,21 +42,8 @@ def _gan(data: Path, out: Path, *extra: str) -> list[str]:
 
 def test_gan_survives_sigkill_and_resumes_bit_for_bit(points_csv: Path, tmp_path: Path) -> None:
     steps = ["--max-steps", "3000", "--set", "checkpoint_every=50"]
-    proc = subprocess.Popen(
-        [*CLI, *_gan(points_csv, tmp_path / "killed", *steps)],
-        stdout=subprocess.DEVNULL,
-        stderr=subprocess.DEVNULL,
-    )
-    ckpt = tmp_path / "killed" / "checkpoints" / "last.ckpt"
-    deadline = time.time() + 120
-    while time.time() < deadline and proc.poll() is None:
-        if ckpt.exists() and torch.load(ckpt, weights_only=True)["dgm"]["step"] > 0:
-            break
-        time.sleep(0.02)
-    assert proc.poll() is None, "the run finished before it could be killed"
-    os.kill(proc.pid, signal.SIGKILL)
-    proc.wait()
-    assert 0 < torch.load(ckpt, weights_only=True)["dgm"]["step"] < 3000
+    run = tmp_path / "killed"
+    assert 0 < kill_after_checkpoint([*CLI, *_gan(points_csv, run, *steps)], run) < 3000
     assert main([*_gan(points_csv, tmp_path / "killed", *steps), "--resume"]) == 0  # the stale claim is taken
     assert main(_gan(points_csv, tmp_path / "straight", *steps)) == 0
     assert _same(tmp_path / "killed", tmp_path / "straight")
@@ -157,20 +141,13 @@ def test_an_overfitting_run_keeps_its_best_validated_model(
     assert "stopped early" in capsys.readouterr().out
 
 
+def _realnvp(data: Path, out: Path) -> list[str]:
+    return ["train", "realnvp", "--data", str(data), "--out", str(out), "--no-progress"]
+
+
 def test_a_run_bounded_by_time_decays_its_learning_rate(points_csv: Path, tmp_path: Path) -> None:
     out = tmp_path / "t"
-    args = [
-        "train",
-        "realnvp",
-        "--data",
-        str(points_csv),
-        "--out",
-        str(out),
-        "--no-progress",
-        "--max-time",
-        "4s",
-    ]
-    assert main(args) == 0
+    assert main([*_realnvp(points_csv, out), "--max-time", "4s"]) == 0
     with (out / "metrics.csv").open() as f:
         lrs = [float(r["lr"]) for r in csv.DictReader(f) if r.get("lr")]
     assert lrs[0] > 0.5e-3 and lrs[-1] < 0.05e-3, (lrs[0], lrs[-1])
@@ -178,18 +155,9 @@ def test_a_run_bounded_by_time_decays_its_learning_rate(points_csv: Path, tmp_pa
 
 def test_ema_weights_are_the_saved_model(points_csv: Path, tmp_path: Path) -> None:
     out = tmp_path / "e"
-    args = [
-        "train",
-        "realnvp",
-        "--data",
-        str(points_csv),
-        "--out",
-        str(out),
-        "--no-progress",
-        "--max-steps",
-        "40",
-    ]
-    assert main([*args, "--set", "ema=0.9", "--set", "keep=last"]) == 0
+    assert (
+        main([*_realnvp(points_csv, out), "--max-steps", "40", "--set", "ema=0.9", "--set", "keep=last"]) == 0
+    )
     ckpt = torch.load(out / "checkpoints" / "last.ckpt", weights_only=True)
     saved, shadow = _weights(out), ckpt["dgm"]["ema"]
     assert all(torch.equal(saved[k], shadow[k]) for k in shadow)
@@ -253,8 +221,7 @@ def test_resuming_a_spent_budget_says_how_to_extend_it(
     points_csv: Path, tmp_path: Path, capsys: pytest.CaptureFixture
 ) -> None:
     out = tmp_path / "b"
-    args = ["train", "realnvp", "--data", str(points_csv), "--out", str(out), "--no-progress"]
-    assert main([*args, "--max-time", "2s"]) == 0
+    assert main([*_realnvp(points_csv, out), "--max-time", "2s"]) == 0
     capsys.readouterr()
     assert main(["train", "realnvp", "--out", str(out), "--resume", "--max-time", "2s"]) == 2
     err = capsys.readouterr().err
