@@ -74,6 +74,20 @@ def _read_capped(path: Path, limit: int) -> bytes:
     return data
 
 
+def label_values(config: dict[str, Any], classes: int) -> list[int]:
+    """The data's label value of each class 0..K−1 of a conditional model, from its config.json
+    (data.label_values); model files saved before labels were mapped have the values 0..K−1."""
+    values = config.get("data", {}).get("label_values") or list(range(classes))
+    if not (
+        isinstance(values, list)
+        and len(values) == classes
+        and all(type(v) is int for v in values)
+        and len(set(values)) == classes
+    ):
+        raise DgmError(f"data.label_values in {CONFIG} must be {classes} distinct integers, got {values!r}")
+    return values
+
+
 def _check_types(path: Path, config: dict[str, Any]) -> None:
     """Refuse a tampered config before anything is built from it."""
     shape = config["event_shape"]

@@ -174,3 +174,13 @@ def test_weights_that_are_not_a_file_are_refused(tmp_path: Path) -> None:
     (run / "model.safetensors").symlink_to("/dev/zero")
     with pytest.raises(DgmError, match="not a regular file"):
         dgm.load(run)
+
+
+def test_label_values_in_a_model_file_are_checked() -> None:
+    from dgm.io import label_values
+
+    assert label_values({"data": {}}, 3) == [0, 1, 2]  # files from before labels were mapped
+    assert label_values({"data": {"label_values": [-7, 0, 5000]}}, 3) == [-7, 0, 5000]
+    for bad in ([0, 0, 1], [0, 1], [0, 1, "2"]):
+        with pytest.raises(DgmError, match="3 distinct integers"):
+            label_values({"data": {"label_values": bad}}, 3)

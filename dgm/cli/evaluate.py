@@ -34,10 +34,9 @@ def add_parser(sub: argparse._SubParsersAction) -> None:
 
 
 def run(args: argparse.Namespace) -> int:
-    from dgm.cli.common import run_label_values
     from dgm.data import load_data
     from dgm.errors import DgmError
-    from dgm.io import load, read_config
+    from dgm.io import label_values, load, read_config
     from dgm.metrics import evaluate
     from dgm.utils import resolve_device
 
@@ -47,6 +46,7 @@ def run(args: argparse.Namespace) -> int:
         raise DgmError(f"--importance-samples must be 0 or more, got {args.importance_samples}")
     metrics = [m for item in args.metrics for m in item.split(",") if m] if args.metrics else None
     model = load(args.run, device=resolve_device(args.device))
+    config = read_config(args.run)
     data = load_data(args.data)
     result = evaluate(
         model,
@@ -56,9 +56,9 @@ def run(args: argparse.Namespace) -> int:
         n_samples=args.n_samples,
         seed=args.seed,
         importance_samples=args.importance_samples,
-        label_values=run_label_values(args.run, model.context_features) if model.context_features else None,
+        label_values=label_values(config, model.context_features) if model.context_features else None,
     )
-    kept = read_config(args.run).get("kept", {})
+    kept = config.get("kept", {})
     result = {
         "run": str(args.run),
         "data": data.name,

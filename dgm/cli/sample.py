@@ -40,10 +40,9 @@ def run(args: argparse.Namespace) -> int:
     import torch
 
     from dgm import plots
-    from dgm.cli.common import run_label_values
     from dgm.data.base import describe_values
     from dgm.errors import DgmError
-    from dgm.io import load, read_config
+    from dgm.io import label_values, load, read_config
     from dgm.utils import atomic_path, resolve_device
 
     if args.n < 1:
@@ -52,12 +51,13 @@ def run(args: argparse.Namespace) -> int:
     if out.suffix not in FORMATS:
         raise DgmError(f"cannot write {out.name}: choose an output ending in {', '.join(FORMATS)}")
     model = load(args.run, device=resolve_device(args.device))
-    kind = read_config(args.run).get("data", {}).get("kind", "points")
+    config = read_config(args.run)
+    kind = config.get("data", {}).get("kind", "points")
     label = None
     if args.label is not None:
         if not model.context_features:
             raise DgmError("--label needs a class-conditional model (train with --set conditional=true)")
-        values = run_label_values(args.run, model.context_features)
+        values = label_values(config, model.context_features)
         if args.label not in values:
             raise DgmError(
                 f"--label {args.label} is not a label of the training data (known: {describe_values(values)})"

@@ -45,7 +45,7 @@ class TrainResult:
     world_size: int
     is_global_zero: bool
     kept_step: int = 0
-    stop_reason: str | None = None
+    stopped_early: bool = False  # by patience
 
 
 #: Settings a resumed run may change: its length and where it runs. Everything else is the run's.
@@ -231,8 +231,6 @@ def _write_arrays(path: Path, x: Any, labels: Any) -> None:
 
 
 def _train(config: RunConfig, out: Path, resume: bool, progress: bool) -> TrainResult:
-    import dgm.catalog  # noqa: F401  (registers every component)
-
     if resume and first_process():  # a killed run may have left temporaries of an atomic write
         for stale in out.rglob(".*.tmp"):
             stale.unlink(missing_ok=True)
@@ -284,7 +282,7 @@ def _train(config: RunConfig, out: Path, resume: bool, progress: bool) -> TrainR
     state, kept = module.kept_state()
     model.load_state_dict(state)
     return TrainResult(
-        model.eval(), module.step, trainer.world_size, trainer.is_global_zero, kept, module.stop_reason
+        model.eval(), module.step, trainer.world_size, trainer.is_global_zero, kept, module.stopped_early
     )
 
 

@@ -78,7 +78,7 @@ class TrainModule(L.LightningModule):
         self.ema = EMA(model, config.ema) if config.ema else None
         self.selection = Selection()  # over the periodic validations (every val_every steps)
         self.final: tuple[float, int, dict[str, Tensor]] | None = None  # the end of this part, if off-period
-        self.stop_reason: str | None = None
+        self.stopped_early = False  # by patience
         self.row: dict[str, float] = {}  # what this step logs
         self.last_row: dict[str, float] = {}  # what was logged last (the progress display shows it)
         self.on_log = lambda step, row: None  # set by the trainer set-up: writes metrics.csv, TensorBoard
@@ -207,9 +207,9 @@ class TrainModule(L.LightningModule):
         if self.budget.steps is not None and step >= self.budget.steps:
             stop = True
         if self.budget.seconds is not None and self.elapsed >= self.budget.seconds:
-            self.stop_reason, stop = self.stop_reason or "time", True
+            stop = True
         if self.budget.patience is not None and self.selection.stale >= self.budget.patience:
-            self.stop_reason, stop = "patience", True
+            self.stopped_early = stop = True
         # Every process stops at the same step, or the others would wait forever in the next one.
         self.trainer.should_stop = self.trainer.strategy.reduce_boolean_decision(stop, all=False)
 

@@ -31,7 +31,7 @@ def summarize(out: Path, result: TrainResult, *, verbose: bool = True) -> dict[s
         **metrics,
     }
     write_json(out / "report.json", valid_json(report))
-    if result.stop_reason == "patience":
+    if result.stopped_early:
         say(
             f"stopped early at step {result.global_step}: no better validation score for "
             f"{config['train']['patience']} checks"
