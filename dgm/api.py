@@ -36,13 +36,15 @@ def fit(
         out: the run folder (new, or the run to resume).
         labels: integer labels of an in-memory array, for class-conditional models.
         settings: any config key (`dgm.config.RunConfig`): max_steps=500, lr=3e-3,
-            model_args={"hidden": [64, 64]}, optim={"critic": {"lr": 5e-5}}, ema=0.999, …
+            model_args={"hidden": [64, 64]}, optim={"critic": {"lr": 5e-5}}, ema=0.999, …; a name
+            that is no config key goes to the objective's or the model's arguments (coupling="ot").
 
     Example:
         >>> import dgm  # doctest: +SKIP
         >>> model = dgm.fit("nsf", data="moons", out="runs/nsf", max_steps=500)  # doctest: +SKIP
         >>> model.log_prob(x)  # doctest: +SKIP
     """
+    from dgm.build import route_arguments
     from dgm.config import RunConfig
     from dgm.train import train
     from dgm.train.fit import resume_config
@@ -53,7 +55,7 @@ def fit(
     if not isinstance(data, (str, Path)):
         arrays = (data, labels)
         data = str((out / "data.npz").resolve())
-    given = {**settings, "model": model, "data": str(data)}
+    given = route_arguments({**settings, "model": model, "data": str(data)})
     config = resume_config(out, {k: v for k, v in given.items() if k != "data"}) if resume else None
     config = config or RunConfig.from_dict(given)
     result = train(config, out, resume=resume, progress=progress, arrays=None if resume else arrays)

@@ -1,4 +1,4 @@
-"""Build a model from its name, data shape and keyword arguments, checked against its signature.
+"""Build a model (or an objective) from its name and keyword arguments, checked against its signature.
 
 This module sits above the model families (it imports the catalogue that registers them), so
 that `dgm.models`, `dgm.flows` and `dgm.gan` never import one another in a circle.
@@ -6,20 +6,24 @@ that `dgm.models`, `dgm.flows` and `dgm.gan` never import one another in a circl
 
 from __future__ import annotations
 
+import dataclasses
 import inspect
 import math
 from typing import Any
 
 import dgm.catalog  # noqa: F401  (registers every model)
+from dgm.config import RunConfig
 from dgm.data.transforms import make_preprocessing
 from dgm.errors import DgmError
 from dgm.models.base import Preprocessed
-from dgm.registry import MODELS
+from dgm.objectives.base import Objective
+from dgm.registry import MODELS, OBJECTIVES, Registry
 
 
-def model_arguments(name: str) -> dict[str, Any]:
-    """Return the keyword-only constructor arguments of a registered model and their defaults."""
-    sig = inspect.signature(MODELS.get(name).__init__)
+def model_arguments(name: str, registry: Registry[Any] = MODELS) -> dict[str, Any]:
+    """Return the keyword-only constructor arguments of a registered model (or objective) and their
+    defaults."""
+    sig = inspect.signature(registry.get(name).__init__)
     return {p.name: p.default for p in sig.parameters.values() if p.kind is inspect.Parameter.KEYWORD_ONLY}
 
 
@@ -57,47 +61,77 @@ def _convert(value: Any, default: Any) -> Any:
     return value
 
 
-def _check_meaning(model: str, key: str, value: Any, given: Any, may_be_zero: bool) -> None:
-    """Numbers in model arguments are sizes, counts and scales: finite and positive (≥ 0 for the
-    arguments a model lists in `may_be_zero`, such as `context_features`), integers at most MAX_SIZE.
-    Messages show the value as `given`."""
+def _check_meaning(where: str, value: Any, given: Any, may_be_zero: bool) -> None:
+    """Numbers in model and objective arguments are sizes, counts, scales and weights: finite and
+    positive (≥ 0 for the arguments a component lists in `may_be_zero`, such as
+    `context_features`), integers at most MAX_SIZE. Messages name `where` and show `given`."""
     for v in value if isinstance(value, tuple) else (value,):
         if isinstance(v, bool) or not isinstance(v, (int, float)):
             continue
         if not math.isfinite(v):
-            raise DgmError(f"model_args.{key} of {model!r} must be a finite number, got {given!r}")
+            raise DgmError(f"{where} must be a finite number, got {given!r}")
         if v < 0 or (v == 0 and not may_be_zero):
             sign = "non-negative" if may_be_zero else "positive"
-            raise DgmError(f"model_args.{key} of {model!r} must be {sign}, got {given!r}")
+            raise DgmError(f"{where} must be {sign}, got {given!r}")
         if isinstance(v, int) and v > MAX_SIZE:
-            raise DgmError(f"model_args.{key} of {model!r} is too large ({v} > {MAX_SIZE})")
+            raise DgmError(f"{where} is too large ({v} > {MAX_SIZE})")
 
 
-def _coerce(model: str, key: str, value: Any, default: Any) -> Any:
-    """The model argument `key` converted to the type of its default and checked for its meaning."""
-    try:
-        converted = _convert(value, default)
-    except (TypeError, ValueError, OverflowError):
-        raise DgmError(f"model_args.{key} of {model!r} must be {_kind(default)}, got {value!r}") from None
-    _check_meaning(model, key, converted, value, key in MODELS.get(model).may_be_zero)
-    return converted
-
-
-def checked_arguments(name: str, model_args: dict[str, Any]) -> dict[str, Any]:
-    """The given model arguments, checked against the model's signature and converted to its types."""
-    known = model_arguments(name)
-    unknown = sorted(set(model_args) - set(known))
+def checked_arguments(name: str, given: dict[str, Any], registry: Registry[Any] = MODELS) -> dict[str, Any]:
+    """The given arguments of a registered model (or objective), checked against its signature,
+    converted to its types and checked for their meaning."""
+    known = model_arguments(name, registry)
+    unknown = sorted(set(given) - set(known))
     if unknown:
         raise DgmError(
-            f"model {name!r} has no argument {unknown[0]!r} (its arguments: {', '.join(known) or 'none'})"
+            f"{registry.kind} {name!r} has no argument {unknown[0]!r} (its arguments: {', '.join(known) or 'none'})"
         )
-    return {k: _coerce(name, k, v, known[k]) for k, v in model_args.items()}
+    checked = {}
+    for key, value in given.items():
+        where = f"{registry.kind}_args.{key} of {name!r}"
+        try:
+            checked[key] = _convert(value, known[key])
+        except (TypeError, ValueError, OverflowError):
+            raise DgmError(f"{where} must be {_kind(known[key])}, got {value!r}") from None
+        _check_meaning(where, checked[key], value, key in registry.get(name).may_be_zero)
+    return checked
 
 
-def resolved_arguments(name: str, model_args: dict[str, Any]) -> dict[str, Any]:
-    """Every argument of the model, defaults filled in: what a model file records, so that it
-    rebuilds the same architecture after a default changes."""
-    return {**model_arguments(name), **checked_arguments(name, model_args)}
+def resolved_arguments(name: str, given: dict[str, Any], registry: Registry[Any] = MODELS) -> dict[str, Any]:
+    """Every argument of the model (or objective), defaults filled in: what a model file records,
+    so that it rebuilds the same architecture after a default changes."""
+    return {**model_arguments(name, registry), **checked_arguments(name, given, registry)}
+
+
+def build_objective(name: str, given: dict[str, Any]) -> Objective:
+    """The registered objective `name` with its keyword arguments, checked."""
+    args = checked_arguments(name, given, OBJECTIVES)
+    try:
+        return OBJECTIVES.get(name)(**args)
+    except ValueError as e:
+        raise DgmError(f"cannot build objective {name!r}: {e}") from None
+
+
+def route_arguments(settings: dict[str, Any]) -> dict[str, Any]:
+    """Settings with each key that is no config key moved to the arguments of the objective, or
+    else of the model, that accepts it: `--set coupling=ot` is `--set objective_args.coupling=ot`."""
+    fields = {f.name for f in dataclasses.fields(RunConfig)}
+    loose = [k for k in settings if k not in fields]
+    if not loose or "model" not in settings:
+        return settings
+    settings = dict(settings)
+    model = MODELS.get(settings["model"])
+    objective = settings.get("objective") or model.default_objective
+    takers = (
+        ("objective_args", model_arguments(objective, OBJECTIVES) if objective in OBJECTIVES else {}),
+        ("model_args", model_arguments(settings["model"])),
+    )
+    for key in loose:
+        for target, accepted in takers:
+            if key in accepted:
+                settings[target] = {**settings.get(target, {}), key: settings.pop(key)}
+                break
+    return settings
 
 
 def build_model(

@@ -6,6 +6,10 @@ import this module, which sits at the top of the import graph, so that the regis
 bottom and `import dgm` stays light.
 """
 
+import dgm.cnf.ffjord  # noqa: F401  (ffjord)
+import dgm.cnf.matching  # noqa: F401  (flow-matching)
+import dgm.cnf.objectives  # noqa: F401  (otflow, rnode, cfm)
+import dgm.cnf.otflow  # noqa: F401  (otflow)
 import dgm.data.images  # noqa: F401  (mnist, digits)
 import dgm.data.toy  # noqa: F401  (2-D toys)
 import dgm.flows.recipes  # noqa: F401  (realnvp, nice, maf, nsf, glow)

@@ -38,6 +38,9 @@ class RunConfig:
     model_args: dict[str, Any] = field(default_factory=dict)
     preprocess: str | None = None  # standardize | logit | none; None: standardize points, logit images
     objective: str | None = None  # training objective (dgm list objectives); None: the model's default
+    # the objective's keyword arguments, NAME -> value (--set objective_args.NAME=VALUE, or just
+    # --set NAME=VALUE when NAME is no other key, e.g. coupling=ot); the run records them all
+    objective_args: dict[str, Any] = field(default_factory=dict)
     conditional: bool = False  # condition on the data's class labels (context c = one-hot label)
     dequantize: str | None = None  # uniform | variational | none; None: uniform for discrete data
     # optimiser steps; None: from epochs or max_time, else the model's default length (e.g. 2000)
@@ -234,8 +237,8 @@ def parse_value(text: str) -> Any:
 
 
 def apply_overrides(d: dict[str, Any], pairs: list[str]) -> dict[str, Any]:
-    """Apply `key=value` pairs; `model_args.k=v` (or `model.k=v`) sets a model argument and
-    `optim.PLAYER.k=v` one player's optimiser setting."""
+    """Apply `key=value` pairs; `model_args.k=v` (or `model.k=v`) sets a model argument,
+    `objective_args.k=v` an objective's and `optim.PLAYER.k=v` one player's optimiser setting."""
     for pair in pairs:
         key, sep, value = pair.partition("=")
         if not sep or not key:
@@ -245,6 +248,8 @@ def apply_overrides(d: dict[str, Any], pairs: list[str]) -> dict[str, Any]:
             d[key] = parse_value(value)
         elif head in ("model", "model_args"):
             d.setdefault("model_args", {})[sub] = parse_value(value)
+        elif head == "objective_args":
+            d.setdefault("objective_args", {})[sub] = parse_value(value)
         elif head == "optim" and sub.count(".") == 1 and all(sub.split(".")):
             player, setting = sub.split(".")
             optim = d.setdefault("optim", {})
@@ -252,7 +257,10 @@ def apply_overrides(d: dict[str, Any], pairs: list[str]) -> dict[str, Any]:
                 raise DgmError(f"--set key {key!r}: optim.{player} is not a mapping")
             optim.setdefault(player, {})[setting] = parse_value(value)
         else:
-            raise DgmError(f"--set key {key!r}: only model_args.NAME and optim.PLAYER.SETTING have sub-keys")
+            raise DgmError(
+                f"--set key {key!r}: only model_args.NAME, objective_args.NAME and optim.PLAYER.SETTING "
+                "have sub-keys"
+            )
     return d
 
 

@@ -51,8 +51,9 @@ def add_parser(sub: argparse._SubParsersAction) -> None:
         action="append",
         default=[],
         metavar="KEY=VALUE",
-        help="override a config key; model_args.NAME=VALUE sets a model argument, "
-        "optim.PLAYER.SETTING=VALUE one player's optimiser (e.g. optim.critic.lr=5e-5)",
+        help="override a config key; model_args.NAME=VALUE sets a model argument, objective_args.NAME=VALUE "
+        "an objective's (or NAME=VALUE alone, e.g. coupling=ot), optim.PLAYER.SETTING=VALUE one player's "
+        "optimiser (e.g. optim.critic.lr=5e-5)",
     )
     p.add_argument(
         "--resume",
@@ -66,6 +67,7 @@ def add_parser(sub: argparse._SubParsersAction) -> None:
 
 def overrides(args: argparse.Namespace) -> dict[str, Any]:
     """The settings this command line gives: --config file, then flags, then --set."""
+    from dgm.build import route_arguments
     from dgm.config import apply_overrides, read_yaml
 
     d = read_yaml(args.config) if args.config else {}
@@ -79,7 +81,7 @@ def overrides(args: argparse.Namespace) -> dict[str, Any]:
         d["seed"] = args.seed
     if args.device != "auto":
         d["device"] = args.device
-    return apply_overrides(d, args.set)
+    return route_arguments(apply_overrides(d, args.set))
 
 
 def run(args: argparse.Namespace) -> int:

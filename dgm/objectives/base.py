@@ -148,6 +148,11 @@ class StepContext:
         z = torch.randn(n * self.world_size, *shape, dtype=like.dtype, device=like.device)
         return z[self.rank :: self.world_size]
 
+    def uniform(self, n: int, *shape: int, like: Tensor) -> Tensor:
+        """U[0, 1) noise of shape (n, *shape), this process's rows of the global batch (as `noise`)."""
+        u = torch.rand(n * self.world_size, *shape, dtype=like.dtype, device=like.device)
+        return u[self.rank :: self.world_size]
+
 
 class Objective:
     """Base class: one player, `model`, which minimises `loss`.
@@ -157,6 +162,8 @@ class Objective:
     """
 
     players: tuple[Player, ...] = (Player("model"),)
+    #: keyword arguments that may be 0 (every other number among them must be positive).
+    may_be_zero: tuple[str, ...] = ()
 
     def parameters(self, player: str, model: GenerativeModel) -> list[nn.Parameter]:
         """The parameters that `player` updates."""

@@ -12,7 +12,7 @@ from typing import Any
 
 import torch
 
-from dgm.build import build_model, model_arguments, resolved_arguments
+from dgm.build import build_model, build_objective, model_arguments, resolved_arguments
 from dgm.config import RunConfig, parse_duration
 from dgm.data import DataSource, load_data
 from dgm.data.dequantize import dequantize, pipeline_levels
@@ -105,7 +105,7 @@ def resolve(config: RunConfig, data: DataSource) -> RunConfig:
     if c.dequantize != "none" and data.levels is None:
         raise DgmError(f"dequantize={c.dequantize} needs discrete data; {data.name!r} has no grey levels")
     c.objective = c.objective or model.default_objective
-    OBJECTIVES.get(c.objective)
+    c.objective_args = resolved_arguments(c.objective, c.objective_args, OBJECTIVES)
     c.resolve(default_steps=model.default_steps)
     if c.conditional:
         if data.num_classes == 0:
@@ -238,7 +238,7 @@ def _train(config: RunConfig, out: Path, resume: bool, progress: bool) -> TrainR
     config = resolve(config, data)
     torch.set_num_threads(config.threads or default_threads(data.kind, config.devices))
     model = build(config, data, initialise=not resume)
-    objective: Objective = OBJECTIVES.get(config.objective)()
+    objective: Objective = build_objective(config.objective, config.objective_args)
     settings = player_settings(objective, config)
     train_data, val_data = split(data, "train", config), split(data, "val", config)
     plan = budget(config, train_data[0].shape[0])

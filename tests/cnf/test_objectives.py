@@ -1,0 +1,90 @@
+"""The continuous flows' objectives on their models: terms, weights, the box constraint."""
+
+from __future__ import annotations
+
+import pytest
+import torch
+
+import dgm.catalog  # noqa: F401
+import dgm.registry
+from dgm.build import build_objective, checked_arguments, route_arguments
+from dgm.cnf.objectives import RNODE, ConditionalFlowMatching, OTFlowObjective
+from dgm.cnf.otflow import OTFlow
+from dgm.errors import DgmError
+from dgm.models.gaussian import Gaussian
+from dgm.objectives.base import StepContext
+from dgm.registry import OBJECTIVES
+
+
+def test_otflow_loss_is_the_weighted_sum_of_its_terms() -> None:
+    torch.manual_seed(0)
+    model, x = OTFlow((2,)), torch.randn(32, 2)
+    objective = OTFlowObjective(alpha=(2.0, 10.0, 5.0))
+    loss, terms = objective.loss("model", model, (x,), StepContext(0))
+    assert set(terms) == {"nll", "transport", "hjb"}
+    want = 2 * terms["transport"] + 10 * terms["nll"] + 5 * terms["hjb"]
+    assert torch.allclose(loss.detach(), want)
+    assert torch.allclose(terms["nll"], -model.log_prob(x).mean().detach(), atol=1e-5)
+
+
+def test_otflow_clamps_every_parameter_after_a_step() -> None:
+    model = OTFlow((2,))
+    with torch.no_grad():
+        model.potential.w.fill_(3.0)
+        model.potential.A.fill_(-2.0)
+    OTFlowObjective(clamp=1.5).after_step("model", model)
+    assert all(p.abs().max() <= 1.5 for p in model.parameters())
+
+
+def test_rnode_without_regularisers_is_maximum_likelihood() -> None:
+    torch.manual_seed(0)
+    model = dgm.registry.MODELS.get("ffjord")((2,), trace="exact")
+    with torch.no_grad():
+        for p in model.parameters():
+            p.add_(0.1 * torch.randn_like(p))
+    x = torch.randn(16, 2)
+    plain, terms = RNODE(kinetic=0.0, jacobian=0.0).loss("model", model, (x,), StepContext(0))
+    assert torch.allclose(plain.detach(), terms["nll"])
+    regular, terms = RNODE(kinetic=1.0, jacobian=1.0).loss("model", model, (x,), StepContext(0))
+    assert torch.allclose(regular.detach(), terms["nll"] + terms["transport"] + terms["jacobian"], atol=1e-6)
+    assert terms["transport"] > 0 and terms["jacobian"] > 0
+
+
+@pytest.mark.parametrize("coupling", ["independent", "ot"])
+def test_flow_matching_regresses_on_the_pair_differences(coupling: str) -> None:
+    """At initialisation v = 0 (zero last layer), so E‖v − (z − x)‖² is the pairs' cost E‖z − x‖²."""
+    torch.manual_seed(0)
+    model = dgm.registry.MODELS.get("flow-matching")((2,))
+    x = torch.randn(256, 2) * 0.5 + 3
+    loss, terms = ConditionalFlowMatching(coupling=coupling).loss("model", model, (x,), StepContext(0))
+    # v starts at zero (zero last layer): the loss is the mean squared length of the pairs
+    assert torch.allclose(loss.detach(), terms["pair_cost"], rtol=1e-5)
+
+
+def test_ot_coupling_shortens_the_pairs() -> None:
+    model = dgm.registry.MODELS.get("flow-matching")((2,))
+    x = torch.randn(256, 2) * 0.5
+    costs = {}
+    for coupling in ("independent", "ot"):
+        torch.manual_seed(0)
+        costs[coupling] = ConditionalFlowMatching(coupling=coupling).loss("model", model, (x,), StepContext(0))[1]
+    assert costs["ot"]["pair_cost"] < 0.8 * costs["independent"]["pair_cost"]
+
+
+def test_cnf_objectives_refuse_other_models() -> None:
+    for name in ("otflow", "rnode", "cfm"):
+        with pytest.raises(DgmError, match="continuous flows"):
+            build_objective(name, {}).loss("model", Gaussian((2,)), (torch.randn(4, 2),), StepContext(0))
+
+
+def test_objective_arguments_are_checked_and_routed() -> None:
+    assert checked_arguments("cfm", {"coupling": "ot"}, OBJECTIVES) == {"coupling": "ot"}
+    with pytest.raises(DgmError, match="objective_args.sigma of 'cfm' must be non-negative"):
+        build_objective("cfm", {"sigma": -1})
+    with pytest.raises(DgmError, match="coupling must be one of independent, ot"):
+        build_objective("cfm", {"coupling": "sinkhorn"})
+    with pytest.raises(DgmError, match="objective 'otflow' has no argument 'coupling'"):
+        build_objective("otflow", {"coupling": "ot"})
+    routed = route_arguments({"model": "flow-matching", "coupling": "ot", "hidden": [32], "seed": 1})
+    assert routed == {"model": "flow-matching", "objective_args": {"coupling": "ot"}, "model_args": {"hidden": [32]}, "seed": 1}
+    assert route_arguments({"model": "nsf", "nonsense": 1}) == {"model": "nsf", "nonsense": 1}  # from_dict names it
