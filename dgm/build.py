@@ -84,7 +84,8 @@ def checked_arguments(name: str, given: dict[str, Any], registry: Registry[Any] 
     unknown = sorted(set(given) - set(known))
     if unknown:
         raise DgmError(
-            f"{registry.kind} {name!r} has no argument {unknown[0]!r} (its arguments: {', '.join(known) or 'none'})"
+            f"{registry.kind} {name!r} has no argument {unknown[0]!r} "
+            f"(its arguments: {', '.join(known) or 'none'})"
         )
     checked = {}
     for key, value in given.items():

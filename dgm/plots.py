@@ -105,17 +105,39 @@ def flow_layers(model: Any, x: Tensor, path: Path, max_panels: int = 8) -> Path:
     plt = _plt()
     p = next(model.parameters())
     y, _ = model.transform(x.to(p))  # preprocessing first: the flow acts on y
-    states = model.model.trajectory(y)
+    continuous = hasattr(model.model, "velocity")  # an ODE: states at equally spaced times
+    states = model.model.trajectory(y, frames=max_panels - 1) if continuous else model.model.trajectory(y)
     keep = sorted({round(i * (len(states) - 1) / (max_panels - 1)) for i in range(max_panels)})
     colour = torch.atan2(*(x - x.mean(0)).T.flip(0).double()).numpy()
     fig, axes = plt.subplots(1, len(keep), figsize=(2.6 * len(keep), 2.7), squeeze=False)
     for ax, i in zip(axes[0], keep, strict=True):
         s = states[i].double().cpu().numpy()
         ax.scatter(s[:, 0], s[:, 1], s=1, c=colour, cmap="hsv")
+        step = f"t = {i / (len(states) - 1):.2g}" if continuous else f"layer {i}"
         ax.set_title(
-            "data (preprocessed)" if i == 0 else "latent" if i == len(states) - 1 else f"layer {i}",
-            fontsize=9,
+            "data (preprocessed)" if i == 0 else "latent" if i == len(states) - 1 else step, fontsize=9
         )
+        ax.set_aspect("equal")
+        ax.set_xticks([])
+        ax.set_yticks([])
+    return _save(fig, path)
+
+
+@torch.no_grad()
+def velocity_2d(model: Any, x: Tensor, path: Path, times: tuple[float, ...] = (0.0, 0.5, 1.0)) -> Path:
+    """The velocity field v(y, t) of a 2-D continuous flow at a few times, over its preprocessed data
+    (t = 0: data, t = 1: latent), arrows coloured by speed."""
+    plt = _plt()
+    p = next(model.parameters())
+    y = model.transform(x.to(p))[0].double().cpu()
+    extent = plot_extent(torch.cat([y, torch.randn_like(y)]))
+    xs, ys, pts = grid_2d(extent, n=21)
+    fig, axes = plt.subplots(1, len(times), figsize=(3.2 * len(times), 3.2), squeeze=False)
+    for ax, t in zip(axes[0], times, strict=True):
+        v = model.model.velocity(pts.to(p), t).double().cpu()
+        ax.scatter(y[:, 0], y[:, 1], s=1, c="0.8")
+        ax.quiver(pts[:, 0], pts[:, 1], v[:, 0], v[:, 1], v.norm(dim=1), cmap="viridis")
+        ax.set_title(f"v(y, t = {t:g})", fontsize=9)
         ax.set_aspect("equal")
         ax.set_xticks([])
         ax.set_yticks([])
@@ -175,6 +197,8 @@ def run_figures(run_dir: Path, model: Any, data: Any, n: int = 2000) -> list[Pat
             out.append(density_2d(model, data, figs / "density.png"))
         if hasattr(model.model, "trajectory") and not model.context_features:
             out.append(flow_layers(model, data.split("test")[:n].double(), figs / "layers.png"))
+        if hasattr(model.model, "velocity") and not model.context_features:
+            out.append(velocity_2d(model, data.split("test")[:n].double(), figs / "velocity.png"))
     elif data.kind == "image":
         out.append(image_grid(samples.float(), figs / "samples.png"))
     return [p for p in out if p is not None]

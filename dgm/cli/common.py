@@ -18,3 +18,31 @@ def add_seed(p: argparse.ArgumentParser, default: int | None = 0) -> None:
     """--seed; default None means "the config's seed" (0 unless a --config file sets it)."""
     shown = "0, or the --config file's" if default is None else default
     p.add_argument("--seed", type=int, default=default, help=f"random seed (default {shown})")
+
+
+def add_solver(p: argparse.ArgumentParser) -> None:
+    """--solver and --steps: how a continuous flow integrates (defaults: the model's own)."""
+    p.add_argument(
+        "--solver",
+        choices=["euler", "rk4", "dopri5"],
+        help="ODE solver of a continuous flow (default: the model's evaluation solver)",
+    )
+    p.add_argument("--steps", type=int, help="steps of a fixed-step solver (euler, rk4)")
+
+
+def apply_solver(model: object, args: argparse.Namespace) -> None:
+    """Give the model the solver the command line names; a clear error for a model without an ODE."""
+    from dgm.errors import DgmError
+
+    if args.solver is None and args.steps is None:
+        return
+    if args.steps is not None and args.steps < 1:
+        raise DgmError(f"--steps must be a positive integer, got {args.steps}")
+    core = getattr(model, "core", model)
+    if not hasattr(core, "use_solver"):
+        raise DgmError(
+            f"--solver and --steps apply to continuous flows; {type(core).__name__} integrates no ODE"
+        )
+    if args.steps is not None and (args.solver or core.eval_solver.method) == "dopri5":
+        raise DgmError("--steps sets a fixed-step solver's steps; dopri5 chooses its own (use --solver rk4)")
+    core.use_solver(args.solver, args.steps)

@@ -7,7 +7,7 @@ import json
 
 
 def add_parser(sub: argparse._SubParsersAction) -> None:
-    from dgm.cli.common import add_device, add_seed
+    from dgm.cli.common import add_device, add_seed, add_solver
 
     p = sub.add_parser("evaluate", help="evaluate a trained model on data")
     p.add_argument("run", help="run folder written by dgm train")
@@ -28,12 +28,14 @@ def add_parser(sub: argparse._SubParsersAction) -> None:
         "with K draws per point (default 0: report the bound, nll_bound, alone)",
     )
     p.add_argument("--json", action="store_true", help="print one JSON object on stdout")
+    add_solver(p)
     add_seed(p)
     add_device(p)
     p.set_defaults(handler=run)
 
 
 def run(args: argparse.Namespace) -> int:
+    from dgm.cli.common import apply_solver
     from dgm.data import load_data
     from dgm.errors import DgmError
     from dgm.io import label_values, load, read_config
@@ -46,6 +48,7 @@ def run(args: argparse.Namespace) -> int:
         raise DgmError(f"--importance-samples must be 0 or more, got {args.importance_samples}")
     metrics = [m for item in args.metrics for m in item.split(",") if m] if args.metrics else None
     model = load(args.run, device=resolve_device(args.device))
+    apply_solver(model, args)
     config = read_config(args.run)
     data = load_data(args.data)
     result = evaluate(

@@ -1,4 +1,5 @@
-"""`dgm sample RUN [-n N] [-o FILE.npy|.csv|.png] [--seed S]`: draw samples from a trained model."""
+"""`dgm sample RUN [-n N] [-o FILE.npy|.csv|.png] [--seed S] [--solver S --steps K]`: draw samples
+from a trained model (a continuous flow with the ODE solver and step count given)."""
 
 from __future__ import annotations
 
@@ -8,7 +9,7 @@ from collections.abc import Iterator
 from pathlib import Path
 from typing import TYPE_CHECKING, BinaryIO
 
-from dgm.cli.common import add_device, add_seed
+from dgm.cli.common import add_device, add_seed, add_solver
 
 if TYPE_CHECKING:
     from torch import Tensor
@@ -30,6 +31,7 @@ def add_parser(sub: argparse._SubParsersAction) -> None:
         type=int,
         help="label value to sample, as in the training data (class-conditional models; default: uniform)",
     )
+    add_solver(p)
     add_seed(p)
     add_device(p)
     p.set_defaults(handler=run)
@@ -40,6 +42,7 @@ def run(args: argparse.Namespace) -> int:
     import torch
 
     from dgm import plots
+    from dgm.cli.common import apply_solver
     from dgm.data.base import describe_values
     from dgm.errors import DgmError
     from dgm.io import label_values, load, read_config
@@ -51,6 +54,7 @@ def run(args: argparse.Namespace) -> int:
     if out.suffix not in FORMATS:
         raise DgmError(f"cannot write {out.name}: choose an output ending in {', '.join(FORMATS)}")
     model = load(args.run, device=resolve_device(args.device))
+    apply_solver(model, args)
     config = read_config(args.run)
     kind = config.get("data", {}).get("kind", "points")
     label = None

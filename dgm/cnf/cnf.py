@@ -44,6 +44,7 @@ class ContinuousFlow(GenerativeModel):
     density = "exact"
     data_kinds = ("points",)
     default_steps = 2000
+    validation_points = 2000
     #: quantities integrated along the path besides ℓ, per unit time (see `rates`).
     cost_names: tuple[str, ...] = ("transport", "jacobian")
 
@@ -141,7 +142,9 @@ class ContinuousFlow(GenerativeModel):
         """Map data to latent: z = x(1), the flow's f(x)."""
         return self.flow(x, 0.0, 1.0, c)
 
-    def flow(self, x: Tensor, t0: float, t1: float, c: Tensor | None = None, steps: int | None = None) -> Tensor:
+    def flow(
+        self, x: Tensor, t0: float, t1: float, c: Tensor | None = None, steps: int | None = None
+    ) -> Tensor:
         """Move points x from time t0 to t1 along v (no log-density): the flow map φ_{t0→t1}."""
         solver = self.solver if steps is None else replace(self.solver, steps=steps)
         (y,), _ = odeint(lambda t, s: (self.velocity(s[0], t, c),), (x,), t0, t1, solver)

@@ -14,9 +14,7 @@ from dgm.registry import MODELS
 SMOOTH_ACTIVATIONS: dict[str, type[nn.Module]] = {"tanh": nn.Tanh, "softplus": nn.Softplus, "silu": nn.SiLU}
 
 
-def velocity_network(
-    d: int, context_features: int, hidden: tuple[int, ...], activation: str
-) -> nn.Module:
+def velocity_network(d: int, context_features: int, hidden: tuple[int, ...], activation: str) -> nn.Module:
     """An MLP [x, t, c] → v with a zero-initialised last layer: the flow starts as the identity."""
     if activation not in SMOOTH_ACTIVATIONS:
         raise ValueError(f"activation must be one of {', '.join(SMOOTH_ACTIVATIONS)}, got {activation!r}")

@@ -27,7 +27,7 @@ class FlowMatching(ContinuousFlow):
     """
 
     default_objective = "cfm"
-    default_steps = 5000
+    default_steps = 20000  # cheap steps (no ODE): KL 0.04 on moons at 20k, 0.07 at 10k
     may_be_zero = ("context_features",)
 
     def __init__(

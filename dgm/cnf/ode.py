@@ -40,7 +40,7 @@ class Solver:
             raise ValueError(f"tolerances must be positive, got atol={self.atol}, rtol={self.rtol}")
 
     def describe(self) -> str:
-        """"rk4, 8 steps" or "dopri5, atol 1e-05, rtol 1e-05"."""
+        """ "rk4, 8 steps" or "dopri5, atol 1e-05, rtol 1e-05"."""
         if self.method == "dopri5":
             return f"dopri5, atol {self.atol:g}, rtol {self.rtol:g}"
         return f"{self.method}, {self.steps} steps"

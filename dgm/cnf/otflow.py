@@ -3,12 +3,13 @@ of a potential, with the exact trace of its Hessian in closed form.
 
 The state s = (x, t, c). The potential
 
-    Φ(s) = wᵀ N(s) + ½ sᵀAᵀA s + bᵀs + c₀,
+    Φ(s) = wᵀ N(s) + ½ sᵀAᵀA s + bᵀs
 
 N a ResNet u₀ = σ(K₀s + b₀), u_i = u_{i−1} + h·σ(K_i u_{i−1} + b_i) (i = 1…L−1, h = 1/(L−1)),
-σ(a) = log(2 cosh a) (so σ' = tanh, σ'' = 1 − tanh²), A of rank r. The velocity is v = −∇ₓΦ;
-the objective `otflow` penalises the transport cost ½‖v‖² and the Hamilton-Jacobi-Bellman
-residual |∂ₜΦ − ½‖∇ₓΦ‖²| along the path, the optimality conditions of the L² transport problem.
+σ(a) = log(2 cosh a) (so σ' = tanh, σ'' = 1 − tanh²), A of rank r (the paper's Φ adds a
+constant, which no derivative sees: left out here). The velocity is v = −∇ₓΦ; the objective
+`otflow` penalises the transport cost ½‖v‖² and the Hamilton-Jacobi-Bellman residual
+|∂ₜΦ − ½‖∇ₓΦ‖²| along the path, the optimality conditions of the L² transport problem.
 """
 
 from __future__ import annotations
@@ -27,7 +28,7 @@ def log_cosh(a: Tensor) -> Tensor:
 
 class Potential(nn.Module):
     """Creates Φ(s) on s ∈ R^n with a ResNet of `layers` layers of `width` units and a rank-`rank`
-    quadratic; w starts at ones, b and c₀ at zero, A Xavier-uniform (OT-Flow's initialisation)."""
+    quadratic; w starts at ones, b at zero, A Xavier-uniform (OT-Flow's initialisation)."""
 
     def __init__(self, n: int, width: int = 32, layers: int = 2, rank: int = 10) -> None:
         super().__init__()
@@ -39,28 +40,29 @@ class Potential(nn.Module):
         self.w = nn.Parameter(torch.ones(width))
         self.A = nn.Parameter(nn.init.xavier_uniform_(torch.empty(min(rank, n), n)))
         self.b = nn.Parameter(torch.zeros(n))
-        self.c0 = nn.Parameter(torch.zeros(()))
 
     def forward(self, s: Tensor) -> Tensor:
         """Φ(s), shape (B,)."""
         u = log_cosh(self.opening(s))
         for layer in self.residual:
             u = u + self.h * log_cosh(layer(u))
-        return u @ self.w + 0.5 * (s @ self.A.T).pow(2).sum(1) + s @ self.b + self.c0
+        return u @ self.w + 0.5 * (s @ self.A.T).pow(2).sum(1) + s @ self.b
 
     def _backward(self, s: Tensor) -> tuple[list[Tensor], list[Tensor], Tensor]:
-        """Pre-activations a_i, the adjoints z_i = ∂(wᵀu_{L−1})/∂u_{i−1} (z_L = w) and ∇_sΦ."""
-        acts = [self.opening(s)]
-        u = log_cosh(acts[0])
+        """σ'(a_i) = tanh(a_i) of every layer, the adjoints z_i = ∂(wᵀu_{L−1})/∂u_{i−1} (z_L = w)
+        and ∇_sΦ."""
+        a = self.opening(s)
+        u, slopes = log_cosh(a), [torch.tanh(a)]
         for layer in self.residual:
-            acts.append(layer(u))
-            u = u + self.h * log_cosh(acts[-1])
+            a = layer(u)
+            slopes.append(torch.tanh(a))
+            u = u + self.h * log_cosh(a)
         z = [self.w.expand_as(u)]  # built from the last layer down, reversed below
-        for a, layer in zip(reversed(acts[1:]), reversed(self.residual), strict=True):
-            z.append(z[-1] + self.h * (torch.tanh(a) * z[-1]) @ layer.weight)
+        for slope, layer in zip(reversed(slopes[1:]), reversed(self.residual), strict=True):
+            z.append(z[-1] + self.h * (slope * z[-1]) @ layer.weight)
         z.reverse()  # z[i] multiplies layer i's output: z[0] = z_1, …, z[L−1] = w
-        grad = (torch.tanh(acts[0]) * z[0]) @ self.opening.weight + s @ (self.A.T @ self.A) + self.b
-        return acts, z, grad
+        grad = (slopes[0] * z[0]) @ self.opening.weight + s @ (self.A.T @ self.A) + self.b
+        return slopes, z, grad
 
     def gradient(self, s: Tensor) -> Tensor:
         """∇_sΦ(s), shape (B, n), by the hand-written backward pass."""
@@ -71,18 +73,17 @@ class Potential(nn.Module):
 
         tr = Σ_j σ''(a₀)_j z₁_j ‖K₀[j, :d]‖² + h Σ_i Σ_j σ''(a_i)_j z_{i+1,j} ‖(K_i J_{i−1})_j‖²
              + tr((AᵀA)[:d, :d]),
-        J_i = ∂u_i/∂x propagated forward: J₀ = diag(σ'(a₀)) K₀[:, :d], J_i = J_{i−1} + h diag(σ'(a_i)) K_i J_{i−1}.
+        with J_i = ∂u_i/∂x propagated forward: J₀ = diag(σ'(a₀)) K₀[:, :d] and
+        J_i = J_{i−1} + h diag(σ'(a_i)) K_i J_{i−1}.
         """
-        acts, z, grad = self._backward(s)
+        slopes, z, grad = self._backward(s)
         k0 = self.opening.weight[:, :d]
-        tanh0 = torch.tanh(acts[0])
-        trace = ((1 - tanh0.pow(2)) * z[0] * k0.pow(2).sum(1)).sum(1)
-        jac = tanh0[:, :, None] * k0  # (B, width, d)
+        trace = ((1 - slopes[0].pow(2)) * z[0]) @ k0.pow(2).sum(1)
+        jac = slopes[0][:, :, None] * k0  # (B, width, d)
         for i, layer in enumerate(self.residual, start=1):
             kj = torch.einsum("mn,bnd->bmd", layer.weight, jac)
-            tanh = torch.tanh(acts[i])
-            trace = trace + self.h * ((1 - tanh.pow(2)) * z[i] * kj.pow(2).sum(2)).sum(1)
-            jac = jac + self.h * tanh[:, :, None] * kj
+            trace = trace + self.h * ((1 - slopes[i].pow(2)) * z[i] * kj.pow(2).sum(2)).sum(1)
+            jac = jac + self.h * slopes[i][:, :, None] * kj
         quadratic = self.A[:, :d].pow(2).sum()  # tr((AᵀA)[:d, :d])
         return grad, trace + quadratic
 
@@ -102,6 +103,7 @@ class OTFlow(ContinuousFlow):
 
     cost_names = ("transport", "hjb")
     default_objective = "otflow"
+    default_steps = 20000  # the seed's moons run: 20k steps of batch 256, RK4 with 4 steps
     may_be_zero = ("context_features",)
 
     def __init__(
@@ -113,7 +115,7 @@ class OTFlow(ContinuousFlow):
         rank: int = 10,
         context_features: int = 0,
         solver: str = "rk4",
-        steps: int = 8,
+        steps: int = 4,
         eval_solver: str = "rk4",
         eval_steps: int = 16,
         atol: float = 1e-5,
@@ -149,4 +151,3 @@ class OTFlow(ContinuousFlow):
 
     def diagnostics(self) -> dict[str, float | str]:
         return {**super().diagnostics(), "trace": "exact (closed form)"}
-

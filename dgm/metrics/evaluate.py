@@ -85,10 +85,12 @@ class Metric:
     needs_truth: bool = False
     needs_2d: bool = False
     needs_levels: bool = False
+    needs_map: bool = False  # a map f from data to latent (flows)
 
     def applies(self, ev: Evaluation) -> bool:
         return (
             _density(ev) in self.density
+            and (hasattr(getattr(ev.model, "core", ev.model), "inverse") or not self.needs_map)
             and (ev.data.has_true_density or not self.needs_truth)
             and (ev.data.kind == "points" and ev.data.dim == 2 or not self.needs_2d)
             and (ev.data.levels is not None or not self.needs_levels)
@@ -101,6 +103,8 @@ class Metric:
             return " or ".join(wanted.get(d, d) for d in self.density if d != "none") + (
                 " (for a bound: --importance-samples K)" if "estimate" in self.density else ""
             )
+        if self.needs_map and not hasattr(getattr(ev.model, "core", ev.model), "inverse"):
+            return "a map from data to latent (a flow)"
         if self.needs_2d and not (ev.data.kind == "points" and ev.data.dim == 2):
             return "2-D points"
         if self.needs_levels and ev.data.levels is None:
@@ -180,6 +184,25 @@ def _mass(ev: Evaluation) -> dict[str, float]:
     return {"normalization": max(masses, key=lambda m: abs(m - 1))}
 
 
+def _transport(ev: Evaluation) -> dict[str, float]:
+    """E‖f(y) − y‖² over the evaluation points, y = T(x) the preprocessed data and f the flow's map
+    to the latent space: how far the model moves mass (OT-Flow's and flow matching's concern)."""
+    core = getattr(ev.model, "core", ev.model)
+
+    def displacement(x: Tensor, c: Tensor | None) -> Tensor:
+        y = ev.model.preprocess(x)[0] if hasattr(ev.model, "preprocess") else x
+        z = core.inverse(y, c)
+        if z.shape != y.shape:  # a multi-scale latent has another shape: no displacement to measure
+            return torch.full((len(x),), math.nan, dtype=x.dtype, device=x.device)
+        return (z - y).flatten(1).pow(2).sum(1)
+
+    cost = ev._per_sample("transport", displacement)
+    if not torch.isfinite(cost).all():
+        return {}
+    mean, se = mean_and_se(cost)
+    return {"transport_cost": mean, "transport_cost_se": se}
+
+
 METRICS.add(
     "nll",
     Metric(_nll, density=("exact", "estimate")),
@@ -201,6 +224,11 @@ METRICS.add(
     Metric(_energy),
     "energy distance between model samples and data (an unbiased estimate of a non-negative "
     "quantity: it can be slightly negative when the two match)",
+)
+METRICS.add(
+    "transport_cost",
+    Metric(_transport, needs_map=True),
+    "E‖f(x) − x‖² of a flow's map from data to latent, in the model's preprocessed coordinates",
 )
 METRICS.add(
     "normalization",

@@ -40,6 +40,9 @@ class GenerativeModel(nn.Module):
     #: keyword arguments that may be 0; every other number among them (a size, count or scale)
     #: must be positive, and all must be finite (`dgm.build` checks them before building).
     may_be_zero: tuple[str, ...] = ("context_features",)
+    #: validation points scored per check (None: the whole validation split); models whose
+    #: log-density costs an ODE solve per point score a fixed leading subset.
+    validation_points: int | None = None
 
     def __init__(self, event_shape: tuple[int, ...]) -> None:
         super().__init__()

@@ -86,7 +86,8 @@ def test_hutchinson_is_unbiased_for_the_trace_and_the_frobenius_norm() -> None:
     v = torch.tanh(x @ w)
     trace, frobenius = exact_divergence(v, x, create_graph=False)
     for kind in ("rademacher", "gaussian"):
-        estimates = [hutchinson_divergence(v, x, draw_probe(x, kind), create_graph=False) for _ in range(4000)]
+        probes = [draw_probe(x, kind) for _ in range(4000)]
+        estimates = [hutchinson_divergence(v, x, probe, create_graph=False) for probe in probes]
         mean_trace = torch.stack([e[0] for e in estimates]).mean(0)
         mean_frob = torch.stack([e[1] for e in estimates]).mean(0)
         assert torch.allclose(mean_trace, trace, atol=0.15)
@@ -97,7 +98,8 @@ def test_classical_rk4_is_fourth_order() -> None:
     """dy/dt = y from 1: error of RK4 with h shrinks 16x when h halves (torchdiffeq's rk4 is the 3/8 rule)."""
     errors = []
     for steps in (4, 8):
-        (y,), nfe = odeint(lambda t, s: (s[0],), (torch.ones(1, dtype=torch.float64),), 0.0, 1.0, Solver("rk4", steps))
+        y0 = (torch.ones(1, dtype=torch.float64),)
+        (y,), nfe = odeint(lambda t, s: (s[0],), y0, 0.0, 1.0, Solver("rk4", steps))
         errors.append(abs(y.item() - math.e))
         assert nfe == 4 * steps
     assert 14 < errors[0] / errors[1] < 17

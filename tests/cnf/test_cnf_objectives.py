@@ -67,7 +67,8 @@ def test_ot_coupling_shortens_the_pairs() -> None:
     costs = {}
     for coupling in ("independent", "ot"):
         torch.manual_seed(0)
-        costs[coupling] = ConditionalFlowMatching(coupling=coupling).loss("model", model, (x,), StepContext(0))[1]
+        objective = ConditionalFlowMatching(coupling=coupling)
+        costs[coupling] = objective.loss("model", model, (x,), StepContext(0))[1]
     assert costs["ot"]["pair_cost"] < 0.8 * costs["independent"]["pair_cost"]
 
 
@@ -86,5 +87,11 @@ def test_objective_arguments_are_checked_and_routed() -> None:
     with pytest.raises(DgmError, match="objective 'otflow' has no argument 'coupling'"):
         build_objective("otflow", {"coupling": "ot"})
     routed = route_arguments({"model": "flow-matching", "coupling": "ot", "hidden": [32], "seed": 1})
-    assert routed == {"model": "flow-matching", "objective_args": {"coupling": "ot"}, "model_args": {"hidden": [32]}, "seed": 1}
-    assert route_arguments({"model": "nsf", "nonsense": 1}) == {"model": "nsf", "nonsense": 1}  # from_dict names it
+    assert routed == {
+        "model": "flow-matching",
+        "objective_args": {"coupling": "ot"},
+        "model_args": {"hidden": [32]},
+        "seed": 1,
+    }
+    # a key nobody takes stays where RunConfig.from_dict names it as unknown
+    assert route_arguments({"model": "nsf", "nonsense": 1}) == {"model": "nsf", "nonsense": 1}
