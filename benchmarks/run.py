@@ -12,6 +12,7 @@ from pathlib import Path
 
 BENCHMARKS = {
     "toy2d": ["--steps", "2000", "--threads", "1"],
+    "cnf": ["--max-time", "2m", "--jobs", "2"],
     "peers": ["--steps", "3000", "--threads", "1", "--seeds", "0,1,2", "--jobs", "2"],
     "mnist": ["--threads", "1"],
     "threads": [],
