@@ -1,13 +1,15 @@
 """Couplings of data and noise for flow matching: independent pairs, or the exact minibatch
-optimal transport pairing, which makes the regressed paths short and nearly straight."""
+optimal transport pairing, which makes the regressed paths short and nearly straight (reflow's
+coupling, a trained flow's own pairs (x = φ(z), z), lives in the objective: it needs the teacher)."""
 
 from __future__ import annotations
 
 import torch
 from torch import Tensor
 
-#: How flow matching pairs a data batch x with a noise batch z.
-COUPLINGS = ("independent", "ot")
+#: How flow matching pairs data x with noise z: independently, by minibatch OT, or (reflow) as a
+#: trained flow's samples x = φ(z) with their own latents.
+COUPLINGS = ("independent", "ot", "reflow")
 
 
 def ot_pairing(x: Tensor, z: Tensor) -> Tensor:
@@ -28,7 +30,7 @@ def couple(x: Tensor, z: Tensor, coupling: str, labels: Tensor | None = None) ->
     """The noise batch z reordered so that (x_i, z_i) are the coupling's pairs. With labels
     (a conditional model) the OT pairing is taken within each class, so that the coupling does
     not mix conditions."""
-    if coupling == "independent":
+    if coupling != "ot":
         return z
     if labels is None:
         return z[ot_pairing(x, z)]

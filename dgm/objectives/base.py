@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import dataclasses
 import math
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -177,3 +177,7 @@ class Objective:
 
     def after_step(self, player: str, model: GenerativeModel) -> None:
         """Run after `player`'s optimiser step (default: nothing)."""
+
+    def setup(self, load_run: Callable[[str], GenerativeModel]) -> None:
+        """Run once before training with a loader of finished runs (default: nothing): an
+        objective that learns from another model (reflow's teacher) loads it here."""

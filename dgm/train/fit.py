@@ -17,7 +17,7 @@ from dgm.config import RunConfig, parse_duration
 from dgm.data import DataSource, load_data
 from dgm.data.dequantize import dequantize, pipeline_levels
 from dgm.errors import DgmError, TrainingInterrupted
-from dgm.io import CONFIG, read_config, save_model
+from dgm.io import CONFIG, load, read_config, save_model
 from dgm.models import Preprocessed
 from dgm.objectives.base import Objective, OptimSettings
 from dgm.registry import DATASETS, MODELS, OBJECTIVES
@@ -239,6 +239,7 @@ def _train(config: RunConfig, out: Path, resume: bool, progress: bool) -> TrainR
     torch.set_num_threads(config.threads or default_threads(data.kind, config.devices))
     model = build(config, data, initialise=not resume)
     objective: Objective = build_objective(config.objective, config.objective_args)
+    objective.setup(load)
     settings = player_settings(objective, config)
     train_data, val_data = split(data, "train", config), split(data, "val", config)
     plan = budget(config, train_data[0].shape[0])

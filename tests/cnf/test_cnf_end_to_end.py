@@ -63,6 +63,16 @@ def test_flow_matching_with_ot_coupling_on_a_user_csv(points_csv: Path, tmp_path
     assert main(["evaluate", str(run), "--data", str(points_csv)]) == 0
 
 
+def test_reflow_trains_on_a_teachers_pairs(tmp_path: Path) -> None:
+    teacher, student = tmp_path / "teacher", tmp_path / "student"
+    common = ["--max-steps", "20", "--no-progress", "--set", "eval_solver=rk4", "--set", "eval_steps=4"]
+    assert main(["train", "flow-matching", "--data", "moons", "--out", str(teacher), *common]) == 0
+    reflow = ["--set", "coupling=reflow", "--set", f"teacher={teacher}"]
+    assert main(["train", "flow-matching", "--data", "moons", "--out", str(student), *common, *reflow]) == 0
+    config = json.loads((student / "config.json").read_text())
+    assert config["train"]["objective_args"]["teacher"] == str(teacher)
+
+
 def test_solver_flags_are_refused_for_a_model_without_an_ode(
     tmp_path: Path, capsys: pytest.CaptureFixture
 ) -> None:

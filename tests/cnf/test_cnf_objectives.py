@@ -95,3 +95,37 @@ def test_objective_arguments_are_checked_and_routed() -> None:
     }
     # a key nobody takes stays where RunConfig.from_dict names it as unknown
     assert route_arguments({"model": "nsf", "nonsense": 1}) == {"model": "nsf", "nonsense": 1}
+
+
+def test_reflow_regresses_on_the_teachers_own_pairs() -> None:
+    """With a teacher whose flow is the identity (v = 0 at initialisation), x = φ(z) = z: every
+    pair has length 0; with a trained-looking teacher (perturbed), the pairs are (φ(z), z)."""
+    from dgm.build import build_model
+
+    teacher = build_model("flow-matching", (2,), "none")
+    objective = ConditionalFlowMatching(coupling="reflow", teacher="teacher-run")
+    objective.setup(lambda run: teacher if run == "teacher-run" else None)
+    student = build_model("flow-matching", (2,), "none")
+    _, terms = objective.loss("model", student, (torch.randn(64, 2),), StepContext(0))
+    assert terms["pair_cost"] < 1e-10
+    with torch.no_grad():
+        for p in teacher.parameters():
+            p.add_(0.3 * torch.randn_like(p))
+    batch = (torch.randn(64, 2),)  # its values are unused: reflow draws z and asks the teacher
+    torch.manual_seed(5)
+    _, terms = objective.loss("model", student, batch, StepContext(0))
+    torch.manual_seed(5)
+    z = torch.randn(64, 2)
+    with torch.no_grad():
+        want = (z - teacher.core.flow(z, 1.0, 0.0)).pow(2).sum(1).mean()
+    assert torch.allclose(terms["pair_cost"], want, rtol=1e-5)
+
+
+def test_reflow_needs_a_teacher_and_only_reflow_takes_one() -> None:
+    with pytest.raises(DgmError, match="coupling=reflow needs teacher=RUN"):
+        build_objective("cfm", {"coupling": "reflow"})
+    with pytest.raises(DgmError, match="coupling=reflow needs teacher=RUN"):
+        build_objective("cfm", {"coupling": "ot", "teacher": "runs/fm"})
+    objective = build_objective("cfm", {"coupling": "reflow", "teacher": "runs/gaussian"})
+    with pytest.raises(DgmError, match="trains continuous flows"):
+        objective.setup(lambda run: Gaussian((2,)))
