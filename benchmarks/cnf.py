@@ -5,15 +5,17 @@ solve and the transport cost E‖f(x) − x‖² (in standardised units) for OT-
 without RNODE, flow matching with independent and OT couplings and after one reflow round, and
 nsf. Table 2: sample quality against solver steps for the flow-matching models (energy distance
 to 2,000 test points).
-Writes benchmarks/results/cnf.json.
+Writes benchmarks/results/cnf-DATASETS.json.
 
     python benchmarks/cnf.py [--max-time 2m] [--datasets moons,8gaussians,checkerboard] [--jobs 2]
+    python benchmarks/cnf.py --datasets gmm8,gmm16 --variants otflow,ffjord-rnode,fm-independent,nsf
 """
 
 from __future__ import annotations
 
 import argparse
 import json
+import math
 import tempfile
 import time
 from concurrent.futures import ProcessPoolExecutor
@@ -88,8 +90,8 @@ def main() -> None:
     for r in rows:
         print(
             f"| {r['variant']} | {r['data']} | {r['nll']:.3f} | {r['kl']:.3f} ± {r['kl_se']:.3f} | "
-            f"{r['normalization']:.4f} | {r['steps']} | {r['wall_s']:.0f} | {r.get('nfe', '–')} | "
-            f"{r['transport_cost']:.3f} |"
+            f"{r.get('normalization', math.nan):.4f} | {r['steps']} | {r['wall_s']:.0f} | "
+            f"{r.get('nfe', '–')} | {r['transport_cost']:.3f} |"
         )
     keys = [f"energy_{s}_{k or 'adaptive'}" for s, k in SAMPLERS]
     print(
@@ -100,8 +102,9 @@ def main() -> None:
         if keys[0] in r:
             print(f"| {r['variant']} | {r['data']} | " + " | ".join(f"{r[k]:.4f}" for k in keys) + " |")
     RESULTS.mkdir(exist_ok=True)
-    (RESULTS / "cnf.json").write_text(json.dumps(rows, indent=2) + "\n")
-    print(f"wrote {RESULTS / 'cnf.json'}")
+    out = RESULTS / f"cnf-{args.datasets.replace(',', '-')}.json"
+    out.write_text(json.dumps(rows, indent=2) + "\n")
+    print(f"wrote {out}")
 
 
 if __name__ == "__main__":
