@@ -114,8 +114,9 @@ def build_objective(name: str, given: dict[str, Any]) -> Objective:
 
 
 def route_arguments(settings: dict[str, Any]) -> dict[str, Any]:
-    """Settings with each key that is no config key moved to the arguments of the objective, or
-    else of the model, that accepts it: `--set coupling=ot` is `--set objective_args.coupling=ot`."""
+    """Settings with each key that is no config key moved to the arguments of the objective or the
+    model that accepts it: `--set coupling=ot` is `--set objective_args.coupling=ot`. A key both
+    accept, or one also given under its full name with another value, is an error."""
     fields = {f.name for f in dataclasses.fields(RunConfig)}
     loose = [k for k in settings if k not in fields]
     if not loose or "model" not in settings:
@@ -123,15 +124,25 @@ def route_arguments(settings: dict[str, Any]) -> dict[str, Any]:
     settings = dict(settings)
     model = MODELS.get(settings["model"])
     objective = settings.get("objective") or model.default_objective
-    takers = (
-        ("objective_args", model_arguments(objective, OBJECTIVES) if objective in OBJECTIVES else {}),
-        ("model_args", model_arguments(settings["model"])),
-    )
+    OBJECTIVES.get(objective)  # an unknown objective is named as such, not as unknown keys
+    takers = {
+        "objective_args": model_arguments(objective, OBJECTIVES),
+        "model_args": model_arguments(settings["model"]),
+    }
     for key in loose:
-        for target, accepted in takers:
-            if key in accepted:
-                settings[target] = {**settings.get(target, {}), key: settings.pop(key)}
-                break
+        targets = [target for target, accepted in takers.items() if key in accepted]
+        if len(targets) > 1:
+            raise DgmError(
+                f"{key!r} is an argument of both the objective and the model: "
+                f"set objective_args.{key} or model_args.{key}"
+            )
+        if not targets:
+            continue  # RunConfig.from_dict names it as an unknown key
+        given = settings.get(targets[0], {})
+        value = settings.pop(key)
+        if key in given and given[key] != value:
+            raise DgmError(f"{key} is given twice: as {key}={value!r} and {targets[0]}.{key}={given[key]!r}")
+        settings[targets[0]] = {**given, key: value}
     return settings
 
 

@@ -98,7 +98,8 @@ class ContinuousFlow(GenerativeModel):
         self, x: Tensor, t: float | Tensor, c: Tensor | None, probe: Tensor | None
     ) -> tuple[Tensor, Tensor, Tensor]:
         """Return v, tr ∂v/∂x (shape (B,)) and the cost rates (B, len(cost_names)) at (x, t):
-        ½‖v‖² and ‖∂v/∂x‖²_F (both estimated with `probe` when it is given)."""
+        ½‖v‖² and ‖∂v/∂x‖²_F; with a `probe`, the trace and the Frobenius norm are Hutchinson's
+        estimates."""
         keep_graph = torch.is_grad_enabled()
         with torch.enable_grad():
             if not keep_graph or not x.requires_grad:

@@ -39,6 +39,15 @@ class RegularisedLikelihood(Objective):
         """α_C and the weights α_k of the model's costs by name."""
         raise NotImplementedError
 
+    def setup(self, model: GenerativeModel, load_run: Callable[[str], GenerativeModel]) -> None:
+        flow = _flow(model, self.name)
+        missing = sorted(set(self.weights()[1]) - set(flow.cost_names))
+        if missing:
+            raise DgmError(
+                f"objective {self.name!r} needs the cost {missing[0]!r}, which {type(flow).__name__} lacks "
+                f"(it integrates {', '.join(flow.cost_names)}); train it with its own objective"
+            )
+
     def loss(
         self, player: str, model: GenerativeModel, batch: tuple[Tensor, ...], ctx: StepContext
     ) -> tuple[Tensor, dict[str, Tensor]]:
@@ -47,11 +56,6 @@ class RegularisedLikelihood(Objective):
         log_p, costs = flow.log_prob_and_costs(y, *batch[1:])
         nll = -(log_p + ladj).mean()
         alpha_nll, alphas = self.weights()
-        missing = sorted(set(alphas) - set(costs))
-        if missing:
-            raise DgmError(
-                f"objective {self.name!r} needs the cost {missing[0]!r}, which {type(flow).__name__} lacks"
-            )
         terms = {name: costs[name].mean() for name in alphas}
         loss = alpha_nll * nll + sum(alphas[name] * terms[name] for name in alphas)
         return loss, {"nll": nll.detach(), **{k: v.detach() for k, v in terms.items()}}
@@ -133,10 +137,18 @@ class ConditionalFlowMatching(Objective):
         self.coupling, self.sigma, self.teacher_run = coupling, sigma, teacher
         self.teacher: GenerativeModel | None = None
 
-    def setup(self, load_run: Callable[[str], GenerativeModel]) -> None:
+    def setup(self, model: GenerativeModel, load_run: Callable[[str], GenerativeModel]) -> None:
+        _flow(model, "cfm")
         if self.teacher_run:
             teacher = load_run(self.teacher_run)
             _flow(teacher, "cfm")  # the teacher must be a continuous flow too
+            mine = (tuple(model.event_shape), model.context_features)
+            theirs = (tuple(teacher.event_shape), teacher.context_features)
+            if mine != theirs:
+                raise DgmError(
+                    f"the reflow teacher {self.teacher_run} models data of shape {theirs[0]} with "
+                    f"{theirs[1]} classes; this model's data have shape {mine[0]} and {mine[1]} classes"
+                )
             self.teacher = teacher.eval().requires_grad_(False)
 
     def _teacher_pairs(

@@ -16,6 +16,8 @@ from torch import Tensor
 
 #: Solvers a continuous flow integrates with: fixed steps (euler, rk4) or adaptive (dopri5).
 SOLVERS = ("euler", "rk4", "dopri5")
+#: The most fixed steps a solve may take: beyond, an evaluation would run for hours, not finish.
+MAX_STEPS = 100_000
 
 State = tuple[Tensor, ...]
 Dynamics = Callable[[float | Tensor, State], State]
@@ -34,8 +36,8 @@ class Solver:
     def __post_init__(self) -> None:
         if self.method not in SOLVERS:
             raise ValueError(f"solver must be one of {', '.join(SOLVERS)}, got {self.method!r}")
-        if self.steps < 1:
-            raise ValueError(f"steps must be a positive integer, got {self.steps}")
+        if not 1 <= self.steps <= MAX_STEPS:
+            raise ValueError(f"steps must be an integer from 1 to {MAX_STEPS}, got {self.steps}")
         if not (self.atol > 0 and self.rtol > 0):
             raise ValueError(f"tolerances must be positive, got atol={self.atol}, rtol={self.rtol}")
 

@@ -7,7 +7,8 @@ The state s = (x, t, c). The potential
 
 N a ResNet u₀ = σ(K₀s + b₀), u_i = u_{i−1} + h·σ(K_i u_{i−1} + b_i) (i = 1…L−1, h = 1/(L−1)),
 σ(a) = log(2 cosh a) (so σ' = tanh, σ'' = 1 − tanh²), A of rank r (the paper's Φ adds a
-constant, which no derivative sees: left out here). The velocity is v = −∇ₓΦ; the objective
+constant, which no derivative sees: left out here). The velocity is v = −∇ₓΦ (the paper's
+−∇ₓΦ/α_L with α_L = 1, its every experiment's choice); the objective
 `otflow` penalises the transport cost ½‖v‖² and the Hamilton-Jacobi-Bellman residual
 |∂ₜΦ − ½‖∇ₓΦ‖²| along the path, the optimality conditions of the L² transport problem.
 """

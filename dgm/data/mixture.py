@@ -38,14 +38,15 @@ def _sample(means: Tensor, n: int, g: torch.Generator) -> Tensor:
 def _log_density(means: Tensor, x: Tensor) -> Tensor:
     """log (1/K) Σ_k N(x; μ_k, σ²I), shape (N,)."""
     d = means.shape[1]
-    sq = torch.cdist(x.to(means), means).pow(2)  # (N, K)
+    sq = torch.cdist(x.double(), means.to(x.device)).pow(2)  # (N, K), on x's device
     log_normal = -0.5 * sq / STD**2 - d * math.log(STD) - 0.5 * d * math.log(2 * math.pi)
     return torch.logsumexp(log_normal, 1) - math.log(COMPONENTS)
 
 
-def monte_carlo_entropy(d: int, n: int) -> tuple[float, float]:
-    """H = −E log p(x) estimated on n samples drawn from seed 2000 + d, and its standard error."""
-    means, g = _means(d), torch.Generator().manual_seed(2000 + d)
+def monte_carlo_entropy(d: int, n: int, seed: int | None = None) -> tuple[float, float]:
+    """H = −E log p(x) estimated on n samples drawn from `seed` (default 2000 + d), and its
+    standard error."""
+    means, g = _means(d), torch.Generator().manual_seed(2000 + d if seed is None else seed)
     nll = -torch.cat(
         [_log_density(means, _sample(means, min(100_000, n - i), g)) for i in range(0, n, 100_000)]
     )

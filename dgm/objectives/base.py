@@ -178,6 +178,7 @@ class Objective:
     def after_step(self, player: str, model: GenerativeModel) -> None:
         """Run after `player`'s optimiser step (default: nothing)."""
 
-    def setup(self, load_run: Callable[[str], GenerativeModel]) -> None:
-        """Run once before training with a loader of finished runs (default: nothing): an
-        objective that learns from another model (reflow's teacher) loads it here."""
+    def setup(self, model: GenerativeModel, load_run: Callable[[str], GenerativeModel]) -> None:
+        """Run once before training, with the model and a loader of finished runs: an objective
+        checks here that it can train the model (a DgmError before any file is written) and loads
+        the runs it learns from (reflow's teacher). Default: nothing."""

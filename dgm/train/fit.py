@@ -81,6 +81,13 @@ def resume_config(out: str | Path, overrides: dict[str, Any]) -> RunConfig:
         before.model_args, after.model_args = (
             resolved_arguments(before.model, a) for a in (before.model_args, after.model_args)
         )
+    if "objective_args" in overrides:  # compared with the defaults filled in, as the run saved them
+        objective = before.objective or MODELS.get(before.model).default_objective
+        after.objective_args = {**before.objective_args, **overrides["objective_args"]}
+        before.objective_args, after.objective_args = (
+            resolved_arguments(objective, a, OBJECTIVES)
+            for a in (before.objective_args, after.objective_args)
+        )
     for key in overrides:
         if key not in RESUMABLE and getattr(after, key) != getattr(before, key):
             raise DgmError(
@@ -106,6 +113,8 @@ def resolve(config: RunConfig, data: DataSource) -> RunConfig:
         raise DgmError(f"dequantize={c.dequantize} needs discrete data; {data.name!r} has no grey levels")
     c.objective = c.objective or model.default_objective
     c.objective_args = resolved_arguments(c.objective, c.objective_args, OBJECTIVES)
+    if c.objective_args.get("teacher"):  # a run folder: kept absolute, so that a resume finds it
+        c.objective_args["teacher"] = str(Path(c.objective_args["teacher"]).expanduser().resolve())
     c.resolve(default_steps=model.default_steps)
     if c.conditional:
         if data.num_classes == 0:
@@ -239,7 +248,7 @@ def _train(config: RunConfig, out: Path, resume: bool, progress: bool) -> TrainR
     torch.set_num_threads(config.threads or default_threads(data.kind, config.devices))
     model = build(config, data, initialise=not resume)
     objective: Objective = build_objective(config.objective, config.objective_args)
-    objective.setup(load)
+    objective.setup(model, load)  # checks that the objective can train this model, before any file
     settings = player_settings(objective, config)
     train_data, val_data = split(data, "train", config), split(data, "val", config)
     plan = budget(config, train_data[0].shape[0])

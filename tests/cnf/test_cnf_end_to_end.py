@@ -58,9 +58,12 @@ def test_flow_matching_with_ot_coupling_on_a_user_csv(points_csv: Path, tmp_path
     args = ["train", "flow-matching", "--data", str(points_csv), "--out", str(run), "--max-steps", "20"]
     assert main([*args, "--no-progress", "--set", "coupling=ot", "--set", "hidden=[16,16]"]) == 0
     config = json.loads((run / "config.json").read_text())
-    assert config["train"]["objective_args"] == {"coupling": "ot", "sigma": 0.0}
+    assert config["train"]["objective_args"] == {"coupling": "ot", "sigma": 0.0, "teacher": ""}
     assert config["model_args"]["hidden"] == [16, 16]
     assert main(["evaluate", str(run), "--data", str(points_csv)]) == 0
+    resume = ["train", "flow-matching", "--out", str(run), "--max-steps", "30", "--resume", "--no-progress"]
+    assert main([*resume, "--set", "coupling=ot"]) == 0  # the saved setting, given again
+    assert main([*resume, "--set", "coupling=independent"]) == 2  # another run's
 
 
 def test_reflow_trains_on_a_teachers_pairs(tmp_path: Path) -> None:

@@ -8,6 +8,7 @@ import torch
 import dgm.catalog  # noqa: F401
 import dgm.registry
 from dgm.build import build_objective, checked_arguments, route_arguments
+from dgm.cnf.coupling import couple
 from dgm.cnf.objectives import RNODE, ConditionalFlowMatching, OTFlowObjective
 from dgm.cnf.otflow import OTFlow
 from dgm.errors import DgmError
@@ -52,13 +53,26 @@ def test_rnode_without_regularisers_is_maximum_likelihood() -> None:
 
 @pytest.mark.parametrize("coupling", ["independent", "ot"])
 def test_flow_matching_regresses_on_the_pair_differences(coupling: str) -> None:
-    """At initialisation v = 0 (zero last layer), so E‖v − (z − x)‖² is the pairs' cost E‖z − x‖²."""
-    torch.manual_seed(0)
+    """loss = mean ‖v(x_t, t) − (z − x)‖², x_t = (1 − t)x + tz, recomputed by hand from the same
+    draws (z, then t); at initialisation v = 0, so it is the pairs' cost E‖z − x‖²."""
     model = dgm.registry.MODELS.get("flow-matching")((2,))
     x = torch.randn(256, 2) * 0.5 + 3
-    loss, terms = ConditionalFlowMatching(coupling=coupling).loss("model", model, (x,), StepContext(0))
-    # v starts at zero (zero last layer): the loss is the mean squared length of the pairs
+    objective = ConditionalFlowMatching(coupling=coupling)
+    loss, terms = objective.loss("model", model, (x,), StepContext(0))
     assert torch.allclose(loss.detach(), terms["pair_cost"], rtol=1e-5)
+    with torch.no_grad():
+        for p in model.parameters():
+            p.add_(0.3 * torch.randn_like(p))
+    torch.manual_seed(7)
+    loss, _ = objective.loss("model", model, (x,), StepContext(0))
+    torch.manual_seed(7)
+    z = torch.randn(256, 2)
+    t = torch.rand(256, 1)
+    if coupling == "ot":
+        z = couple(x, z, "ot")
+    with torch.no_grad():
+        want = (model.velocity((1 - t) * x + t * z, t) - (z - x)).pow(2).sum(1).mean()
+    assert torch.allclose(loss.detach(), want, rtol=1e-5)
 
 
 def test_ot_coupling_shortens_the_pairs() -> None:
@@ -95,6 +109,12 @@ def test_objective_arguments_are_checked_and_routed() -> None:
     }
     # a key nobody takes stays where RunConfig.from_dict names it as unknown
     assert route_arguments({"model": "nsf", "nonsense": 1}) == {"model": "nsf", "nonsense": 1}
+    with pytest.raises(DgmError, match="unknown objective 'cfmm'"):
+        route_arguments({"model": "flow-matching", "objective": "cfmm", "coupling": "ot"})
+    with pytest.raises(DgmError, match="coupling is given twice"):
+        route_arguments(
+            {"model": "flow-matching", "coupling": "ot", "objective_args": {"coupling": "independent"}}
+        )
 
 
 def test_reflow_regresses_on_the_teachers_own_pairs() -> None:
@@ -104,8 +124,8 @@ def test_reflow_regresses_on_the_teachers_own_pairs() -> None:
 
     teacher = build_model("flow-matching", (2,), "none")
     objective = ConditionalFlowMatching(coupling="reflow", teacher="teacher-run")
-    objective.setup(lambda run: teacher if run == "teacher-run" else None)
     student = build_model("flow-matching", (2,), "none")
+    objective.setup(student, lambda run: teacher if run == "teacher-run" else None)
     _, terms = objective.loss("model", student, (torch.randn(64, 2),), StepContext(0))
     assert terms["pair_cost"] < 1e-10
     with torch.no_grad():
@@ -127,5 +147,17 @@ def test_reflow_needs_a_teacher_and_only_reflow_takes_one() -> None:
     with pytest.raises(DgmError, match="coupling=reflow needs teacher=RUN"):
         build_objective("cfm", {"coupling": "ot", "teacher": "runs/fm"})
     objective = build_objective("cfm", {"coupling": "reflow", "teacher": "runs/gaussian"})
+    student = dgm.registry.MODELS.get("flow-matching")((2,))
     with pytest.raises(DgmError, match="trains continuous flows"):
-        objective.setup(lambda run: Gaussian((2,)))
+        objective.setup(student, lambda run: Gaussian((2,)))
+    with pytest.raises(
+        DgmError, match=r"models data of shape \(3,\) with 0 classes; this model's data have shape \(2,\)"
+    ):
+        objective.setup(student, lambda run: dgm.registry.MODELS.get("flow-matching")((3,)))
+
+
+def test_objectives_refuse_models_they_cannot_train_before_training() -> None:
+    with pytest.raises(DgmError, match="needs the cost 'jacobian', which OTFlow lacks"):
+        build_objective("rnode", {}).setup(OTFlow((2,)), lambda run: None)
+    with pytest.raises(DgmError, match="trains continuous flows"):
+        build_objective("cfm", {}).setup(Gaussian((2,)), lambda run: None)

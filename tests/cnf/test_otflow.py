@@ -62,3 +62,7 @@ def test_rates_equal_the_generic_autograd_rates() -> None:
     assert torch.allclose(v, generic[0], atol=1e-12)
     assert torch.allclose(div, generic[1], atol=1e-10)
     assert torch.allclose(costs[:, 0], generic[2][:, 0], atol=1e-12)  # transport: ½‖v‖²
+    s = torch.cat([x, torch.full((5, 1), 0.3, dtype=torch.float64)], 1).requires_grad_()
+    (grad,) = torch.autograd.grad(model.potential(s).sum(), s)
+    hjb = (grad[:, 3] - 0.5 * grad[:, :3].pow(2).sum(1)).abs()  # |∂ₜΦ − ½‖∇ₓΦ‖²| by autograd
+    assert torch.allclose(costs[:, 1], hjb, atol=1e-12)

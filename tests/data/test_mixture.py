@@ -29,7 +29,7 @@ def test_log_prob_is_the_mixture_density(d: int) -> None:
 @pytest.mark.parametrize("d", DIMENSIONS)
 def test_stored_entropy_agrees_with_a_fresh_estimate(d: int) -> None:
     h, se = ENTROPIES[d]
-    fresh, fresh_se = monte_carlo_entropy(d, 200_000)
+    fresh, fresh_se = monte_carlo_entropy(d, 200_000, seed=7)  # independent of the stored draws
     assert abs(fresh - h) < 4 * math.hypot(se, fresh_se)
     test = load_data(f"gmm{d}")
     nll = -test.log_prob(test.split("test").double())
