@@ -20,12 +20,20 @@ pytestmark = pytest.mark.slow
 CNFS = ["otflow", "ffjord", "flow-matching"]
 
 
-@pytest.mark.parametrize("name", CNFS)
-def test_train_evaluate_sample_on_moons(name: str, tmp_path: Path, capsys: pytest.CaptureFixture) -> None:
-    run = tmp_path / name
-    common = ["--max-steps", "30", "--batch-size", "64", "--no-progress", "--set", "val_every=10"]
-    common += ["--set", "eval_solver=rk4", "--set", "eval_steps=4"]  # a cheap report after training
-    assert main(["train", name, "--data", "moons", "--out", str(run), *common]) == 0
+@pytest.fixture(scope="module", params=CNFS)
+def trained(request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFactory) -> tuple[str, Path]:
+    """Each continuous flow after 300 steps on moons, evaluated with RK4 (FFJORD and flow matching
+    default to dopri5), through the Python API."""
+    name, run = request.param, tmp_path_factory.mktemp("cnf") / request.param
+    fixed = {"eval_solver": "rk4", "eval_steps": 8}
+    dgm.fit(name, "moons", out=run, max_steps=300, val_every=100, model_args=fixed)
+    return name, run
+
+
+def test_train_evaluate_sample_on_moons(
+    trained: tuple[str, Path], tmp_path: Path, capsys: pytest.CaptureFixture
+) -> None:
+    _, run = trained
     for fig in ("density.png", "samples.png", "layers.png", "velocity.png"):
         assert (run / "figures" / fig).read_bytes()[:4] == b"\x89PNG", fig
     capsys.readouterr()
@@ -33,24 +41,30 @@ def test_train_evaluate_sample_on_moons(name: str, tmp_path: Path, capsys: pytes
     out = json.loads(capsys.readouterr().out)
     assert {"nll", "kl", "nfe", "transport_cost", "normalization"} <= set(out)
     assert out["nfe"] == 24 and out["solver"] == "rk4, 6 steps" and out["transport_cost"] > 0
-    assert (
-        main(
-            [
-                "sample",
-                str(run),
-                "-n",
-                "50",
-                "--solver",
-                "euler",
-                "--steps",
-                "2",
-                "-o",
-                str(tmp_path / "s.npy"),
-            ]
-        )
-        == 0
-    )
+    sample = [
+        "sample",
+        str(run),
+        "-n",
+        "50",
+        "--solver",
+        "euler",
+        "--steps",
+        "2",
+        "-o",
+        str(tmp_path / "s.npy"),
+    ]
+    assert main(sample) == 0
     assert np.isfinite(np.load(tmp_path / "s.npy")).all()
+
+
+def test_trained_density_is_normalised_and_above_the_true_entropy(trained: tuple[str, Path]) -> None:
+    """∫ p = 1 within 1% on the grid, and the test NLL is not below H beyond its Monte Carlo error
+    (3 standard errors of both)."""
+    data = load_data("moons")
+    out = evaluate(dgm.load(trained[1]), data, "test", ["nll", "normalization"])
+    h, h_se = data.entropy
+    assert out["normalization"] == pytest.approx(1.0, abs=0.01)
+    assert out["nll"] > h - 3 * (out["nll_se"] + h_se)
 
 
 def test_flow_matching_with_ot_coupling_on_a_user_csv(points_csv: Path, tmp_path: Path) -> None:
@@ -86,19 +100,3 @@ def test_solver_flags_are_refused_for_a_model_without_an_ode(
     )
     assert main(["sample", str(run), "--solver", "rk4"]) == 2
     assert "apply to continuous flows" in capsys.readouterr().err
-
-
-@pytest.mark.parametrize("name", CNFS)
-def test_trained_density_is_normalised_and_above_the_true_entropy(name: str, tmp_path: Path) -> None:
-    """After 300 steps: ∫ p = 1 within 1% on the grid, and the test NLL is not below H beyond its
-    Monte Carlo error (3 standard errors of both)."""
-    fixed = {
-        "eval_solver": "rk4",
-        "eval_steps": 8,
-    }  # FFJORD and flow matching evaluate with dopri5 by default
-    model = dgm.fit(name, "moons", out=tmp_path / name, max_steps=300, val_every=100, model_args=fixed)
-    data = load_data("moons")
-    out = evaluate(model, data, "test", ["nll", "normalization"])
-    h, h_se = data.entropy
-    assert out["normalization"] == pytest.approx(1.0, abs=0.01)
-    assert out["nll"] > h - 3 * (out["nll_se"] + h_se)
