@@ -15,7 +15,7 @@ BENCHMARKS = {
     "cnf": ["--max-time", "2m", "--jobs", "2"],
     "cnf-highdim": [
         "--datasets",
-        "gmm8,gmm16",
+        "gmm8,gmm16,mnist-pca32",
         "--variants",
         "otflow,ffjord-rnode,fm-independent,nsf",
         "--max-time",

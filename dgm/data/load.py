@@ -13,6 +13,7 @@ def load_data(spec: str) -> DataSource:
     """Return the dataset named `spec`, or read the file or folder at that path."""
     import dgm.data.images  # noqa: F401  (registers mnist, digits)
     import dgm.data.mixture  # noqa: F401  (registers gmm8, gmm16)
+    import dgm.data.pca  # noqa: F401  (registers mnist-pca32)
     import dgm.data.toy  # noqa: F401  (registers the 2-D toys)
 
     if spec in DATASETS:
