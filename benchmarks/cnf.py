@@ -8,7 +8,8 @@ to 2,000 test points).
 Writes benchmarks/results/cnf-DATASETS.json.
 
     python benchmarks/cnf.py [--max-time 2m] [--datasets moons,8gaussians,checkerboard] [--jobs 2]
-    python benchmarks/cnf.py --datasets gmm8,gmm16,mnist-pca32 --variants otflow,ffjord-rnode,fm-independent,nsf
+    python benchmarks/cnf.py --datasets gmm8,gmm16,mnist-pca32 \
+        --variants otflow,ffjord-rnode,fm-independent,nsf
 """
 
 from __future__ import annotations
