@@ -194,7 +194,7 @@ def run_figures(run_dir: Path, model: Any, data: Any, n: int = 2000) -> list[Pat
     if data.kind == "points" and data.dim == 2:
         out.append(samples_2d(samples, data.split("test")[:n], figs / "samples.png"))
         if model.has_density:
-            out.append(density_2d(model, data, figs / "density.png"))
+            out.append(density_2d(model, data, figs / "density.png", n=model.core.density_grid // 2))
         if hasattr(model.model, "trajectory") and not model.context_features:
             out.append(flow_layers(model, data.split("test")[:n].double(), figs / "layers.png"))
         if hasattr(model.model, "velocity") and not model.context_features:

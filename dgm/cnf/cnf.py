@@ -45,6 +45,7 @@ class ContinuousFlow(GenerativeModel):
     data_kinds = ("points",)
     default_steps = 2000
     validation_points = 2000
+    density_grid = 200  # a smooth density: the midpoint rule is still exact to ~1e-4 on the toys
     #: quantities integrated along the path besides ℓ, per unit time (see `rates`).
     cost_names: tuple[str, ...] = ("transport", "jacobian")
 

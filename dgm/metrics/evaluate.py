@@ -169,8 +169,9 @@ def _energy(ev: Evaluation) -> dict[str, float]:
 def _mass(ev: Evaluation) -> dict[str, float]:
     """∫ p_model over the data's box widened by half its size on each side (≈ 1 for a density)."""
     p = next(ev.model.parameters())
+    n = getattr(ev.model, "core", ev.model).density_grid
     if ev.c is None:
-        mass = grid_mass(lambda pts: ev.model.log_prob(pts.to(p)), padded_extent(ev.x))
+        mass = grid_mass(lambda pts: ev.model.log_prob(pts.to(p)), padded_extent(ev.x), n)
         return {"normalization": mass}
     # p(x | c) must integrate to one for every class c: report the worst class.
     masses = []
@@ -178,7 +179,9 @@ def _mass(ev: Evaluation) -> dict[str, float]:
         ck = one_hot(torch.tensor([k]), ev.model.context_features, p)
         masses.append(
             grid_mass(
-                lambda pts, ck=ck: ev.model.log_prob(pts.to(p), ck.expand(len(pts), -1)), padded_extent(ev.x)
+                lambda pts, ck=ck: ev.model.log_prob(pts.to(p), ck.expand(len(pts), -1)),
+                padded_extent(ev.x),
+                n,
             )
         )
     return {"normalization": max(masses, key=lambda m: abs(m - 1))}

@@ -43,6 +43,9 @@ class GenerativeModel(nn.Module):
     #: validation points scored per check (None: the whole validation split); models whose
     #: log-density costs an ODE solve per point score a fixed leading subset.
     validation_points: int | None = None
+    #: cells per side of the 2-D grid on which evaluation integrates the density (and half that
+    #: for the density figure); models whose density costs an ODE solve per point use fewer.
+    density_grid: int = 400
 
     def __init__(self, event_shape: tuple[int, ...]) -> None:
         super().__init__()
