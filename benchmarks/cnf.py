@@ -86,11 +86,15 @@ def main() -> None:
     with ProcessPoolExecutor(args.jobs) as pool:
         futures = [pool.submit(bench_one, v, d, args.max_time, 1) for v, d in jobs]
         rows = [f.result() for f in futures]
+    RESULTS.mkdir(exist_ok=True)
+    out = RESULTS / f"cnf-{args.datasets.replace(',', '-')}.json"
+    out.write_text(json.dumps(rows, indent=2) + "\n")  # first, so that no result is lost
     print("| model | data | NLL | KL | normalization | steps | wall (s) | NFE | transport cost |")
     print("|---|---|---|---|---|---|---|---|---|")
     for r in rows:
         print(
-            f"| {r['variant']} | {r['data']} | {r['nll']:.3f} | {r['kl']:.3f} ± {r['kl_se']:.3f} | "
+            f"| {r['variant']} | {r['data']} | {r['nll']:.3f} | {r.get('kl', math.nan):.3f} ± "
+            f"{r.get('kl_se', math.nan):.3f} | "
             f"{r.get('normalization', math.nan):.4f} | {r['steps']} | {r['wall_s']:.0f} | "
             f"{r.get('nfe', '–')} | {r['transport_cost']:.3f} |"
         )
@@ -102,9 +106,6 @@ def main() -> None:
     for r in rows:
         if keys[0] in r:
             print(f"| {r['variant']} | {r['data']} | " + " | ".join(f"{r[k]:.4f}" for k in keys) + " |")
-    RESULTS.mkdir(exist_ok=True)
-    out = RESULTS / f"cnf-{args.datasets.replace(',', '-')}.json"
-    out.write_text(json.dumps(rows, indent=2) + "\n")
     print(f"wrote {out}")
 
 
