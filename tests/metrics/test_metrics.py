@@ -146,3 +146,18 @@ def test_energy_distance_of_a_perfect_conditional_model_is_unbiased() -> None:
     )
     mean, se = mean_and_se(values)
     assert abs(mean) < 3 * se, (mean, se)
+
+
+def test_transport_cost_is_the_mean_squared_displacement_in_model_space() -> None:
+    """E‖f(y) − y‖² on y = T(x): 0 for a flow at its identity initialisation, and d·s² for the
+    shift f(y) = y + s (every coordinate), with its standard error 0."""
+    x = torch.randn(300, 2, dtype=torch.float64) * 3 + 1
+    data = DataSource("pts", "points", seeded_split(x))
+    model = build_model("realnvp", (2,), "standardize").double()  # couplings start as the identity
+    model.transform.fit(data.split("train"))
+    assert evaluate(model, data, "test", ["transport_cost"])["transport_cost"] == pytest.approx(0, abs=1e-20)
+    model.core.inverse = lambda y, c=None: y + 0.5
+    out = evaluate(model, data, "test", ["transport_cost"])
+    assert out["transport_cost"] == pytest.approx(2 * 0.25) and out["transport_cost_se"] == pytest.approx(0)
+    with pytest.raises(DgmError, match="transport_cost.*needs a map from data to latent"):
+        evaluate(build_model("gaussian", (2,), "standardize").double(), data, "test", ["transport_cost"])
