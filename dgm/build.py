@@ -172,6 +172,10 @@ def build_model(
         given = ", ".join(f"{k}={v!r}" for k, v in model_args.items()) or "its default arguments"
         reason = str(e).strip().splitlines()[0] if str(e).strip() else type(e).__name__
         raise DgmError(f"cannot build model {name!r} with {given}: {reason}") from None
+    try:
+        model.check_pipeline(preprocess, dequantize or "none", levels)
+    except ValueError as e:
+        raise DgmError(f"model {name!r}: {e}") from None
     transform = make_preprocessing(preprocess, tuple(event_shape))
     if dequantize != "variational":
         wrapped = Preprocessed(model, transform)

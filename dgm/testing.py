@@ -1,7 +1,9 @@
-"""Checks that every bijection must pass, shared by the test suite (and usable by contributors)."""
+"""Checks that every bijection and every bound must pass, shared by the test suite (and usable by
+contributors)."""
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from pathlib import Path
 
 import torch
@@ -54,11 +56,13 @@ def example_batch(model_name: str, n: int, dtype: torch.dtype = torch.float64) -
 
 
 def model_for(objective: str) -> str:
-    """A registered model of vectors trained by `objective` by default: the model each objective's
-    tests use (an objective that no such model uses fails them, rather than go untested)."""
-    from dgm.registry import MODELS
+    """A registered model of vectors trained by `objective` by default (or else the objective's
+    `example_model`): the model each objective's tests use (an objective that no such model uses
+    fails them, rather than go untested)."""
+    from dgm.registry import MODELS, OBJECTIVES
 
     names = [e.name for e in MODELS if e.obj.default_objective == objective and "points" in e.obj.data_kinds]
+    names += [n for n in (OBJECTIVES.get(objective).example_model,) if n]
     if not names:
         raise AssertionError(f"no registered model of vectors uses objective {objective!r}: it is untested")
     return names[0]
@@ -85,3 +89,17 @@ def kill_after_checkpoint(command: list[str], run: Path, timeout: float = 120) -
     os.kill(proc.pid, signal.SIGKILL)
     proc.wait()
     return torch.load(ckpt, weights_only=True)["dgm"]["step"]
+
+
+def check_lower_bound(bound: Callable[[Tensor], Tensor], log_p: Tensor, x: Tensor, draws: int = 2000) -> None:
+    """Assert that the stochastic `bound(x)` (one draw per sample, shape (B,)) is a lower bound on
+    the exact log p(x) in expectation: for every sample, the mean of `draws` draws is at most
+    log p(x) plus four standard errors (so a bound that exceeds log p is caught, not a noisy one)."""
+    values = torch.stack([bound(x) for _ in range(draws)])  # (draws, B)
+    mean, se = values.mean(0), values.std(0) / draws**0.5
+    excess = (mean - log_p) / se.clamp_min(1e-12)
+    worst = int(excess.argmax())
+    assert (mean <= log_p + 4 * se + 1e-9).all(), (
+        f"not a lower bound: E[bound] = {mean[worst].item():.4f} > log p = {log_p[worst].item():.4f} "
+        f"({excess[worst].item():.1f} standard errors above)"
+    )

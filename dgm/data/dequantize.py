@@ -6,14 +6,20 @@ bounds the discrete likelihood (Theis, van den Oord & Bethge, 2016):
     log P(k) = log ∫_{cell(k)} p(x̃) dx̃ ≥ E_u[log p(x̃)] − D log L,
 
 so bits/dim = (E[−log p(x̃)]/D + log L)/ln 2 is an upper bound on the discrete model's code length.
+A model of binary data (a Bernoulli decoder) instead sees grey values binarised, b ~ Bern(x).
 """
 
 from __future__ import annotations
 
 import math
+from dataclasses import dataclass
+from typing import TYPE_CHECKING
 
 import torch
 from torch import Tensor
+
+if TYPE_CHECKING:
+    from dgm.models.base import GenerativeModel
 
 
 def dequantize(x: Tensor, levels: int, generator: torch.Generator | None = None) -> Tensor:
@@ -27,11 +33,41 @@ def dequantize(x: Tensor, levels: int, generator: torch.Generator | None = None)
     return (k + u.to(x.device)) / levels
 
 
-def pipeline_levels(levels: int | None, model_is_discrete: bool) -> int | None:
-    """The one rule for who dequantises: the pipeline adds uniform noise (returns L) to discrete
-    data, unless the model takes the discrete data itself (variational dequantisation,
-    `model.discrete`); continuous data (levels None) get no noise."""
-    return None if levels is None or model_is_discrete else levels
+def binarize(x: Tensor, generator: torch.Generator | None = None) -> Tensor:
+    """Return b ~ Bern(x) per element for grey values x in [0, 1] (dynamic binarisation).
+
+    As for `dequantize`: a generator makes the draw reproducible (evaluation binarises its split
+    once, with the run's seed); without one, a fresh draw comes from torch's global stream.
+    """
+    u = torch.rand(x.shape, generator=generator, dtype=x.dtype, device="cpu" if generator else x.device)
+    return (u.to(x.device) < x).to(x.dtype)
+
+
+@dataclass(frozen=True)
+class PipelineNoise:
+    """What the data pipeline does to discrete data x = k/(L−1) before a model sees them:
+    "dequantize" (x̃ = (k + u)/L) or "binarize" (b ~ Bern(x)). Called without a generator it
+    draws afresh (every training batch); with one, reproducibly (validation and test splits)."""
+
+    kind: str
+    levels: int
+
+    def __call__(self, x: Tensor, generator: torch.Generator | None = None) -> Tensor:
+        if self.kind == "binarize":
+            return binarize(x, generator)
+        return dequantize(x, self.levels, generator)
+
+
+def pipeline_noise(levels: int | None, model: GenerativeModel) -> PipelineNoise | None:
+    """The one rule for what reaches a model of discrete data (levels L; None: continuous data,
+    which arrive as they are): a model of binary data gets them binarised; a model that takes
+    discrete data itself (a discretised likelihood, variational dequantisation, `model.discrete`)
+    gets them as they are; every other model gets them uniformly dequantised."""
+    if levels is None:
+        return None
+    if model.binary:
+        return PipelineNoise("binarize", levels)
+    return None if model.discrete else PipelineNoise("dequantize", levels)
 
 
 def bits_per_dim(nll: float, dim: int, levels: int) -> float:

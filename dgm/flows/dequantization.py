@@ -96,6 +96,7 @@ class VariationallyDequantized(Preprocessed):
 
     discrete = True
     density = "bound"
+    importance_sampled = True
 
     def __init__(self, model: GenerativeModel, transform: Bijection, dequantizer: VariationalDequantizer):
         super().__init__(model, transform)

@@ -11,7 +11,7 @@ import torch
 from torch import Tensor
 
 from dgm.data.base import DataSource
-from dgm.data.dequantize import bits_per_dim, dequantize, pipeline_levels
+from dgm.data.dequantize import bits_per_dim, pipeline_noise
 from dgm.errors import DgmError
 from dgm.metrics.likelihood import mean_and_se
 from dgm.metrics.normalization import grid_mass, padded_extent
@@ -33,6 +33,9 @@ class Evaluation:
     n_samples: int = 2000
     seed: int = 0
     importance_samples: int = 0  # K for an importance-sampled log p of a bounded density (0: none)
+    #: L of the discrete data the model's density is judged on (bits/dim); None: continuous data, or
+    #: binarised data (whose likelihood is reported in nats, as the literature does).
+    levels: int | None = None
     _cache: dict[str, Tensor] = field(default_factory=dict)
 
     def _per_sample(
@@ -93,7 +96,7 @@ class Metric:
             and (hasattr(getattr(ev.model, "core", ev.model), "inverse") or not self.needs_map)
             and (ev.data.has_true_density or not self.needs_truth)
             and (ev.data.kind == "points" and ev.data.dim == 2 or not self.needs_2d)
-            and (ev.data.levels is not None or not self.needs_levels)
+            and (ev.levels is not None or not self.needs_levels)
         )
 
     def requirement(self, ev: Evaluation) -> str:
@@ -107,7 +110,7 @@ class Metric:
             return "a map from data to latent (a flow)"
         if self.needs_2d and not (ev.data.kind == "points" and ev.data.dim == 2):
             return "2-D points"
-        if self.needs_levels and ev.data.levels is None:
+        if self.needs_levels and ev.levels is None:
             return "discrete (image) data"
         return "a known true density"
 
@@ -115,7 +118,7 @@ class Metric:
 def _density(ev: Evaluation) -> str:
     """exact | estimate (a bound with an importance-sampled estimate asked for) | bound | none."""
     d = ev.model.density
-    if d == "bound" and ev.importance_samples > 0 and hasattr(ev.model, "log_prob_importance"):
+    if d == "bound" and ev.importance_samples > 0 and ev.model.importance_sampled:
         return "estimate"
     return d
 
@@ -133,15 +136,15 @@ def _nll_bound(ev: Evaluation) -> dict[str, float]:
     """−ELBO, an upper bound on the NLL (never reported as the NLL itself)."""
     nll, se = mean_and_se(-ev.elbo())
     out = {"nll_bound": nll, "nll_bound_se": se}
-    if ev.data.levels is not None:
-        out["bits_per_dim_bound"] = bits_per_dim(nll, ev.data.dim, ev.data.levels)
+    if ev.levels is not None:
+        out["bits_per_dim_bound"] = bits_per_dim(nll, ev.data.dim, ev.levels)
     return out
 
 
 def _bpd(ev: Evaluation) -> dict[str, float]:
     """Bits per dimension of discrete data: (E[−log p(x̃)]/D + log L)/ln 2 on dequantised x̃."""
     nll, se = mean_and_se(-ev.log_prob())
-    return {"bits_per_dim": bits_per_dim(nll, ev.data.dim, ev.data.levels)}
+    return {"bits_per_dim": bits_per_dim(nll, ev.data.dim, ev.levels)}
 
 
 def _kl(ev: Evaluation) -> dict[str, float]:
@@ -260,9 +263,9 @@ def evaluate(
     class k is the label value `label_values[k]` (default: the data's own `label_values`).
     """
     x = data.split(split)
-    levels = pipeline_levels(data.levels, model.discrete)
-    if levels is not None:  # judge a continuous density on dequantised x̃
-        x = dequantize(x, levels, torch.Generator().manual_seed(seed))
+    noise = pipeline_noise(data.levels, model)
+    if noise is not None:  # judge a continuous density on dequantised x̃, a binary one on binarised x
+        x = noise(x, torch.Generator().manual_seed(seed))
     if x.shape[0] < 1:
         raise DgmError(f"split {split!r} of {data.name!r} is empty")
     if tuple(x.shape[1:]) != tuple(model.event_shape):
@@ -280,7 +283,17 @@ def evaluate(
                 f"{data.name!r} has {len(values)} classes; the model knows {model.context_features}"
             )
         c = one_hot(labels, model.context_features, x)
-    ev = Evaluation(model, data, x, c, n_samples=n_samples, seed=seed, importance_samples=importance_samples)
+    levels = None if noise is not None and noise.kind == "binarize" else data.levels
+    ev = Evaluation(
+        model,
+        data,
+        x,
+        c,
+        n_samples=n_samples,
+        seed=seed,
+        importance_samples=importance_samples,
+        levels=levels,
+    )
     names = metrics if metrics is not None else METRICS.names()
     out: dict[str, float] = {}
     was_training = model.training

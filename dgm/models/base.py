@@ -8,6 +8,8 @@ exists) or "none" (a GAN: `log_prob` raises `NoDensityError` rather than return 
 
 from __future__ import annotations
 
+from typing import Any
+
 import torch
 from torch import Tensor, nn
 
@@ -37,9 +39,15 @@ class GenerativeModel(nn.Module):
     #: dequantize=none); False: discrete data are uniformly dequantised before they reach it
     #: (`dgm.data.dequantize.pipeline_levels`, the one place that decides).
     discrete: bool = False
+    #: True if the model is a distribution over binary data: the pipeline binarises grey values,
+    #: b ~ Bern(x), afresh for every training batch and once, seeded, for evaluation.
+    binary: bool = False
     #: keyword arguments that may be 0; every other number among them (a size, count or scale)
     #: must be positive, and all must be finite (`dgm.build` checks them before building).
     may_be_zero: tuple[str, ...] = ("context_features",)
+    #: True if `log_prob_importance(x, c, k)` estimates log p(x | c) by importance sampling (a
+    #: bounded density whose evaluation can report an NLL estimate beside its bound).
+    importance_sampled: bool = False
     #: validation points scored per check (None: the whole validation split); models whose
     #: log-density costs an ODE solve per point score a fixed leading subset.
     validation_points: int | None = None
@@ -50,6 +58,15 @@ class GenerativeModel(nn.Module):
     def __init__(self, event_shape: tuple[int, ...]) -> None:
         super().__init__()
         self.event_shape = tuple(event_shape)
+
+    @classmethod
+    def pipeline_defaults(cls, kind: str, model_args: dict[str, Any]) -> tuple[str, str]:
+        """(preprocessing, dequantisation of discrete data) when the user names neither, for data of
+        `kind` ("points" or "image"): standardised points, logit images, uniform noise."""
+        return ("standardize" if kind == "points" else "logit"), "uniform"
+
+    def check_pipeline(self, preprocess: str, dequantize: str, levels: int | None) -> None:
+        """Raise ValueError if the model cannot take data prepared this way (default: it can)."""
 
     @property
     def has_density(self) -> bool:
@@ -80,6 +97,11 @@ class GenerativeModel(nn.Module):
         """Return a lower bound on log p(x | c) (an unbiased one-sample estimate of it), shape (B,)."""
         return self.log_prob(x, c)
 
+    def log_prob_importance(self, x: Tensor, c: Tensor | None = None, k: int = 100) -> Tensor:
+        """An importance-sampled estimate of log p(x | c) with K draws (models with
+        `importance_sampled`), a lower bound in expectation that tightens as K grows, shape (B,)."""
+        raise NoDensityError(f"{type(self).__name__} has no importance-sampled estimate of its density")
+
     def log_likelihood(self, x: Tensor, c: Tensor | None = None) -> Tensor:
         """What training maximises and validation scores: log p(x | c) for an exact density, the
         ELBO for a bounded one, shape (B,)."""
@@ -106,6 +128,8 @@ class Preprocessed(GenerativeModel):
         self.density = model.density
         self.context_features = model.context_features
         self.default_objective = model.default_objective
+        self.binary = model.binary
+        self.importance_sampled = model.importance_sampled or self.importance_sampled
 
     @property
     def core(self) -> GenerativeModel:
@@ -130,6 +154,10 @@ class Preprocessed(GenerativeModel):
     def elbo(self, x: Tensor, c: Tensor | None = None) -> Tensor:
         y, ladj = self.transform(x)
         return self.model.elbo(y, c) + ladj
+
+    def log_prob_importance(self, x: Tensor, c: Tensor | None = None, k: int = 100) -> Tensor:
+        y, ladj = self.transform(x)
+        return self.model.log_prob_importance(y, c, k) + ladj
 
     def diagnostics(self) -> dict[str, float]:
         return self.model.diagnostics()

@@ -164,6 +164,8 @@ class Objective:
     players: tuple[Player, ...] = (Player("model"),)
     #: keyword arguments that may be 0 (every other number among them must be positive).
     may_be_zero: tuple[str, ...] = ()
+    #: a registered model of vectors it trains, for objectives no model has as its default (tests).
+    example_model: str | None = None
 
     def parameters(self, player: str, model: GenerativeModel) -> list[nn.Parameter]:
         """The parameters that `player` updates."""

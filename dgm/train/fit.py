@@ -15,7 +15,7 @@ import torch
 from dgm.build import build_model, build_objective, model_arguments, resolved_arguments
 from dgm.config import RunConfig, parse_duration
 from dgm.data import DataSource, load_data
-from dgm.data.dequantize import dequantize, pipeline_levels
+from dgm.data.dequantize import pipeline_noise
 from dgm.errors import DgmError, TrainingInterrupted
 from dgm.io import CONFIG, load, read_config, save_model
 from dgm.models import Preprocessed
@@ -106,9 +106,10 @@ def resolve(config: RunConfig, data: DataSource) -> RunConfig:
     c = dataclasses.replace(config, model_args=dict(config.model_args))
     if c.data not in DATASETS:  # a user file: keep an absolute path so the run can find it again
         c.data = str(Path(c.data).expanduser().resolve())
-    c.preprocess = c.preprocess or ("standardize" if data.kind == "points" else "logit")
+    preprocess, dequantize = model.pipeline_defaults(data.kind, c.model_args)
+    c.preprocess = c.preprocess or preprocess
     if c.dequantize is None:
-        c.dequantize = "none" if data.levels is None else "uniform"
+        c.dequantize = "none" if data.levels is None else dequantize
     if c.dequantize != "none" and data.levels is None:
         raise DgmError(f"dequantize={c.dequantize} needs discrete data; {data.name!r} has no grey levels")
     c.objective = c.objective or model.default_objective
@@ -138,9 +139,9 @@ def build(config: RunConfig, data: DataSource, *, initialise: bool) -> Preproces
     ).to(getattr(torch, config.dtype))
     if initialise:
         x, *c = split(data, "train", config)
-        levels = pipeline_levels(data.levels, model.discrete)
-        if levels is not None:
-            x = dequantize(x, levels, torch.Generator())
+        noise = pipeline_noise(data.levels, model)
+        if noise is not None:
+            x = noise(x, torch.Generator())
         model.transform.fit(x)
         model.initialize(x, *c)
     return model
@@ -264,7 +265,7 @@ def _train(config: RunConfig, out: Path, resume: bool, progress: bool) -> TrainR
         config,
         (train_data, val_data),
         plan,
-        pipeline_levels(data.levels, model.discrete),
+        pipeline_noise(data.levels, model),
     )
     trainer, stop = _trainer(config, out, progress, len(objective.players))
     log = MetricsLog(out / "metrics.csv", trainer.logger if trainer.is_global_zero else None)

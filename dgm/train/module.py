@@ -20,7 +20,7 @@ from torch import Tensor
 from torch.utils.data import DataLoader
 
 from dgm.config import RunConfig
-from dgm.data.dequantize import dequantize
+from dgm.data.dequantize import PipelineNoise
 from dgm.errors import DgmError, TrainingDiverged
 from dgm.models.base import GenerativeModel
 from dgm.objectives.base import Objective, OptimSettings, StepContext
@@ -54,7 +54,8 @@ class TrainModule(L.LightningModule):
     """Trains `model` by `objective` over deterministic mini-batches, one player after another.
 
     `train` and `val` are (x,) or, for class-conditional models, (x, c) with c one-hot; with
-    `levels`, x is discrete and every batch is dequantised afresh (val once, with fixed noise).
+    `noise` (dequantisation or binarisation of discrete data), every training batch gets fresh noise
+    and the validation split gets it once, with the run's seed.
     """
 
     def __init__(
@@ -65,14 +66,14 @@ class TrainModule(L.LightningModule):
         config: RunConfig,
         data: tuple[tuple[Tensor, ...], tuple[Tensor, ...]],
         budget: Budget,
-        levels: int | None = None,
+        noise: PipelineNoise | None = None,
     ) -> None:
         super().__init__()
         self.automatic_optimization = False
         self.model, self.objective, self.settings, self.config = model, objective, settings, config
-        (self.train_data, val), self.budget, self.levels = data, budget, levels
-        if levels is not None:
-            val = (dequantize(val[0], levels, torch.Generator().manual_seed(config.seed)), *val[1:])
+        (self.train_data, val), self.budget, self.noise = data, budget, noise
+        if noise is not None:
+            val = (noise(val[0], torch.Generator().manual_seed(config.seed)), *val[1:])
         self.val_data = val
         self.step, self.elapsed = 0, 0.0
         self.ema = EMA(model, config.ema) if config.ema else None
@@ -88,8 +89,8 @@ class TrainModule(L.LightningModule):
 
     # ---- one training step -------------------------------------------------------------------
     def training_step(self, batch: tuple[Tensor, ...], batch_idx: int) -> None:
-        if self.levels is not None:
-            batch = (dequantize(batch[0], self.levels), *batch[1:])
+        if self.noise is not None:
+            batch = (self.noise(batch[0]), *batch[1:])
         ctx = StepContext(self.step, self.global_rank, self.trainer.world_size)
         logging = (self.step + 1) % self.config.log_every == 0 or self.step + 1 == self.budget.steps
         elapsed = self.shared_elapsed()

@@ -54,3 +54,55 @@ def test_dequantised_uniform_density_has_log_levels_bits_per_dim() -> None:
     log_p = logistic + ladj
     assert torch.allclose(log_p, torch.zeros_like(log_p), atol=1e-9)
     assert bits_per_dim(-log_p.mean().item(), 16, levels) == pytest.approx(8.0, abs=1e-9)
+
+
+def test_binarisation_draws_bernoulli_values_fresh_or_reproducibly() -> None:
+    from dgm.data.dequantize import binarize
+
+    x = torch.tensor([0.0, 0.25, 0.5, 1.0], dtype=torch.float64).repeat(20_000, 1)
+    b = binarize(x, torch.Generator().manual_seed(0))
+    assert set(b.unique().tolist()) == {0.0, 1.0}
+    assert torch.allclose(b.mean(0), x[0], atol=0.015)  # E[b] = x (4 standard errors at p = ½)
+    assert torch.equal(b, binarize(x, torch.Generator().manual_seed(0)))
+    assert not torch.equal(binarize(x), binarize(x))  # training draws afresh
+
+
+@pytest.mark.parametrize(
+    ("model_args", "expected"),
+    [
+        ({}, ("dequantize", "logit")),  # a Gaussian decoder: a density of dequantised grey values
+        ({"likelihood": "continuous-bernoulli"}, ("dequantize", "none")),
+        ({"likelihood": "bernoulli"}, ("binarize", "none")),
+        ({"likelihood": "logistic"}, (None, "none")),  # it takes the grey levels as they are
+    ],
+)
+def test_the_pipeline_follows_the_decoder_likelihood(model_args: dict, expected: tuple) -> None:
+    import dgm.catalog  # noqa: F401
+    from dgm.build import build_model
+    from dgm.data.dequantize import pipeline_noise
+    from dgm.registry import MODELS
+
+    preprocess, dequantize = MODELS.get("vae").pipeline_defaults("image", model_args)
+    model = build_model("vae", (1, 8, 8), preprocess, model_args, dequantize=dequantize, levels=256)
+    noise = pipeline_noise(256, model)
+    assert (noise and noise.kind, preprocess) == expected
+    assert pipeline_noise(None, model) is None  # continuous data arrive as they are
+
+
+@pytest.mark.parametrize(
+    ("model_args", "preprocess", "dequantize", "levels", "message"),
+    [
+        ({"likelihood": "bernoulli"}, "logit", "none", 256, "use preprocess=none"),
+        ({"likelihood": "bernoulli"}, "none", "uniform", 256, "use dequantize=none"),
+        ({"likelihood": "bernoulli"}, "none", "none", None, "these data are continuous"),
+        ({"likelihood": "logistic", "levels": 16}, "none", "none", 256, "set levels=256"),
+    ],
+)
+def test_the_vae_refuses_data_its_likelihood_cannot_score(
+    model_args: dict, preprocess: str, dequantize: str, levels: int | None, message: str
+) -> None:
+    import dgm.catalog  # noqa: F401
+    from dgm.build import build_model
+
+    with pytest.raises(DgmError, match=message):
+        build_model("vae", (1, 8, 8), preprocess, model_args, dequantize=dequantize, levels=levels)

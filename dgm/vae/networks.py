@@ -1,0 +1,117 @@
+"""Encoders x ↦ (μ, log σ) of q(z | x) and decoders z ↦ h, the likelihood's parameters.
+
+Both take an optional context c (a one-hot label), concatenated to their dense input. The MLPs
+take vectors or flattened images; the convolutional pair halves the image twice (28 → 14 → 7,
+8 → 4 → 2) with width w and 2w channels, as the seed paper's MNIST VAE did (without its
+BatchNorm, so that a sample's bound does not depend on the rest of its batch).
+"""
+
+from __future__ import annotations
+
+import math
+
+import torch
+from torch import Tensor, nn
+
+from dgm.nn import MLP
+
+ACTIVATIONS: dict[str, type[nn.Module]] = {
+    "relu": nn.ReLU,
+    "leaky_relu": nn.LeakyReLU,
+    "elu": nn.ELU,
+    "tanh": nn.Tanh,
+}
+
+
+def _with_context(h: Tensor, c: Tensor | None) -> Tensor:
+    return h if c is None else torch.cat([h, c.to(h)], dim=1)
+
+
+class MLPEncoder(nn.Module):
+    """(x, c) ↦ (μ, log σ) ∈ R^q × R^q through an MLP on the flattened x."""
+
+    def __init__(
+        self,
+        event_shape: tuple[int, ...],
+        latent: int,
+        hidden: tuple[int, ...],
+        act: type[nn.Module],
+        context: int,
+    ) -> None:
+        super().__init__()
+        self.net = MLP(math.prod(event_shape) + context, 2 * latent, hidden, activation=act)
+
+    def forward(self, x: Tensor, c: Tensor | None = None) -> tuple[Tensor, Tensor]:
+        return self.net(_with_context(x.flatten(1), c)).chunk(2, dim=1)
+
+
+class MLPDecoder(nn.Module):
+    """(z, c) ↦ h of shape (B, params·C, H, W) (images) or (B, params·D) (vectors)."""
+
+    def __init__(
+        self,
+        event_shape: tuple[int, ...],
+        latent: int,
+        hidden: tuple[int, ...],
+        act: type[nn.Module],
+        context: int,
+        params: int,
+    ) -> None:
+        super().__init__()
+        self.shape = (params * event_shape[0], *event_shape[1:])
+        self.net = MLP(latent + context, math.prod(self.shape), tuple(reversed(hidden)), activation=act)
+
+    def forward(self, z: Tensor, c: Tensor | None = None) -> Tensor:
+        return self.net(_with_context(z, c)).reshape(z.shape[0], *self.shape)
+
+
+def _check_image(event_shape: tuple[int, ...]) -> tuple[int, int, int]:
+    if len(event_shape) != 3 or event_shape[1] % 4 or event_shape[2] % 4:
+        raise ValueError(
+            f"the convolutional networks need images with sides divisible by 4, got {event_shape}"
+        )
+    c, h, w = event_shape
+    return c, h, w
+
+
+class ConvEncoder(nn.Module):
+    """Two stride-2 4×4 convolutions (w, 2w channels), then a dense layer to (μ, log σ)."""
+
+    def __init__(
+        self, event_shape: tuple[int, ...], latent: int, width: int, act: type[nn.Module], context: int
+    ) -> None:
+        super().__init__()
+        c, h, w = _check_image(event_shape)
+        self.conv = nn.Sequential(
+            nn.Conv2d(c, width, 4, 2, 1), act(), nn.Conv2d(width, 2 * width, 4, 2, 1), act(), nn.Flatten()
+        )
+        self.dense = nn.Linear(2 * width * (h // 4) * (w // 4) + context, 2 * latent)
+
+    def forward(self, x: Tensor, c: Tensor | None = None) -> tuple[Tensor, Tensor]:
+        return self.dense(_with_context(self.conv(x), c)).chunk(2, dim=1)
+
+
+class ConvDecoder(nn.Module):
+    """A dense layer to 2w × H/4 × W/4, then two stride-2 transposed convolutions (w, params·C)."""
+
+    def __init__(
+        self,
+        event_shape: tuple[int, ...],
+        latent: int,
+        width: int,
+        act: type[nn.Module],
+        context: int,
+        params: int,
+    ) -> None:
+        super().__init__()
+        c, h, w = _check_image(event_shape)
+        self.start = (2 * width, h // 4, w // 4)
+        self.dense = nn.Sequential(nn.Linear(latent + context, math.prod(self.start)), act())
+        self.deconv = nn.Sequential(
+            nn.ConvTranspose2d(2 * width, width, 4, 2, 1),
+            act(),
+            nn.ConvTranspose2d(width, params * c, 4, 2, 1),
+        )
+
+    def forward(self, z: Tensor, c: Tensor | None = None) -> Tensor:
+        return self.deconv(self.dense(_with_context(z, c)).reshape(z.shape[0], *self.start))
