@@ -181,6 +181,64 @@ def training_curves(metrics_csv: Path, path: Path) -> Path | None:
     return _save(fig, path)
 
 
+def latent_map(model: Any, data: Any, path: Path, n: int = 2000, cells: int = 15) -> Path:
+    """A VAE with a 2-D latent space: the test set's posterior means μ(x), coloured by label, and
+    (images) the decoder's mean on a grid of z at the normal quantiles 2.5 %…97.5 %."""
+    plt = _plt()
+    vae = model.core
+    x = data.split("test")[:n]
+    labels = data.split_labels("test")
+    c = (
+        None
+        if labels is None or not model.context_features
+        else one_hot(labels[:n], model.context_features, x)
+    )
+    p = next(vae.parameters())
+    y = model.preprocess(x.to(p))[0]
+    mu = vae.encode(y, None if c is None else c.to(p))[0].double().cpu()
+    images = data.kind == "image" and not model.context_features
+    fig, axes = plt.subplots(1, 2 if images else 1, figsize=(11 if images else 5, 5), squeeze=False)
+    ax = axes[0, 0]
+    colour = None if labels is None else labels[: len(mu)].numpy()
+    pts = ax.scatter(mu[:, 0], mu[:, 1], c=colour, s=3, cmap="tab10")
+    if colour is not None:
+        fig.colorbar(pts, ax=ax, label="label")
+    ax.set_title("posterior means μ(x) of the test set", fontsize=9)
+    ax.set_aspect("equal")
+    if images:
+        q = torch.distributions.Normal(0.0, 1.0).icdf(torch.linspace(0.025, 0.975, cells)).to(p)
+        z = torch.cartesian_prod(q.flip(0), q)[:, [1, 0]]  # rows from high z₂ to low, z₁ left to right
+        decoded = model.postprocess(vae.decode(z)).double().cpu().clamp(0, 1)
+        _, ch, h, w = decoded.shape
+        canvas = (
+            decoded.reshape(cells, cells, ch, h, w).permute(2, 0, 3, 1, 4).reshape(ch, cells * h, cells * w)
+        )
+        axes[0, 1].imshow(canvas[0].numpy(), cmap="gray", vmin=0, vmax=1)
+        axes[0, 1].set_title("decoder mean on a grid of z (normal quantiles)", fontsize=9)
+        axes[0, 1].axis("off")
+    return _save(fig, path)
+
+
+def vae_figures(model: Any, data: Any, figs: Path) -> list[Path]:
+    """Reconstructions (test images over their decoder means at μ(x)) and, for a 2-D latent space,
+    the latent map."""
+    out = []
+    if model.core.latent == 2:
+        out.append(latent_map(model, data, figs / "latent.png"))
+    if data.kind == "image":
+        x = data.split("test")[:16]
+        labels = data.split_labels("test")
+        p = next(model.parameters())
+        c = (
+            None
+            if labels is None or not model.context_features
+            else one_hot(labels[:16], model.context_features, p)
+        )
+        rec = model.postprocess(model.core.reconstruct(model.preprocess(x.to(p))[0], c)).cpu()
+        out.append(image_grid(torch.cat([x, rec.to(x)]).float(), figs / "reconstructions.png", nrow=16))
+    return out
+
+
 def run_figures(run_dir: Path, model: Any, data: Any, n: int = 2000) -> list[Path]:
     """Write the standard figures of a run into run_dir/figures and return their paths."""
     figs = run_dir / "figures"
@@ -201,4 +259,7 @@ def run_figures(run_dir: Path, model: Any, data: Any, n: int = 2000) -> list[Pat
             out.append(velocity_2d(model, data.split("test")[:n].double(), figs / "velocity.png"))
     elif data.kind == "image":
         out.append(image_grid(samples.float(), figs / "samples.png"))
+    if hasattr(model.core, "encode"):
+        with torch.no_grad():
+            out += vae_figures(model, data, figs)
     return [p for p in out if p is not None]
