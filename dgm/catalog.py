@@ -20,5 +20,6 @@ import dgm.gan.objectives  # noqa: F401  (gan-ns)
 import dgm.metrics  # noqa: F401
 import dgm.models.gaussian  # noqa: F401  (gaussian, diag-gaussian)
 import dgm.objectives  # noqa: F401  (mle)
-import dgm.vae.objectives  # noqa: F401  (elbo, iwae)
+import dgm.vae.m2  # noqa: F401  (vae-m2)
+import dgm.vae.objectives  # noqa: F401  (elbo, iwae, m2)
 import dgm.vae.vae  # noqa: F401  (vae)

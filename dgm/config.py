@@ -42,6 +42,9 @@ class RunConfig:
     # --set NAME=VALUE when NAME is no other key, e.g. coupling=ot); the run records them all
     objective_args: dict[str, Any] = field(default_factory=dict)
     conditional: bool = False  # condition on the data's class labels (context c = one-hot label)
+    # semi-supervised training: keep the labels of only this many training samples (the same
+    # number per class, chosen with the seed) and train on the rest unlabelled (vae-m2); None: all
+    labels: int | None = None
     dequantize: str | None = None  # uniform | variational | none; None: uniform for discrete data
     # optimiser steps; None: from epochs or max_time, else the model's default length (e.g. 2000)
     max_steps: int | None = None
@@ -98,7 +101,7 @@ class RunConfig:
             raise DgmError(f"ema must be a decay in (0, 1) such as 0.999 (or null for none), got {self.ema}")
         if self.keep not in ("best", "last"):
             raise DgmError(f"keep must be 'best' or 'last', got {self.keep!r}")
-        for name in ("patience", "threads"):
+        for name in ("patience", "threads", "labels"):
             if getattr(self, name) is not None and getattr(self, name) < 1:
                 raise DgmError(f"{name} must be a positive integer (or null), got {getattr(self, name)}")
         if self.dequantize not in (None, *DEQUANTIZERS):

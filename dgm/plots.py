@@ -220,8 +220,8 @@ def latent_map(model: Any, data: Any, path: Path, n: int = 2000, cells: int = 15
 
 
 def vae_figures(model: Any, data: Any, figs: Path) -> list[Path]:
-    """Reconstructions (test images over their decoder means at μ(x)) and, for a 2-D latent space,
-    the latent map."""
+    """Reconstructions (test images over their decoder means at μ(x)), latent interpolations between
+    pairs of test images (unconditional models) and, for a 2-D latent space, the latent map."""
     out = []
     if model.core.latent == 2:
         out.append(latent_map(model, data, figs / "latent.png"))
@@ -234,8 +234,13 @@ def vae_figures(model: Any, data: Any, figs: Path) -> list[Path]:
             if labels is None or not model.context_features
             else one_hot(labels[:16], model.context_features, p)
         )
-        rec = model.postprocess(model.core.reconstruct(model.preprocess(x.to(p))[0], c)).cpu()
+        y = model.preprocess(x.to(p))[0]
+        rec = model.postprocess(model.core.reconstruct(y, c)).cpu()
         out.append(image_grid(torch.cat([x, rec.to(x)]).float(), figs / "reconstructions.png", nrow=16))
+        if c is None:  # from test image 1 to 2, 3 to 4, …: 8 rows of 10 decoded means
+            path = [model.core.interpolate(y[i : i + 1], y[i + 1 : i + 2], 10) for i in range(0, 16, 2)]
+            grid = model.postprocess(torch.cat(path)).cpu().float()
+            out.append(image_grid(grid, figs / "interpolation.png", nrow=10))
     return out
 
 

@@ -89,6 +89,7 @@ class Metric:
     needs_2d: bool = False
     needs_levels: bool = False
     needs_map: bool = False  # a map f from data to latent (flows)
+    needs_classifier: bool = False  # a classifier q(y | x) and labelled data (semi-supervised VAEs)
 
     def applies(self, ev: Evaluation) -> bool:
         return (
@@ -97,6 +98,7 @@ class Metric:
             and (ev.data.has_true_density or not self.needs_truth)
             and (ev.data.kind == "points" and ev.data.dim == 2 or not self.needs_2d)
             and (ev.levels is not None or not self.needs_levels)
+            and (_classifier(ev) is not None or not self.needs_classifier)
         )
 
     def requirement(self, ev: Evaluation) -> str:
@@ -112,6 +114,8 @@ class Metric:
             return "2-D points"
         if self.needs_levels and ev.levels is None:
             return "discrete (image) data"
+        if self.needs_classifier and _classifier(ev) is None:
+            return "a classifier (vae-m2) and labelled data"
         return "a known true density"
 
 
@@ -121,6 +125,22 @@ def _density(ev: Evaluation) -> str:
     if d == "bound" and ev.importance_samples > 0 and ev.model.importance_sampled:
         return "estimate"
     return d
+
+
+def _classifier(ev: Evaluation) -> Callable[[Tensor], Tensor] | None:
+    """x ↦ predicted class, for a model with a classifier evaluated on labelled data."""
+    core = getattr(ev.model, "core", ev.model)
+    if not hasattr(core, "classify") or ev.c is None:
+        return None
+    return lambda x: core.classify(ev.model.preprocess(x)[0] if hasattr(ev.model, "preprocess") else x)
+
+
+def _accuracy(ev: Evaluation) -> dict[str, float]:
+    """The classifier's accuracy on the evaluation points, with its binomial standard error."""
+    classify = _classifier(ev)
+    hits = ev._per_sample("hits", lambda x, c: (classify(x) == c.argmax(1)).to(x.dtype))
+    acc = hits.mean().item()
+    return {"accuracy": acc, "accuracy_se": math.sqrt(acc * (1 - acc) / len(hits))}
 
 
 def _nll(ev: Evaluation) -> dict[str, float]:
@@ -237,10 +257,23 @@ METRICS.add(
     "E‖f(x) − x‖² of a flow's map from data to latent, in the model's preprocessed coordinates",
 )
 METRICS.add(
+    "accuracy",
+    Metric(_accuracy, needs_classifier=True),
+    "accuracy of the model's own classifier q(y | x) on labelled data (semi-supervised VAEs)",
+)
+METRICS.add(
     "normalization",
     Metric(_mass, density=("exact",), needs_2d=True),
     "∫ p_model dx on a grid around 2-D data (should be 1)",
 )
+
+
+def model_inputs(model: GenerativeModel, data: DataSource, split: str, seed: int = 0) -> Tensor:
+    """One split as the model sees it: a continuous density's discrete data dequantised, a binary
+    model's binarised, with noise drawn once from the seed (so every metric sees the same points)."""
+    x = data.split(split)
+    noise = pipeline_noise(data.levels, model)
+    return x if noise is None else noise(x, torch.Generator().manual_seed(seed))
 
 
 def evaluate(
@@ -262,10 +295,7 @@ def evaluate(
     estimate with K = `importance_samples` > 0 draws (reported as `nll_k`). A conditional model's
     class k is the label value `label_values[k]` (default: the data's own `label_values`).
     """
-    x = data.split(split)
-    noise = pipeline_noise(data.levels, model)
-    if noise is not None:  # judge a continuous density on dequantised x̃, a binary one on binarised x
-        x = noise(x, torch.Generator().manual_seed(seed))
+    x = model_inputs(model, data, split, seed)
     if x.shape[0] < 1:
         raise DgmError(f"split {split!r} of {data.name!r} is empty")
     if tuple(x.shape[1:]) != tuple(model.event_shape):
@@ -283,7 +313,7 @@ def evaluate(
                 f"{data.name!r} has {len(values)} classes; the model knows {model.context_features}"
             )
         c = one_hot(labels, model.context_features, x)
-    levels = None if noise is not None and noise.kind == "binarize" else data.levels
+    levels = None if model.binary else data.levels
     ev = Evaluation(
         model,
         data,

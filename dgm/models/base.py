@@ -45,6 +45,9 @@ class GenerativeModel(nn.Module):
     #: keyword arguments that may be 0; every other number among them (a size, count or scale)
     #: must be positive, and all must be finite (`dgm.build` checks them before building).
     may_be_zero: tuple[str, ...] = ("context_features",)
+    #: True if the model also learns from unlabelled samples, whose context c is 0 (M2): a run may
+    #: then keep only some labels (`labels` = N).
+    semi_supervised: bool = False
     #: True if `log_prob_importance(x, c, k)` estimates log p(x | c) by importance sampling (a
     #: bounded density whose evaluation can report an NLL estimate beside its bound).
     importance_sampled: bool = False

@@ -11,6 +11,7 @@ from pathlib import Path
 from typing import Any
 
 import torch
+from torch import Tensor
 
 from dgm.build import build_model, build_objective, model_arguments, resolved_arguments
 from dgm.config import RunConfig, parse_duration
@@ -117,6 +118,15 @@ def resolve(config: RunConfig, data: DataSource) -> RunConfig:
     if c.objective_args.get("teacher"):  # a run folder: kept absolute, so that a resume finds it
         c.objective_args["teacher"] = str(Path(c.objective_args["teacher"]).expanduser().resolve())
     c.resolve(default_steps=model.default_steps)
+    if c.labels is not None and not model.semi_supervised:
+        raise DgmError(f"--set labels=N trains semi-supervised models (vae-m2); {c.model!r} is not one")
+    c.conditional = c.conditional or model.semi_supervised  # M2 always models the labels
+    if c.labels is not None:
+        n, k = data.split("train").shape[0], data.num_classes
+        if k and not k <= c.labels <= n:
+            raise DgmError(
+                f"labels must be between the {k} classes and the {n} training samples, got {c.labels}"
+            )
     if c.conditional:
         if data.num_classes == 0:
             raise DgmError(f"--set conditional=true needs labelled data; {data.name!r} has no labels")
@@ -172,11 +182,38 @@ def model_config(config: RunConfig, data: DataSource, settings: dict[str, OptimS
 
 
 def split(data: DataSource, name: str, config: RunConfig) -> tuple[torch.Tensor, ...]:
-    """(x,) or, for a conditional run, (x, one-hot labels) of one split, in the run's dtype."""
+    """(x,) or, for a conditional run, (x, one-hot labels) of one split, in the run's dtype. With
+    `labels` = N (semi-supervised), the training split keeps N labels and has c = 0 elsewhere."""
     x = data.split(name).to(getattr(torch, config.dtype))
     if not config.conditional:
         return (x,)
-    return x, one_hot(data.split_labels(name), data.num_classes, x)
+    c = one_hot(data.split_labels(name), data.num_classes, x)
+    if name != "train" or config.labels is None:
+        return x, c
+    return semi_supervised(x, c, config.labels, config.seed)
+
+
+def semi_supervised(x: Tensor, c: Tensor, n_labels: int, seed: int) -> tuple[Tensor, Tensor]:
+    """The training set of a semi-supervised run: the labels of N samples, N/K per class (the first
+    N mod K classes one more), chosen with the seed; every other sample unlabelled (c = 0). The
+    labelled samples are repeated, so that about half of every batch is labelled however small N
+    is (Kingma et al. (2014) drew labelled and unlabelled batches apart; this keeps one batch
+    stream, so resuming stays exact)."""
+    gen = torch.Generator().manual_seed(seed)
+    classes = c.argmax(1)
+    k = c.shape[1]
+    chosen = []
+    for j in range(k):
+        members = (classes == j).nonzero().squeeze(1)
+        take = n_labels // k + (j < n_labels % k)
+        chosen.append(members[torch.randperm(len(members), generator=gen)[:take]])
+    labelled = torch.cat(chosen)
+    unlabelled = torch.ones(len(x), dtype=torch.bool)
+    unlabelled[labelled] = False
+    repeats = max(1, int(unlabelled.sum()) // len(labelled))
+    xs = torch.cat([x[unlabelled], x[labelled].repeat(repeats, *[1] * (x.dim() - 1))])
+    cs = torch.cat([torch.zeros_like(c[unlabelled]), c[labelled].repeat(repeats, 1)])
+    return xs, cs
 
 
 def budget(config: RunConfig, n_train: int) -> Budget:

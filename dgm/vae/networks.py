@@ -20,6 +20,7 @@ ACTIVATIONS: dict[str, type[nn.Module]] = {
     "leaky_relu": nn.LeakyReLU,
     "elu": nn.ELU,
     "tanh": nn.Tanh,
+    "softplus": nn.Softplus,
 }
 
 

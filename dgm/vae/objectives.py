@@ -23,6 +23,9 @@ def _vae(model: GenerativeModel, objective: str) -> VAE:
     core = getattr(model, "core", model)
     if not isinstance(core, VAE):
         raise DgmError(f"objective {objective!r} trains VAEs; {type(core).__name__} is not one")
+    if core.semi_supervised != (objective == "m2"):
+        wanted = "M2, the semi-supervised VAE" if objective == "m2" else "VAEs; train M2 with objective 'm2'"
+        raise DgmError(f"objective {objective!r} trains {wanted}")
     return core
 
 
@@ -113,3 +116,48 @@ def _dreg_log_weights(vae: VAE, x: Tensor, c: Tensor | None, k: int) -> Tensor:
         w = torch.softmax(log_w.detach(), 0)
         z.register_hook(lambda g: g * w[..., None])
     return log_w
+
+
+@OBJECTIVES.register(
+    "m2", "semi-supervised M2: −U(x) unlabelled, −L(x, y) + α·CE labelled (Kingma et al., 2014)"
+)
+class SemiSupervised(Objective):
+    """loss = (1/B) [Σ_unlabelled −U(x) + Σ_labelled (−L(x, y) + α·(−log q(y | x)))], labelled
+    rows being those with a one-hot c (the pipeline keeps `labels` of them, repeated so that about
+    half of each batch is labelled; the rest have c = 0).
+
+    Kingma et al.'s α = 0.1·N weighs the classifier against the bounds summed over the data; with
+    labelled and unlabelled rows in equal numbers per batch, the same balance is α ≈ 0.1·N_u/N_l
+    per labelled row: 50 for 100 labels of MNIST (the default).
+
+    Args:
+        alpha: weight of the classification loss on each labelled row.
+    """
+
+    may_be_zero = ("alpha",)
+
+    def __init__(self, *, alpha: float = 50.0) -> None:
+        self.alpha = alpha
+
+    def setup(self, model: GenerativeModel, load_run: Callable[[str], GenerativeModel]) -> None:
+        _vae(model, "m2")
+
+    def loss(
+        self, player: str, model: GenerativeModel, batch: tuple[Tensor, ...], ctx: StepContext
+    ) -> tuple[Tensor, dict[str, Tensor]]:
+        m2 = _vae(model, "m2")
+        y, ladj = _preprocessed(model, batch[0])
+        c = (
+            batch[1]
+            if len(batch) > 1
+            else torch.zeros(len(y), m2.context_features, dtype=y.dtype, device=y.device)
+        )
+        labelled = c.sum(1) > 0
+        bound = m2.elbo(y, c) + ladj
+        logits = m2.class_logits(y[labelled])
+        ce = torch.nn.functional.cross_entropy(logits, c[labelled].argmax(1), reduction="sum")
+        loss = (-bound.sum() + self.alpha * ce) / len(y)
+        terms = {"bound": -bound.mean().detach()}
+        if labelled.any():
+            terms["accuracy"] = (logits.argmax(1) == c[labelled].argmax(1)).double().mean()
+        return loss, terms

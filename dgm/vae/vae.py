@@ -56,8 +56,8 @@ class VAE(GenerativeModel):
             in [0, 1]) or logistic (discretised to `levels` grey values).
         sigma: the Gaussian likelihood's fixed standard deviation; 0 learns one per element.
         levels: grey levels L of the discretised logistic likelihood (the data's).
-        prior: normal (N(0, I)), or the name of a registered flow of vectors (e.g. realnvp, maf),
-            trained with the VAE.
+        prior: normal (N(0, I)), or the name of a registered finite flow of vectors (realnvp,
+            nice, maf, nsf), trained with the VAE.
         context_features: size of a one-hot label fed to encoder and decoder (conditional VAE).
 
     Example:
@@ -221,8 +221,11 @@ class VAE(GenerativeModel):
 
 
 def _flow_prior(name: str, latent: int) -> GenerativeModel:
-    """A registered flow of vectors as a learnable prior over R^q."""
-    entry = MODELS.get(name)
-    if entry.density != "exact" or "points" not in entry.data_kinds or entry.default_steps == 0:
+    """A registered finite flow of vectors (realnvp, nice, maf, nsf) as a learnable prior over R^q."""
+    import dgm.flows.recipes  # noqa: F401  (registers the flows)
+    from dgm.flows.flow import Flow
+
+    entry = MODELS.get(name) if name in MODELS else None
+    if entry is None or not issubclass(entry, Flow) or "points" not in entry.data_kinds:
         raise ValueError(f"prior must be normal or a trainable flow of vectors, got {name!r}")
     return entry((latent,))

@@ -148,3 +148,22 @@ def test_a_trained_linear_vae_reaches_the_ppca_maximum_likelihood() -> None:
     with torch.no_grad():
         elbo = torch.stack([vae.elbo(x).mean() for _ in range(50)]).mean().item()
     assert ml - 0.02 < elbo < ml + 0.01
+
+
+def test_a_flow_prior_starts_as_the_normal_prior_and_trains_with_the_vae() -> None:
+    """RealNVP starts as the identity, so its prior is N(0, I): the ELBO with the Monte Carlo KL
+    then estimates the ELBO with the analytic one; and the prior receives gradients."""
+    torch.manual_seed(0)
+    normal = VAE((3,), latent=2, hidden=(8,)).double()
+    flow = VAE((3,), latent=2, hidden=(8,), prior="realnvp").double()
+    flow.load_state_dict(normal.state_dict(), strict=False)
+    x = torch.randn(4, 3, dtype=torch.float64)
+    with torch.no_grad():
+        a = torch.stack([normal.elbo(x) for _ in range(1000)])
+        b = torch.stack([flow.elbo(x) for _ in range(1000)])
+    se = torch.hypot(a.std(0), b.std(0)) / math.sqrt(1000)
+    assert ((a.mean(0) - b.mean(0)).abs() < 4 * se).all()
+    (-flow.elbo(x).mean()).backward()
+    assert any(p.grad is not None and p.grad.abs().sum() > 0 for p in flow.prior.parameters())
+    with pytest.raises(ValueError, match="prior must be normal or a trainable flow"):
+        VAE((3,), latent=2, prior="gan")

@@ -30,7 +30,7 @@ def test_bernoulli_vae_on_binarised_digits(tmp_path: Path, capsys: pytest.Captur
     _train(run, "likelihood=bernoulli", "latent=2")
     config = json.loads((run / "config.json").read_text())["train"]
     assert (config["preprocess"], config["dequantize"]) == ("none", "none")
-    for fig in ("samples.png", "latent.png", "reconstructions.png"):
+    for fig in ("samples.png", "latent.png", "reconstructions.png", "interpolation.png"):
         assert (run / "figures" / fig).read_bytes()[:4] == b"\x89PNG", fig
     out = _evaluate(run, capsys, "--importance-samples", "200")
     assert out["density"] == "bound" and out["nll_k"] == 200

@@ -1,0 +1,142 @@
+"""The semi-supervised VAE M2 (Kingma, Rezende, Mohamed & Welling, 2014).
+
+Generative model p(y) p(z) p(x | y, z), y one of K classes (p(y) uniform), z ~ N(0, I); inference
+model q(y | x) (a classifier) and q(z | x, y). For a labelled pair the bound is
+
+    log p(x, y) ≥ L(x, y) = E_q(z|x,y)[log p(x | y, z) + log p(z) − log q(z | x, y)] + log p(y),
+
+and for an unlabelled x, summing the label out under q(y | x),
+
+    log p(x) ≥ U(x) = Σ_y q(y | x) L(x, y) + H(q(y | x)).
+
+The classifier learns from both: through U on unlabelled data, and by the extra term
+α·(−log q(y | x)) on labelled data (objective `m2`).
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Callable
+
+import torch
+from torch import Tensor
+
+from dgm.nn import MLP
+from dgm.registry import MODELS
+from dgm.vae.networks import ACTIVATIONS
+from dgm.vae.vae import VAE
+
+
+@MODELS.register(
+    "vae-m2", "semi-supervised VAE M2: classifier q(y|x) and label-conditional VAE (Kingma et al., 2014)"
+)
+class M2(VAE):
+    """Creates M2: a VAE conditioned on the label y (one-hot c) and a classifier q(y | x).
+
+    As a density model it is class-conditional: `elbo(x, c)` bounds log p(x | y) (c the one-hot y;
+    the constant log p(y) left out, as for every conditional model), and `elbo(x)` bounds the
+    marginal log p(x) by U(x), as does `elbo(x, c)` on the rows of c that are all zero
+    (unlabelled). `classify(x)` is the
+    classifier q(y | x) on its own. Arguments as for `vae`, and:
+
+    Args:
+        classifier_hidden: hidden sizes of the classifier's MLP.
+        classes: K, when no labelled data set it (a run sets context_features = K of its data,
+            which takes precedence).
+
+    Example:
+        >>> import torch
+        >>> m = M2((4,), latent=2, classes=3)
+        >>> m.elbo(torch.randn(5, 4)).shape, m.classify(torch.randn(5, 4)).shape
+        (torch.Size([5]), torch.Size([5]))
+    """
+
+    default_objective = "m2"
+    semi_supervised = True
+
+    def __init__(
+        self,
+        event_shape: tuple[int, ...],
+        *,
+        latent: int = 50,
+        hidden: tuple[int, ...] = (500,),
+        classifier_hidden: tuple[int, ...] = (500,),
+        width: int = 32,
+        network: str = "mlp",
+        activation: str = "softplus",
+        likelihood: str = "gaussian",
+        sigma: float = 0.0,
+        levels: int = 256,
+        prior: str = "normal",
+        classes: int = 10,
+        context_features: int = 0,
+    ) -> None:
+        context_features = context_features or classes
+        if context_features < 2:
+            raise ValueError(f"M2 needs at least 2 classes, got {context_features}")
+        super().__init__(
+            event_shape,
+            latent=latent,
+            hidden=hidden,
+            width=width,
+            network=network,
+            activation=activation,
+            likelihood=likelihood,
+            sigma=sigma,
+            levels=levels,
+            prior=prior,
+            context_features=context_features,
+        )
+        dim = math.prod(self.event_shape)
+        self.classifier = MLP(dim, context_features, classifier_hidden, activation=ACTIVATIONS[activation])
+
+    def class_logits(self, x: Tensor) -> Tensor:
+        """The classifier's logits, log q(y | x) up to a constant, shape (B, K)."""
+        return self.classifier(x.flatten(1))
+
+    def classify(self, x: Tensor) -> Tensor:
+        """The most probable class under q(y | x), shape (B,)."""
+        return self.class_logits(x).argmax(1)
+
+    def _each_label(self, x: Tensor, bound: Callable[[Tensor, Tensor], Tensor]) -> Tensor:
+        """bound(x, c_y) for every class y, shape (K, B)."""
+        k, b = self.context_features, x.shape[0]
+        eye = torch.eye(k, dtype=x.dtype, device=x.device)
+        xs = x.expand(k, *x.shape).reshape(k * b, *x.shape[1:])
+        return bound(xs, eye.repeat_interleave(b, 0)).reshape(k, b)
+
+    def unlabelled_bound(self, x: Tensor) -> Tensor:
+        """U(x) = Σ_y q(y | x) (ELBO(x | y) + log p(y)) + H(q(y | x)), shape (B,)."""
+        log_q = torch.log_softmax(self.class_logits(x), 1).T  # (K, B)
+        labelled = self._each_label(x, super().elbo) - math.log(self.context_features)
+        return (log_q.exp() * (labelled - log_q)).sum(0)
+
+    def elbo(self, x: Tensor, c: Tensor | None = None) -> Tensor:
+        """ELBO(x | y) for the rows with a label (c one-hot), U(x) for the rows without (c = 0)."""
+        labelled = torch.zeros(len(x), dtype=torch.bool, device=x.device) if c is None else c.sum(1) > 0
+        if labelled.all():
+            return super().elbo(x, c)
+        if not labelled.any():
+            return self.unlabelled_bound(x)
+        out = x.new_empty(len(x))
+        out[labelled] = super().elbo(x[labelled], c[labelled])
+        out[~labelled] = self.unlabelled_bound(x[~labelled])
+        return out
+
+    def log_prob_importance(
+        self, x: Tensor, c: Tensor | None = None, k: int = 100, chunk: int | None = None
+    ) -> Tensor:
+        """log p(x | y) by importance sampling with K draws; without c, log p(x) = log Σ_y p(y) p(x | y)."""
+        if c is not None:
+            return super().log_prob_importance(x, c, k, chunk)
+        per_label = self._each_label(x, lambda xs, cs: super(M2, self).log_prob_importance(xs, cs, k, chunk))
+        return torch.logsumexp(per_label, 0) - math.log(self.context_features)
+
+    def sample(self, n: int, c: Tensor | None = None) -> Tensor:
+        """x ~ p(x | y, z); without c, y ~ p(y) uniform."""
+        if c is None:
+            p = next(self.parameters())
+            c = torch.eye(self.context_features, dtype=p.dtype, device=p.device)[
+                torch.randint(self.context_features, (n,), device=p.device)
+            ]
+        return super().sample(n, c)
