@@ -75,10 +75,13 @@ def bench_one(variant: str, max_time: str, seed_epochs: int, k: int, nll_points:
         log_p = torch.cat([model.log_prob_importance(chunk, None, k) for chunk in x.split(8)])
     row["nll"], row["nll_se"] = mean_and_se(-log_p.double())
     row.update({"nll_k": k, "nll_points": len(x), "nll_eval_s": time.perf_counter() - t0})
+    row["log_p"] = log_p.double().tolist()  # per image: paired differences between variants
     return row
 
 
 def main() -> None:
+    from dgm.metrics.likelihood import mean_and_se
+
     p = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     p.add_argument("--max-time", default="60m", help="training budget per variant (not seed-q2)")
     p.add_argument("--variants", default="vae,iwae5", help=f"comma-separated, from {', '.join(VARIANTS)}")
@@ -100,6 +103,12 @@ def main() -> None:
         bound = f"{r['nll_bound']:.2f} ± {r['nll_bound_se']:.2f}"
         steps = f"{r['steps']:>7} {r['epochs']:>7.1f} {r['wall_s']:>6.0f}s"
         print(f"{r['variant']:<9} {steps} {bound:>14} {nll:>26}")
+    first = rows[0]
+    for r in rows[1:]:  # the same images, so the paired difference has a small standard error
+        if r["nll_points"] == first["nll_points"]:
+            diff = torch.tensor(first["log_p"]) - torch.tensor(r["log_p"])  # NLL of r − NLL of first
+            mean, se = mean_and_se(diff)
+            print(f"NLL {r['variant']} − {first['variant']}: {mean:+.2f} ± {se:.2f} (paired, same images)")
     print(f"written: {out}")
     if any(not math.isfinite(r["nll"]) for r in rows):
         raise SystemExit("a variant's NLL is not finite")

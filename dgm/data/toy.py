@@ -34,6 +34,13 @@ swissroll     t ~ U[1.5 pi, 4.5 pi]; (t cos t, t sin t)/5 + N(0, 0.2^2) (make_sw
               columns 0 and 2, / 5).   p(x) = int N(x; (t cos t, t sin t)/5, 0.2^2) dt / 3 pi
               (uniform in t, not in arc length).
 
+ring8         k uniform in {0..7}; (cos k pi/4, sin k pi/4) + N(0, 0.01^2).
+              p(x) = 1/8 sum_k N(x; c_k, 0.01^2).
+grid25        c uniform in {-4, -2, 0, 2, 4}^2; c + N(0, 0.05^2).   p(x) = 1/25 sum_c N(x; c, 0.05^2).
+              These two are the mode-collapse benchmarks of the GAN literature (Srivastava et al.,
+              2017; Lin et al., PacGAN, 2018): K far-apart modes, so H = log K + log(2 pi e s^2) to
+              within exp(-d^2 / 8 s^2) for modes d apart (below 1e-300 here).
+
 The curve integrals (moons, 2spirals, swissroll) use composite Gauss-Legendre quadrature (order 6)
 on panels of arc length one noise std, graded towards the curve's ends: log p agrees with adaptive
 quadrature to ~1e-9 near the data and ~1e-6 at log p = -1500 (tests use scipy.integrate.quad).
@@ -135,6 +142,32 @@ def _log_8gaussians(x: Tensor) -> Tensor:
     centres = 4 / 1.414 * torch.stack([torch.cos(angle), torch.sin(angle)], dim=1)
     log_normal = _log_normal_2d(torch.cdist(x, centres).square(), 0.5 / 1.414)
     return torch.logsumexp(log_normal, dim=1) - math.log(8)
+
+
+def _ring8_centres() -> Tensor:
+    angle = torch.arange(8, dtype=_F64) * math.pi / 4
+    return torch.stack([torch.cos(angle), torch.sin(angle)], dim=1)
+
+
+def _grid25_centres() -> Tensor:
+    side = torch.arange(-4.0, 5.0, 2.0, dtype=_F64)
+    return torch.cartesian_prod(side, side)
+
+
+_MODES = {"ring8": (_ring8_centres, 0.01), "grid25": (_grid25_centres, 0.05)}
+
+
+def _log_modes(x: Tensor, name: str) -> Tensor:
+    """log (1/K) sum_k N(x; c_k, s^2 I) over the K modes of `name`."""
+    centres, std = _MODES[name]
+    log_normal = _log_normal_2d(torch.cdist(x, centres().to(x.device)).square(), std)
+    return torch.logsumexp(log_normal, dim=1) - math.log(len(log_normal[0]))
+
+
+def mode_centres(name: str) -> tuple[Tensor, float]:
+    """The centres (K, 2) and common std of a toy whose modes are known (ring8, grid25)."""
+    centres, std = _MODES[name]
+    return centres(), std
 
 
 def _log_checkerboard(x: Tensor) -> Tensor:
@@ -312,6 +345,11 @@ def _sample_8gaussians(n: int, g: torch.Generator) -> Tensor:
     return (centre + 0.5 * _normal(n, g, 2)) / 1.414
 
 
+def _sample_modes(n: int, g: torch.Generator, name: str) -> Tensor:
+    centres, std = mode_centres(name)
+    return centres[_choice(n, g, len(centres))] + std * _normal(n, g, 2)
+
+
 def _sample_checkerboard(n: int, g: torch.Generator) -> Tensor:
     x1 = 4 * _uniform(n, g) - 2
     x2 = _uniform(n, g) - 2 * _choice(n, g, 2) + torch.floor(x1) % 2
@@ -414,6 +452,24 @@ _TOYS: dict[str, _Toy] = {
         0.2,
         8,
         "a 2-D swiss roll, noise 0.2",
+    ),
+    "ring8": _Toy(
+        partial(_sample_modes, name="ring8"),
+        partial(_log_modes, name="ring8"),
+        math.log(8) + math.log(2 * math.pi * math.e * 0.01**2),
+        (-1.1, 1.1) * 2,
+        0.01,
+        9,
+        "eight Gaussians (std 0.01) on the unit circle: a GAN's mode-collapse test",
+    ),
+    "grid25": _Toy(
+        partial(_sample_modes, name="grid25"),
+        partial(_log_modes, name="grid25"),
+        math.log(25) + math.log(2 * math.pi * math.e * 0.05**2),
+        (-4.6, 4.6) * 2,
+        0.05,
+        10,
+        "25 Gaussians (std 0.05) on the grid {-4, -2, 0, 2, 4}²: a GAN's mode-collapse test",
     ),
 }
 
