@@ -42,6 +42,9 @@ class RunConfig:
     # --set NAME=VALUE when NAME is no other key, e.g. coupling=ot); the run records them all
     objective_args: dict[str, Any] = field(default_factory=dict)
     conditional: bool = False  # condition on the data's class labels (context c = one-hot label)
+    # a finished run whose weights start this one's where the model can take them (a GAN's
+    # generator from a VAE's decoder: --init-from runs/vae); None: random initialisation
+    init_from: str | None = None
     # semi-supervised training: keep the labels of only this many training samples (the same
     # number per class, chosen with the seed) and train on the rest unlabelled (vae-m2); None: all
     labels: int | None = None

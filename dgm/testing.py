@@ -47,12 +47,13 @@ def check_bijection(
 
 def example_batch(model_name: str, n: int, dtype: torch.dtype = torch.float64) -> tuple[str, Tensor]:
     """A preprocessing name and a batch of n samples of a kind the registered model accepts:
-    3-D points (standardised), or else 1×4×4 images in (0, 1) (logit)."""
+    3-D points, or else 1×4×4 images in (0, 1), with the model's default preprocessing."""
     from dgm.registry import MODELS
 
-    if "points" in MODELS.get(model_name).data_kinds:
-        return "standardize", torch.randn(n, 3, dtype=dtype) * 2 + 1
-    return "logit", torch.rand(n, 1, 4, 4, dtype=dtype) * 0.98 + 0.01
+    model = MODELS.get(model_name)
+    if "points" in model.data_kinds:
+        return model.pipeline_defaults("points", {})[0], torch.randn(n, 3, dtype=dtype) * 2 + 1
+    return model.pipeline_defaults("image", {})[0], torch.rand(n, 1, 4, 4, dtype=dtype) * 0.98 + 0.01
 
 
 def model_for(objective: str) -> str:

@@ -20,6 +20,7 @@ FLAGS = {
     "strategy": str,
     "objective": str,
     "threads": int,
+    "init_from": str,
 }
 
 
@@ -35,6 +36,9 @@ def add_parser(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--batch-size", type=int)
     p.add_argument("--lr", type=float, help="learning rate")
     p.add_argument("--objective", help="training objective (default: the model's own; dgm list objectives)")
+    p.add_argument(
+        "--init-from", metavar="RUN", help="start from a finished run's weights (a GAN from a VAE's decoder)"
+    )
     p.add_argument(
         "--threads",
         type=int,

@@ -84,6 +84,8 @@ class ToyDataset(DataSource):
         entropy_nats: (H, its numerical error) in nats.
         box: (x_min, x_max, y_min, y_max) holding all but < 1e-5 of the mass.
         length_scale: the smallest feature of p (noise std, or the checkerboard's square side).
+        modes: (centres (K, 2), their common std) for toys made of K separated Gaussians
+            (ring8, grid25), whose mode coverage is measured; None otherwise.
     """
 
     sampler: Sampler
@@ -91,6 +93,7 @@ class ToyDataset(DataSource):
     entropy_nats: tuple[float, float]
     box: tuple[float, float, float, float]
     length_scale: float
+    modes: tuple[Tensor, float] | None = None
     has_true_density: bool = True
 
     def sample(self, n: int, generator: torch.Generator | None = None) -> Tensor:
@@ -500,6 +503,7 @@ def make_toy(name: str) -> ToyDataset:
         entropy_nats=(toy.entropy, 0.0 if name == "checkerboard" else 1e-6),
         box=toy.box,
         length_scale=toy.length_scale,
+        modes=mode_centres(name) if name in _MODES else None,
     )
 
 

@@ -1,36 +1,76 @@
-"""The GAN model: x = g(z), z ~ N(0, I_q); a critic d scores samples; no density."""
+"""The GAN model: x = g(z), z ~ N(0, I_q); a critic d scores samples; no density.
+
+For vectors both networks are MLPs. For images (sides divisible by 4) they are DCGAN-style: the
+generator is the convolutional VAE decoder (dense → 2w × H/4 × W/4 → two stride-2 transposed
+convolutions) followed by a sigmoid, so that a trained VAE's decoder can start a GAN, and the
+critic two stride-2 convolutions with leaky ReLUs and a dense layer. Images stay in [0, 1]
+(preprocess none).
+"""
 
 from __future__ import annotations
 
+from typing import Any
+
 from torch import Tensor, nn
+from torch.nn.utils.parametrizations import spectral_norm as _spectral_norm
 
 from dgm.distributions import standard_normal
+from dgm.errors import DgmError
 from dgm.models.base import GenerativeModel
 from dgm.nn import MLP
 from dgm.registry import MODELS
+from dgm.vae.networks import ConvDecoder
 
 ACTIVATIONS: dict[str, type[nn.Module]] = {"relu": nn.ReLU, "leaky_relu": nn.LeakyReLU, "elu": nn.ELU}
+NETWORKS = ("auto", "mlp", "conv")
 
 
-@MODELS.register("gan", "GAN with MLP generator and critic, for vectors (Goodfellow et al., 2014)")
+def _layer_types(net: nn.Module) -> list[type[nn.Module]]:
+    return [type(m) for m in net.modules()][1:]
+
+
+class ConvCritic(nn.Sequential):
+    """Two stride-2 4×4 convolutions (w, 2w channels) with leaky ReLU (slope 0.2), then a dense
+    layer to one score (DCGAN's discriminator without BatchNorm, which a WGAN-GP critic must not
+    have: the penalty is per sample)."""
+
+    def __init__(self, event_shape: tuple[int, ...], width: int) -> None:
+        c, h, w = event_shape
+        super().__init__(
+            nn.Conv2d(c, width, 4, 2, 1),
+            nn.LeakyReLU(0.2),
+            nn.Conv2d(width, 2 * width, 4, 2, 1),
+            nn.LeakyReLU(0.2),
+            nn.Flatten(),
+            nn.Linear(2 * width * (h // 4) * (w // 4), 1),
+        )
+
+
+@MODELS.register(
+    "gan", "GAN: MLP (vectors) or DCGAN-style (images) generator and critic (Goodfellow et al., 2014)"
+)
 class GAN(GenerativeModel):
-    """Creates a GAN for vectors: generator g: R^q → R^D and critic d: R^D → R (a logit).
+    """Creates a GAN: generator g: R^q → data space and critic d: data → R (a logit or a score).
 
-    Trained by a two-player objective (default `gan-ns`, the non-saturating Jensen-Shannon game).
-    `log_prob` raises `NoDensityError`: judge a GAN by sample-based metrics.
+    Trained by a two-player objective (default `gan-ns`, the non-saturating Jensen-Shannon game;
+    see `dgm list objectives`). `log_prob` raises `NoDensityError`: judge a GAN by sample-based
+    metrics.
 
     Args:
-        event_shape: (D,).
+        event_shape: (D,) vectors or (C, H, W) images.
         latent: q, the dimension of z.
-        hidden: hidden sizes of both networks.
-        activation: relu, leaky_relu or elu.
+        hidden: hidden sizes of both MLPs (vectors).
+        width: channels of the first convolution of both image networks (the second has 2·width).
+        network: mlp, conv (images with sides divisible by 4), or auto (conv for images).
+        activation: relu, leaky_relu or elu (MLPs).
+        spectral_norm: divide every critic layer's weight by its largest singular value
+            (Miyato et al., 2018), which makes the critic 1-Lipschitz per layer.
 
     Example:
         >>> GAN((2,), latent=4).sample(5).shape
         torch.Size([5, 2])
     """
 
-    data_kinds = ("points",)
     default_objective = "gan-ns"
     default_steps = 3000
 
@@ -40,28 +80,97 @@ class GAN(GenerativeModel):
         *,
         latent: int = 8,
         hidden: tuple[int, ...] = (128, 128),
+        width: int = 32,
+        network: str = "auto",
         activation: str = "leaky_relu",
+        spectral_norm: bool = False,
     ) -> None:
         super().__init__(event_shape)
-        if len(self.event_shape) != 1:
-            raise ValueError(f"gan models vectors, not data of shape {self.event_shape}")
-        if latent < 1 or any(h < 1 for h in hidden):
-            raise ValueError(f"latent and hidden sizes must be positive, got {latent} and {hidden}")
+        if network not in NETWORKS:
+            raise ValueError(f"network must be one of {', '.join(NETWORKS)}, got {network!r}")
         if activation not in ACTIVATIONS:
             raise ValueError(f"activation must be one of {', '.join(ACTIVATIONS)}, got {activation!r}")
-        act = ACTIVATIONS[activation]
-        self.latent = latent
-        self.generator = MLP(latent, self.dim, hidden, activation=act)
-        self.critic = MLP(self.dim, 1, hidden, activation=act)
+        image = len(self.event_shape) == 3
+        self.latent, self.image = latent, image and network != "mlp"
+        if network == "conv" and not image:
+            raise ValueError(f"network conv needs images, got data of shape {self.event_shape}")
+        if self.image:
+            self.generator: nn.Module = ConvDecoder(self.event_shape, latent, width, nn.ReLU, 0, 1)
+            self.critic: nn.Module = ConvCritic(self.event_shape, width)
+        else:
+            act = ACTIVATIONS[activation]
+            self.generator = MLP(latent, self.dim, hidden, activation=act)
+            self.critic = MLP(self.dim, 1, hidden, activation=act)
+        if spectral_norm:
+            for layer in self.critic.modules():
+                if isinstance(layer, (nn.Linear, nn.Conv2d)):
+                    _spectral_norm(layer)
+
+    @classmethod
+    def pipeline_defaults(cls, kind: str, model_args: dict[str, Any]) -> tuple[str, str]:
+        """Images stay in [0, 1], where the generator's sigmoid puts its samples."""
+        preprocess, dequantize = super().pipeline_defaults(kind, model_args)
+        return ("none" if kind == "image" and model_args.get("network") != "mlp" else preprocess), dequantize
+
+    def check_pipeline(self, preprocess: str, dequantize: str, levels: int | None) -> None:
+        if self.image and preprocess != "none":
+            raise ValueError(
+                f"the image generator draws values in [0, 1]: use preprocess=none, not {preprocess}"
+            )
+
+    def init_from(self, other: GenerativeModel) -> None:
+        """Start the generator from a trained VAE's decoder (the seed paper's VAE-initialised GAN):
+        the networks must match, and the decoder's mean must be what the generator draws, σ(h) for
+        a Bernoulli decoder of images or h for a fixed-σ Gaussian decoder of vectors."""
+        likelihood = getattr(other, "likelihood_name", None)
+        decoder = getattr(other, "decoder", None)
+        wanted = "bernoulli" if self.image else "gaussian"
+        if decoder is None or likelihood != wanted or other.likelihood.params != 1:
+            fixed = " with a fixed sigma" if wanted == "gaussian" else ""
+            raise DgmError(f"--init-from needs a VAE with a {wanted} decoder{fixed} for this GAN")
+        source = decoder if self.image else decoder.net
+        mine, theirs = self.generator.state_dict(), source.state_dict()
+        same_layers = _layer_types(self.generator) == _layer_types(source)
+        if not same_layers or any(k not in theirs or mine[k].shape != theirs[k].shape for k in mine):
+            raise DgmError(
+                "--init-from: the VAE's decoder and this generator differ in their layers or shapes "
+                "(give the GAN the VAE's latent, width, hidden sizes and activation)"
+            )
+        self.generator.load_state_dict(theirs)
 
     def generate(self, z: Tensor) -> Tensor:
-        """x = g(z), shape (B, D)."""
-        return self.generator(z)
+        """x = g(z), shape (B, *event_shape)."""
+        x = self.generator(z)
+        return x.sigmoid() if self.image else x.reshape(z.shape[0], *self.event_shape)
 
     def score(self, x: Tensor) -> Tensor:
-        """The critic's logit d(x), shape (B,)."""
-        return self.critic(x).squeeze(-1)
+        """The critic's output d(x), shape (B,)."""
+        return self.critic(x if self.image else x.flatten(1)).reshape(x.shape[0])
 
     def sample(self, n: int, c: Tensor | None = None) -> Tensor:
         p = next(self.parameters())
         return self.generate(standard_normal((self.latent,), p).sample((n,)))
+
+
+@MODELS.register("dcgan", "DCGAN: convolutional generator and critic for images (Radford et al., 2016)")
+class DCGAN(GAN):
+    """Creates a GAN for images with the DCGAN-style networks, trained by `gan-ns`."""
+
+    data_kinds = ("image",)
+
+
+@MODELS.register(
+    "wgan", "Wasserstein GAN: GAN networks trained by wgan (clipped critic) (Arjovsky et al., 2017)"
+)
+class WGAN(GAN):
+    """Creates a GAN whose default objective is `wgan`: the critic estimates W1, kept Lipschitz by
+    clipping its weights after every step."""
+
+    default_objective = "wgan"
+
+
+@MODELS.register("wgan-gp", "Wasserstein GAN with gradient penalty: GAN networks trained by wgan-gp")
+class WGANGP(GAN):
+    """Creates a GAN whose default objective is `wgan-gp` (Gulrajani et al., 2017)."""
+
+    default_objective = "wgan-gp"

@@ -1,11 +1,21 @@
-"""Two-player GAN objectives: the critic and the generator, each with its own optimiser."""
+"""Two-player GAN objectives: the critic and the generator, each with its own optimiser.
+
+Every objective is one `Adversarial` game: a critic loss on d(x) and d(g(z)), a generator loss,
+and optionally a penalty on the critic's gradients or a constraint applied after its step. Each
+carries the optimiser settings of its paper; "5 critic steps per generator step" is the
+generator updating on every fifth step (`every` = 5), each step drawing a fresh batch.
+"""
 
 from __future__ import annotations
 
+from collections.abc import Callable
+from dataclasses import replace
+
+import torch
 from torch import Tensor, nn
 
 from dgm.errors import DgmError
-from dgm.gan.losses import critic_loss_js, generator_loss_nonsaturating
+from dgm.gan import losses
 from dgm.models.base import GenerativeModel, Preprocessed
 from dgm.objectives.base import Objective, OptimSettings, Player, StepContext
 from dgm.registry import OBJECTIVES
@@ -21,16 +31,33 @@ def _gan(model: GenerativeModel) -> nn.Module:
     return core
 
 
-@OBJECTIVES.register("gan-ns", "Jensen-Shannon GAN, non-saturating generator loss; critic, then generator")
-class NonSaturatingGAN(Objective):
-    """The Jensen-Shannon game with the non-saturating generator loss (Goodfellow et al., 2014).
-
-    Per step, on the preprocessed data y = T(x) and noise z for the global batch:
-        critic:    E[softplus(−d(y))] + E[softplus(d(g(z)))]   (g(z) detached)
-        generator: E[softplus(−d(g(z)))]
+class Adversarial(Objective):
+    """Per step, on the preprocessed data y = T(x) and noise z for the global batch:
+    critic:    critic_loss(d(y), d(g(z))) + penalty     (g(z) detached)
+    generator: generator_loss(d(g(z)), d(y))
     """
 
     players = (Player("critic", _ADAM_GAN), Player("generator", _ADAM_GAN))
+    example_model = "gan"
+    #: the generator loss also reads d(y) (relativistic losses).
+    generator_sees_real = False
+
+    def critic_loss(self, real: Tensor, fake: Tensor) -> Tensor:
+        raise NotImplementedError
+
+    def generator_loss(self, fake: Tensor, real: Tensor | None) -> Tensor:
+        raise NotImplementedError
+
+    def penalty(self, gan: nn.Module, real: Tensor, fake: Tensor, ctx: StepContext) -> dict[str, Tensor]:
+        """Weighted penalty terms added to the critic's loss (default: none)."""
+        return {}
+
+    def critic_terms(self, real: Tensor, fake: Tensor) -> dict[str, Tensor]:
+        """What the critic's outputs say about the two distributions (logged)."""
+        return {"d_real": real.sigmoid().mean()}  # D(x) averaged over real data: ½ at equilibrium
+
+    def setup(self, model: GenerativeModel, load_run: Callable[[str], GenerativeModel]) -> None:
+        _gan(model)
 
     def parameters(self, player: str, model: GenerativeModel) -> list[nn.Parameter]:
         gan = _gan(model)
@@ -43,7 +70,157 @@ class NonSaturatingGAN(Objective):
         y = model.preprocess(batch[0])[0] if isinstance(model, Preprocessed) else batch[0]
         fake = gan.generate(ctx.noise(y.shape[0], gan.latent, like=y))
         if player == "critic":
-            real_logits, fake_logits = gan.score(y), gan.score(fake.detach())
-            # D(x) averaged over real data: ½ at the game's equilibrium.
-            return critic_loss_js(real_logits, fake_logits), {"d_real": real_logits.sigmoid().mean()}
-        return generator_loss_nonsaturating(gan.score(fake)), {}
+            fake = fake.detach()
+            real_d, fake_d = gan.score(y), gan.score(fake)
+            penalties = self.penalty(gan, y, fake, ctx)
+            loss = self.critic_loss(real_d, fake_d) + sum(penalties.values())
+            terms = {**self.critic_terms(real_d.detach(), fake_d.detach()), **penalties}
+            return loss, {k: v.detach() for k, v in terms.items()}
+        real_d = gan.score(y) if self.generator_sees_real else None
+        return self.generator_loss(gan.score(fake), real_d), {}
+
+
+@OBJECTIVES.register("gan-ns", "Jensen-Shannon GAN, non-saturating generator loss; critic, then generator")
+class NonSaturatingGAN(Adversarial):
+    """The Jensen-Shannon game with the non-saturating generator loss (Goodfellow et al., 2014):
+    critic E[softplus(−d(y))] + E[softplus(d(g(z)))], generator E[softplus(−d(g(z)))]."""
+
+    def critic_loss(self, real: Tensor, fake: Tensor) -> Tensor:
+        return losses.critic_loss_js(real, fake)
+
+    def generator_loss(self, fake: Tensor, real: Tensor | None) -> Tensor:
+        return losses.generator_loss_nonsaturating(fake)
+
+
+@OBJECTIVES.register("gan-minimax", "Jensen-Shannon GAN, the original (saturating) minimax generator loss")
+class MinimaxGAN(NonSaturatingGAN):
+    """The Jensen-Shannon game as posed (Goodfellow et al., 2014): the generator minimises
+    E[log(1 − D(g(z)))], which saturates when the critic wins (the seed code's DCGAN used it)."""
+
+    def generator_loss(self, fake: Tensor, real: Tensor | None) -> Tensor:
+        return losses.generator_loss_minimax(fake)
+
+
+@OBJECTIVES.register("lsgan", "least-squares GAN (Mao et al., 2017)")
+class LeastSquaresGAN(Adversarial):
+    """critic ½E[(d(y) − 1)²] + ½E[d(g(z))²]; generator ½E[(d(g(z)) − 1)²]; Adam 2e-4, β₁ = 0.5."""
+
+    def critic_loss(self, real: Tensor, fake: Tensor) -> Tensor:
+        return losses.critic_loss_least_squares(real, fake)
+
+    def generator_loss(self, fake: Tensor, real: Tensor | None) -> Tensor:
+        return losses.generator_loss_least_squares(fake)
+
+    def critic_terms(self, real: Tensor, fake: Tensor) -> dict[str, Tensor]:
+        return {"d_real": real.mean(), "d_fake": fake.mean()}  # targets 1 and 0
+
+
+@OBJECTIVES.register("hinge", "hinge GAN (SNGAN's loss): critic relu(1 ∓ d), generator −E d(g(z))")
+class HingeGAN(Adversarial):
+    """critic E[relu(1 − d(y))] + E[relu(1 + d(g(z)))]; generator −E[d(g(z))]; with a spectrally
+    normalised critic (`--set spectral_norm=true`) this is SNGAN (Miyato et al., 2018): Adam 2e-4,
+    β = (0, 0.9), 5 critic steps per generator step."""
+
+    _adam = OptimSettings(lr=2e-4, betas=(0.0, 0.9), schedule="constant")
+    players = (Player("critic", _adam), Player("generator", replace(_adam, every=5)))
+
+    def critic_loss(self, real: Tensor, fake: Tensor) -> Tensor:
+        return losses.critic_loss_hinge(real, fake)
+
+    def generator_loss(self, fake: Tensor, real: Tensor | None) -> Tensor:
+        return losses.generator_loss_wasserstein(fake)
+
+    def critic_terms(self, real: Tensor, fake: Tensor) -> dict[str, Tensor]:
+        return {"d_gap": real.mean() - fake.mean()}
+
+
+class _Wasserstein(Adversarial):
+    """critic E[d(g(z))] − E[d(y)], generator −E[d(g(z))]; the critic's gap estimates W1 when it
+    is 1-Lipschitz."""
+
+    def critic_loss(self, real: Tensor, fake: Tensor) -> Tensor:
+        return losses.critic_loss_wasserstein(real, fake)
+
+    def generator_loss(self, fake: Tensor, real: Tensor | None) -> Tensor:
+        return losses.generator_loss_wasserstein(fake)
+
+    def critic_terms(self, real: Tensor, fake: Tensor) -> dict[str, Tensor]:
+        return {"w1_estimate": real.mean() - fake.mean()}  # E d(y) − E d(g(z))
+
+
+@OBJECTIVES.register(
+    "wgan", "Wasserstein GAN, critic weights clipped after each critic step (Arjovsky et al., 2017)"
+)
+class WassersteinGAN(_Wasserstein):
+    """critic E[d(g(z))] − E[d(y)], then every critic weight clamped to [−clip, clip] after the
+    critic's step (the seed code clamped before it, and ignored its clip argument); generator
+    −E[d(g(z))]. RMSprop lr 5e-5, 5 critic steps per generator step (the paper's settings).
+
+    Args:
+        clip: the bound c of the critic's weights.
+    """
+
+    _rmsprop = OptimSettings(kind="rmsprop", lr=5e-5, schedule="constant")
+    players = (Player("critic", _rmsprop), Player("generator", replace(_rmsprop, every=5)))
+
+    def __init__(self, *, clip: float = 0.01) -> None:
+        self.clip = clip
+
+    def after_step(self, player: str, model: GenerativeModel) -> None:
+        if player == "critic":
+            with torch.no_grad():
+                for p in _gan(model).critic.parameters():
+                    p.clamp_(-self.clip, self.clip)
+
+
+@OBJECTIVES.register(
+    "wgan-gp", "Wasserstein GAN with gradient penalty λ E(‖∇d(x̂)‖ − 1)² (Gulrajani et al., 2017)"
+)
+class WassersteinGP(_Wasserstein):
+    """critic E[d(g(z))] − E[d(y)] + λ E[(‖∇d(x̂)‖ − 1)²] on interpolates x̂ = ε y + (1 − ε) g(z),
+    ε ~ U[0, 1] per sample; generator −E[d(g(z))]. Adam lr 1e-4, β = (0, 0.9), 5 critic steps per
+    generator step (the paper's settings); no clipping.
+
+    Args:
+        gp: the penalty weight λ.
+    """
+
+    _adam = OptimSettings(lr=1e-4, betas=(0.0, 0.9), schedule="constant")
+    players = (Player("critic", _adam), Player("generator", replace(_adam, every=5)))
+
+    def __init__(self, *, gp: float = 10.0) -> None:
+        self.gp = gp
+
+    def penalty(self, gan: nn.Module, real: Tensor, fake: Tensor, ctx: StepContext) -> dict[str, Tensor]:
+        eps = ctx.uniform(real.shape[0], like=real)
+        return {"gradient_penalty": self.gp * losses.gradient_penalty(gan.score, real, fake, eps)}
+
+
+@OBJECTIVES.register("r3gan", "relativistic pairing loss with R1 + R2 penalties (R3GAN, Huang et al., 2024)")
+class RelativisticR1R2(Adversarial):
+    """critic E[softplus(d(g(z)) − d(y))] + (γ/2)(E‖∇d(y)‖² + E‖∇d(g(z))‖²); generator
+    E[softplus(d(y) − d(g(z)))]. Adam β = (0, 0.99), lr 2e-4, one critic step per generator step.
+
+    Args:
+        gamma: the weight γ of the R1 and R2 penalties (R3GAN tuned it per data set, 0.05 to 150).
+    """
+
+    generator_sees_real = True
+    _adam = OptimSettings(lr=2e-4, betas=(0.0, 0.99), schedule="constant")
+    players = (Player("critic", _adam), Player("generator", _adam))
+
+    def __init__(self, *, gamma: float = 0.1) -> None:
+        self.gamma = gamma
+
+    def critic_loss(self, real: Tensor, fake: Tensor) -> Tensor:
+        return losses.critic_loss_relativistic(real, fake)
+
+    def generator_loss(self, fake: Tensor, real: Tensor | None) -> Tensor:
+        return losses.generator_loss_relativistic(fake, real)
+
+    def penalty(self, gan: nn.Module, real: Tensor, fake: Tensor, ctx: StepContext) -> dict[str, Tensor]:
+        r1, r2 = losses.r1_penalty(gan.score, real), losses.r1_penalty(gan.score, fake)
+        return {"r1": 0.5 * self.gamma * r1, "r2": 0.5 * self.gamma * r2}
+
+    def critic_terms(self, real: Tensor, fake: Tensor) -> dict[str, Tensor]:
+        return {"d_gap": real.mean() - fake.mean()}

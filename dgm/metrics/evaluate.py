@@ -14,6 +14,7 @@ from dgm.data.base import DataSource
 from dgm.data.dequantize import bits_per_dim, pipeline_noise
 from dgm.errors import DgmError
 from dgm.metrics.likelihood import mean_and_se
+from dgm.metrics.modes import mode_statistics
 from dgm.metrics.normalization import grid_mass, padded_extent
 from dgm.metrics.samples import energy_distance
 from dgm.models.base import GenerativeModel
@@ -90,6 +91,7 @@ class Metric:
     needs_levels: bool = False
     needs_map: bool = False  # a map f from data to latent (flows)
     needs_classifier: bool = False  # a classifier q(y | x) and labelled data (semi-supervised VAEs)
+    needs_modes: bool = False  # data of known, separated modes (ring8, grid25)
 
     def applies(self, ev: Evaluation) -> bool:
         return (
@@ -99,6 +101,7 @@ class Metric:
             and (ev.data.kind == "points" and ev.data.dim == 2 or not self.needs_2d)
             and (ev.levels is not None or not self.needs_levels)
             and (_classifier(ev) is not None or not self.needs_classifier)
+            and (getattr(ev.data, "modes", None) is not None or not self.needs_modes)
         )
 
     def requirement(self, ev: Evaluation) -> str:
@@ -116,6 +119,8 @@ class Metric:
             return "discrete (image) data"
         if self.needs_classifier and _classifier(ev) is None:
             return "a classifier (vae-m2) and labelled data"
+        if self.needs_modes and getattr(ev.data, "modes", None) is None:
+            return "data of known modes (ring8, grid25)"
         return "a known true density"
 
 
@@ -125,6 +130,12 @@ def _density(ev: Evaluation) -> str:
     if d == "bound" and ev.importance_samples > 0 and ev.model.importance_sampled:
         return "estimate"
     return d
+
+
+def _modes(ev: Evaluation) -> dict[str, float]:
+    """Mode coverage of the model's samples on a toy of known modes (see `dgm.metrics.modes`)."""
+    centres, std = ev.data.modes
+    return mode_statistics(ev.samples(), centres, std)
 
 
 def _classifier(ev: Evaluation) -> Callable[[Tensor], Tensor] | None:
@@ -260,6 +271,12 @@ METRICS.add(
     "accuracy",
     Metric(_accuracy, needs_classifier=True),
     "accuracy of the model's own classifier q(y | x) on labelled data (semi-supervised VAEs)",
+)
+METRICS.add(
+    "modes",
+    Metric(_modes, needs_modes=True),
+    "mode coverage on ring8/grid25: modes_covered (a sample within 3σ), high_quality share, "
+    "mode_reverse_kl of the mode histogram against uniform",
 )
 METRICS.add(
     "normalization",

@@ -117,6 +117,8 @@ def resolve(config: RunConfig, data: DataSource) -> RunConfig:
     c.objective_args = resolved_arguments(c.objective, c.objective_args, OBJECTIVES)
     if c.objective_args.get("teacher"):  # a run folder: kept absolute, so that a resume finds it
         c.objective_args["teacher"] = str(Path(c.objective_args["teacher"]).expanduser().resolve())
+    if c.init_from:
+        c.init_from = str(Path(c.init_from).expanduser().resolve())
     c.resolve(default_steps=model.default_steps)
     if c.labels is not None and not model.semi_supervised:
         raise DgmError(f"--set labels=N trains semi-supervised models (vae-m2); {c.model!r} is not one")
@@ -154,6 +156,10 @@ def build(config: RunConfig, data: DataSource, *, initialise: bool) -> Preproces
             x = noise(x, torch.Generator())
         model.transform.fit(x)
         model.initialize(x, *c)
+        if config.init_from:
+            if not hasattr(model.core, "init_from"):
+                raise DgmError(f"--init-from: model {config.model!r} cannot start from another run's weights")
+            model.core.init_from(load(config.init_from).core)
     return model
 
 

@@ -36,8 +36,13 @@ def summarize(out: Path, result: TrainResult, *, verbose: bool = True) -> dict[s
             f"stopped early at step {result.global_step}: no better validation score for "
             f"{config['train']['patience']} checks"
         )
+    if metrics.get("modes_covered", 0) < metrics.get("modes_total", 0):
+        say(
+            f"warning: the samples cover {metrics['modes_covered']} of the {metrics['modes_total']} "
+            f"modes of {data.name} (mode collapse)"
+        )
     figures = plots.run_figures(out, result.model, data)
-    shown = ("nll", "nll_bound", "kl", "energy_distance")
+    shown = ("nll", "nll_bound", "kl", "energy_distance", "accuracy", "modes_covered")
     line = ", ".join(f"{k} {v:.4g}" for k, v in metrics.items() if k in shown)
     kept = (
         f" (model of step {result.kept_step}, best on validation)"
