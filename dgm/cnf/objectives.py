@@ -12,7 +12,7 @@ from dgm.cnf.cnf import ContinuousFlow
 from dgm.cnf.coupling import COUPLINGS, couple
 from dgm.errors import DgmError
 from dgm.models.base import GenerativeModel
-from dgm.objectives.base import Objective, OptimSettings, Player, StepContext
+from dgm.objectives.base import Objective, OptimSettings, Player, StepContext, preprocessed
 from dgm.registry import OBJECTIVES
 
 
@@ -21,13 +21,6 @@ def _flow(model: GenerativeModel, objective: str) -> ContinuousFlow:
     if not isinstance(core, ContinuousFlow):
         raise DgmError(f"objective {objective!r} trains continuous flows; {type(core).__name__} is not one")
     return core
-
-
-def _preprocessed(model: GenerativeModel, x: Tensor) -> tuple[Tensor, Tensor]:
-    """y = T(x) and log|det ∂T/∂x| for a `Preprocessed` model (the identity otherwise)."""
-    if hasattr(model, "preprocess"):
-        return model.preprocess(x)
-    return x, x.new_zeros(x.shape[0])
 
 
 class RegularisedLikelihood(Objective):
@@ -52,7 +45,7 @@ class RegularisedLikelihood(Objective):
         self, player: str, model: GenerativeModel, batch: tuple[Tensor, ...], ctx: StepContext
     ) -> tuple[Tensor, dict[str, Tensor]]:
         flow = _flow(model, self.name)
-        y, ladj = _preprocessed(model, batch[0])
+        y, ladj = preprocessed(model, batch[0])
         log_p, costs = flow.log_prob_and_costs(y, *batch[1:])
         nll = -(log_p + ladj).mean()
         alpha_nll, alphas = self.weights()
@@ -167,13 +160,13 @@ class ConditionalFlowMatching(Objective):
             sample = core.flow(z.to(p), 1.0, 0.0, None if c is None else c.to(p))
             if hasattr(teacher, "postprocess"):
                 sample = teacher.postprocess(sample)
-            return _preprocessed(model, sample.to(like))[0], z
+            return preprocessed(model, sample.to(like))[0], z
 
     def loss(
         self, player: str, model: GenerativeModel, batch: tuple[Tensor, ...], ctx: StepContext
     ) -> tuple[Tensor, dict[str, Tensor]]:
         flow = _flow(model, "cfm")
-        x = _preprocessed(model, batch[0])[0]
+        x = preprocessed(model, batch[0])[0]
         c = batch[1] if len(batch) > 1 else None
         n, d = x.shape
         if self.teacher is not None:

@@ -17,7 +17,7 @@ from torch import Tensor, nn
 from dgm.errors import DgmError
 from dgm.gan import losses
 from dgm.models.base import GenerativeModel, Preprocessed
-from dgm.objectives.base import Objective, OptimSettings, Player, StepContext
+from dgm.objectives.base import Objective, OptimSettings, Player, StepContext, preprocessed
 from dgm.registry import OBJECTIVES
 
 #: Adam as in DCGAN (Radford et al., 2016): lr 2e-4, β₁ = 0.5.
@@ -67,7 +67,7 @@ class Adversarial(Objective):
         self, player: str, model: GenerativeModel, batch: tuple[Tensor, ...], ctx: StepContext
     ) -> tuple[Tensor, dict[str, Tensor]]:
         gan = _gan(model)
-        y = model.preprocess(batch[0])[0] if isinstance(model, Preprocessed) else batch[0]
+        y = preprocessed(model, batch[0])[0]
         fake = gan.generate(ctx.noise(y.shape[0], gan.latent, like=y))
         if player == "critic":
             fake = fake.detach()

@@ -154,6 +154,15 @@ class StepContext:
         return u[self.rank :: self.world_size]
 
 
+def preprocessed(model: GenerativeModel, x: Tensor) -> tuple[Tensor, Tensor]:
+    """y = T(x) and log|det ∂T/∂x| for a `Preprocessed` model (the identity otherwise): what an
+    objective that reaches into the model's core trains on, and the Jacobian that keeps its
+    likelihood terms in the data's units."""
+    if hasattr(model, "preprocess"):
+        return model.preprocess(x)
+    return x, x.new_zeros(x.shape[0])
+
+
 class Objective:
     """Base class: one player, `model`, which minimises `loss`.
 

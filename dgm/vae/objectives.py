@@ -14,7 +14,7 @@ from torch import Tensor
 
 from dgm.errors import DgmError
 from dgm.models.base import GenerativeModel
-from dgm.objectives.base import Objective, StepContext
+from dgm.objectives.base import Objective, StepContext, preprocessed
 from dgm.registry import OBJECTIVES
 from dgm.vae.vae import VAE, log_normal
 
@@ -27,13 +27,6 @@ def _vae(model: GenerativeModel, objective: str) -> VAE:
         wanted = "M2, the semi-supervised VAE" if objective == "m2" else "VAEs; train M2 with objective 'm2'"
         raise DgmError(f"objective {objective!r} trains {wanted}")
     return core
-
-
-def _preprocessed(model: GenerativeModel, x: Tensor) -> tuple[Tensor, Tensor]:
-    """y = T(x) and log|det ∂T/∂x| for a `Preprocessed` model (the identity otherwise)."""
-    if hasattr(model, "preprocess"):
-        return model.preprocess(x)
-    return x, x.new_zeros(x.shape[0])
 
 
 @OBJECTIVES.register("elbo", "VAE evidence lower bound: loss = −E_q[log p(x|z)] + β_t·KL(q ‖ p), β warmed up")
@@ -61,7 +54,7 @@ class ELBO(Objective):
         self, player: str, model: GenerativeModel, batch: tuple[Tensor, ...], ctx: StepContext
     ) -> tuple[Tensor, dict[str, Tensor]]:
         vae = _vae(model, "elbo")
-        y, ladj = _preprocessed(model, batch[0])
+        y, ladj = preprocessed(model, batch[0])
         rec, kl = vae.elbo_terms(y, *batch[1:])
         beta = self.beta * min(1.0, (ctx.step + 1) / self.warmup) if self.warmup else self.beta
         loss = -(rec + ladj - beta * kl).mean()
@@ -95,7 +88,7 @@ class IWAE(Objective):
         self, player: str, model: GenerativeModel, batch: tuple[Tensor, ...], ctx: StepContext
     ) -> tuple[Tensor, dict[str, Tensor]]:
         vae = _vae(model, "iwae")
-        y, ladj = _preprocessed(model, batch[0])
+        y, ladj = preprocessed(model, batch[0])
         if not self.dreg:
             bound = vae.iwae(y, *batch[1:], k=self.k) + ladj
             return -bound.mean(), {}
@@ -146,7 +139,7 @@ class SemiSupervised(Objective):
         self, player: str, model: GenerativeModel, batch: tuple[Tensor, ...], ctx: StepContext
     ) -> tuple[Tensor, dict[str, Tensor]]:
         m2 = _vae(model, "m2")
-        y, ladj = _preprocessed(model, batch[0])
+        y, ladj = preprocessed(model, batch[0])
         c = (
             batch[1]
             if len(batch) > 1

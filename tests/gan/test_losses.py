@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import torch
 
-from dgm.gan.losses import critic_loss_js, generator_loss_nonsaturating
+from dgm.gan.losses import critic_loss_js, critic_loss_least_squares, generator_loss_nonsaturating
 
 
 def test_losses_equal_their_log_sigmoid_forms() -> None:
@@ -17,20 +17,32 @@ def test_losses_equal_their_log_sigmoid_forms() -> None:
     )
 
 
-def test_the_critic_loss_is_minimised_at_the_optimal_discriminator() -> None:
-    """Data and generator on two points a, b with p_data = (0.7, 0.3), p_g = (0.2, 0.8): the logits
-    minimising the critic's loss give D*(x) = p_data(x) / (p_data(x) + p_g(x)) at both points."""
-    logits = torch.zeros(2, dtype=torch.float64, requires_grad=True)  # d(a), d(b)
+def _optimal_outputs(critic_loss) -> torch.Tensor:  # noqa: ANN001
+    """The critic's outputs (d(a), d(b)) minimising `critic_loss` when data and generator live on
+    two points a, b with p_data = (0.7, 0.3) and p_g = (0.2, 0.8)."""
+    d = torch.zeros(2, dtype=torch.float64, requires_grad=True)
     real = torch.tensor([0] * 7 + [1] * 3)  # a batch of data: 70% a
     fake = torch.tensor([0] * 2 + [1] * 8)  # a batch of generator samples: 20% a
-    opt = torch.optim.LBFGS([logits], max_iter=200, tolerance_grad=1e-12, tolerance_change=1e-14)
+    opt = torch.optim.LBFGS([d], max_iter=200, tolerance_grad=1e-12, tolerance_change=1e-14)
 
     def closure() -> torch.Tensor:
         opt.zero_grad()
-        loss = critic_loss_js(logits[real], logits[fake])
+        loss = critic_loss(d[real], d[fake])
         loss.backward()
         return loss
 
     opt.step(closure)
-    expected = torch.tensor([0.7 / (0.7 + 0.2), 0.3 / (0.3 + 0.8)], dtype=torch.float64)
-    torch.testing.assert_close(torch.sigmoid(logits.detach()), expected, rtol=0, atol=1e-6)
+    return d.detach()
+
+
+RATIO = torch.tensor([0.7 / (0.7 + 0.2), 0.3 / (0.3 + 0.8)], dtype=torch.float64)  # p_data / (p_data + p_g)
+
+
+def test_the_critic_loss_is_minimised_at_the_optimal_discriminator() -> None:
+    """D*(x) = σ(d*(x)) = p_data(x) / (p_data(x) + p_g(x)) at both points."""
+    torch.testing.assert_close(torch.sigmoid(_optimal_outputs(critic_loss_js)), RATIO, rtol=0, atol=1e-6)
+
+
+def test_the_least_squares_critic_is_minimised_at_the_ratio() -> None:
+    """With LSGAN's targets 0 and 1 the optimal output itself is p_data / (p_data + p_g)."""
+    torch.testing.assert_close(_optimal_outputs(critic_loss_least_squares), RATIO, rtol=0, atol=1e-8)
