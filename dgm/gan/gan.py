@@ -19,7 +19,7 @@ from dgm.errors import DgmError
 from dgm.models.base import GenerativeModel
 from dgm.nn import MLP
 from dgm.registry import MODELS
-from dgm.vae.networks import ConvDecoder
+from dgm.vae.networks import ConvDecoder, with_context
 
 ACTIVATIONS: dict[str, type[nn.Module]] = {"relu": nn.ReLU, "leaky_relu": nn.LeakyReLU, "elu": nn.ELU}
 NETWORKS = ("auto", "mlp", "conv")
@@ -29,21 +29,36 @@ def _layer_types(net: nn.Module) -> list[type[nn.Module]]:
     return [type(m) for m in net.modules()][1:]
 
 
-class ConvCritic(nn.Sequential):
+class ConvCritic(nn.Module):
     """Two stride-2 4×4 convolutions (w, 2w channels) with leaky ReLU (slope 0.2), then a dense
-    layer to one score (DCGAN's discriminator without BatchNorm, which a WGAN-GP critic must not
-    have: the penalty is per sample)."""
+    layer (which also reads the label c of a conditional GAN) to one score: DCGAN's discriminator
+    without BatchNorm, which a WGAN-GP critic must not have (the penalty is per sample)."""
 
-    def __init__(self, event_shape: tuple[int, ...], width: int) -> None:
+    def __init__(self, event_shape: tuple[int, ...], width: int, context: int = 0) -> None:
+        super().__init__()
         c, h, w = event_shape
-        super().__init__(
+        self.conv = nn.Sequential(
             nn.Conv2d(c, width, 4, 2, 1),
             nn.LeakyReLU(0.2),
             nn.Conv2d(width, 2 * width, 4, 2, 1),
             nn.LeakyReLU(0.2),
             nn.Flatten(),
-            nn.Linear(2 * width * (h // 4) * (w // 4), 1),
         )
+        self.dense = nn.Linear(2 * width * (h // 4) * (w // 4) + context, 1)
+
+    def forward(self, x: Tensor, c: Tensor | None = None) -> Tensor:
+        return self.dense(with_context(self.conv(x), c))
+
+
+class MLPNet(nn.Module):
+    """An MLP on the flattened input, with the label c of a conditional GAN concatenated to it."""
+
+    def __init__(self, features: int, out: int, hidden: tuple[int, ...], act: type[nn.Module], context: int):
+        super().__init__()
+        self.net = MLP(features + context, out, hidden, activation=act)
+
+    def forward(self, x: Tensor, c: Tensor | None = None) -> Tensor:
+        return self.net(with_context(x.flatten(1), c))
 
 
 @MODELS.register(
@@ -65,6 +80,8 @@ class GAN(GenerativeModel):
         activation: relu, leaky_relu or elu (MLPs).
         spectral_norm: divide every critic layer's weight by its largest singular value
             (Miyato et al., 2018), which makes the critic 1-Lipschitz per layer.
+        context_features: size of a one-hot label fed to generator and critic (conditional GAN,
+            Mirza & Osindero, 2014).
 
     Example:
         >>> GAN((2,), latent=4).sample(5).shape
@@ -84,6 +101,7 @@ class GAN(GenerativeModel):
         network: str = "auto",
         activation: str = "leaky_relu",
         spectral_norm: bool = False,
+        context_features: int = 0,
     ) -> None:
         super().__init__(event_shape)
         if network not in NETWORKS:
@@ -91,16 +109,17 @@ class GAN(GenerativeModel):
         if activation not in ACTIVATIONS:
             raise ValueError(f"activation must be one of {', '.join(ACTIVATIONS)}, got {activation!r}")
         image = len(self.event_shape) == 3
-        self.latent, self.image = latent, image and network != "mlp"
+        self.latent, self.image, self.context_features = latent, image and network != "mlp", context_features
         if network == "conv" and not image:
             raise ValueError(f"network conv needs images, got data of shape {self.event_shape}")
+        k = context_features
         if self.image:
-            self.generator: nn.Module = ConvDecoder(self.event_shape, latent, width, nn.ReLU, 0, 1)
-            self.critic: nn.Module = ConvCritic(self.event_shape, width)
+            self.generator: nn.Module = ConvDecoder(self.event_shape, latent, width, nn.ReLU, k, 1)
+            self.critic: nn.Module = ConvCritic(self.event_shape, width, k)
         else:
             act = ACTIVATIONS[activation]
-            self.generator = MLP(latent, self.dim, hidden, activation=act)
-            self.critic = MLP(self.dim, 1, hidden, activation=act)
+            self.generator = MLPNet(latent, self.dim, hidden, act, k)
+            self.critic = MLPNet(self.dim, 1, hidden, act, k)
         if spectral_norm:
             for layer in self.critic.modules():
                 if isinstance(layer, (nn.Linear, nn.Conv2d)):
@@ -128,7 +147,7 @@ class GAN(GenerativeModel):
         if decoder is None or likelihood != wanted or other.likelihood.params != 1:
             fixed = " with a fixed sigma" if wanted == "gaussian" else ""
             raise DgmError(f"--init-from needs a VAE with a {wanted} decoder{fixed} for this GAN")
-        source = decoder if self.image else decoder.net
+        source = decoder
         mine, theirs = self.generator.state_dict(), source.state_dict()
         same_layers = _layer_types(self.generator) == _layer_types(source)
         if not same_layers or any(k not in theirs or mine[k].shape != theirs[k].shape for k in mine):
@@ -138,18 +157,18 @@ class GAN(GenerativeModel):
             )
         self.generator.load_state_dict(theirs)
 
-    def generate(self, z: Tensor) -> Tensor:
-        """x = g(z), shape (B, *event_shape)."""
-        x = self.generator(z)
+    def generate(self, z: Tensor, c: Tensor | None = None) -> Tensor:
+        """x = g(z; c), shape (B, *event_shape)."""
+        x = self.generator(z, c)
         return x.sigmoid() if self.image else x.reshape(z.shape[0], *self.event_shape)
 
-    def score(self, x: Tensor) -> Tensor:
-        """The critic's output d(x), shape (B,)."""
-        return self.critic(x if self.image else x.flatten(1)).reshape(x.shape[0])
+    def score(self, x: Tensor, c: Tensor | None = None) -> Tensor:
+        """The critic's output d(x; c), shape (B,)."""
+        return self.critic(x, c).reshape(x.shape[0])
 
     def sample(self, n: int, c: Tensor | None = None) -> Tensor:
         p = next(self.parameters())
-        return self.generate(standard_normal((self.latent,), p).sample((n,)))
+        return self.generate(standard_normal((self.latent,), p).sample((n,)), c)
 
 
 @MODELS.register("dcgan", "DCGAN: convolutional generator and critic for images (Radford et al., 2016)")

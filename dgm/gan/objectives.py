@@ -48,8 +48,10 @@ class Adversarial(Objective):
     def generator_loss(self, fake: Tensor, real: Tensor | None) -> Tensor:
         raise NotImplementedError
 
-    def penalty(self, gan: nn.Module, real: Tensor, fake: Tensor, ctx: StepContext) -> dict[str, Tensor]:
-        """Weighted penalty terms added to the critic's loss (default: none)."""
+    def penalty(
+        self, critic: Callable[[Tensor], Tensor], real: Tensor, fake: Tensor, ctx: StepContext
+    ) -> dict[str, Tensor]:
+        """Weighted penalty terms on the critic x ↦ d(x) added to its loss (default: none)."""
         return {}
 
     def critic_terms(self, real: Tensor, fake: Tensor) -> dict[str, Tensor]:
@@ -68,16 +70,21 @@ class Adversarial(Objective):
     ) -> tuple[Tensor, dict[str, Tensor]]:
         gan = _gan(model)
         y = preprocessed(model, batch[0])[0]
-        fake = gan.generate(ctx.noise(y.shape[0], gan.latent, like=y))
+        c = batch[1] if len(batch) > 1 else None  # a conditional GAN's one-hot labels
+
+        def critic(x: Tensor) -> Tensor:
+            return gan.score(x, c)
+
+        fake = gan.generate(ctx.noise(y.shape[0], gan.latent, like=y), c)
         if player == "critic":
             fake = fake.detach()
-            real_d, fake_d = gan.score(y), gan.score(fake)
-            penalties = self.penalty(gan, y, fake, ctx)
+            real_d, fake_d = critic(y), critic(fake)
+            penalties = self.penalty(critic, y, fake, ctx)
             loss = self.critic_loss(real_d, fake_d) + sum(penalties.values())
             terms = {**self.critic_terms(real_d.detach(), fake_d.detach()), **penalties}
             return loss, {k: v.detach() for k, v in terms.items()}
-        real_d = gan.score(y) if self.generator_sees_real else None
-        return self.generator_loss(gan.score(fake), real_d), {}
+        real_d = critic(y) if self.generator_sees_real else None
+        return self.generator_loss(critic(fake), real_d), {}
 
 
 @OBJECTIVES.register("gan-ns", "Jensen-Shannon GAN, non-saturating generator loss; critic, then generator")
@@ -191,9 +198,11 @@ class WassersteinGP(_Wasserstein):
     def __init__(self, *, gp: float = 10.0) -> None:
         self.gp = gp
 
-    def penalty(self, gan: nn.Module, real: Tensor, fake: Tensor, ctx: StepContext) -> dict[str, Tensor]:
+    def penalty(
+        self, critic: Callable[[Tensor], Tensor], real: Tensor, fake: Tensor, ctx: StepContext
+    ) -> dict[str, Tensor]:
         eps = ctx.uniform(real.shape[0], like=real)
-        return {"gradient_penalty": self.gp * losses.gradient_penalty(gan.score, real, fake, eps)}
+        return {"gradient_penalty": self.gp * losses.gradient_penalty(critic, real, fake, eps)}
 
 
 @OBJECTIVES.register("r3gan", "relativistic pairing loss with R1 + R2 penalties (R3GAN, Huang et al., 2024)")
@@ -218,8 +227,10 @@ class RelativisticR1R2(Adversarial):
     def generator_loss(self, fake: Tensor, real: Tensor | None) -> Tensor:
         return losses.generator_loss_relativistic(fake, real)
 
-    def penalty(self, gan: nn.Module, real: Tensor, fake: Tensor, ctx: StepContext) -> dict[str, Tensor]:
-        r1, r2 = losses.r1_penalty(gan.score, real), losses.r1_penalty(gan.score, fake)
+    def penalty(
+        self, critic: Callable[[Tensor], Tensor], real: Tensor, fake: Tensor, ctx: StepContext
+    ) -> dict[str, Tensor]:
+        r1, r2 = losses.r1_penalty(critic, real), losses.r1_penalty(critic, fake)
         return {"r1": 0.5 * self.gamma * r1, "r2": 0.5 * self.gamma * r2}
 
     def critic_terms(self, real: Tensor, fake: Tensor) -> dict[str, Tensor]:

@@ -24,7 +24,8 @@ ACTIVATIONS: dict[str, type[nn.Module]] = {
 }
 
 
-def _with_context(h: Tensor, c: Tensor | None) -> Tensor:
+def with_context(h: Tensor, c: Tensor | None) -> Tensor:
+    """[h, c]: a dense input with the one-hot label of a conditional model appended (h if none)."""
     return h if c is None else torch.cat([h, c.to(h)], dim=1)
 
 
@@ -43,7 +44,7 @@ class MLPEncoder(nn.Module):
         self.net = MLP(math.prod(event_shape) + context, 2 * latent, hidden, activation=act)
 
     def forward(self, x: Tensor, c: Tensor | None = None) -> tuple[Tensor, Tensor]:
-        return self.net(_with_context(x.flatten(1), c)).chunk(2, dim=1)
+        return self.net(with_context(x.flatten(1), c)).chunk(2, dim=1)
 
 
 class MLPDecoder(nn.Module):
@@ -63,7 +64,7 @@ class MLPDecoder(nn.Module):
         self.net = MLP(latent + context, math.prod(self.shape), tuple(reversed(hidden)), activation=act)
 
     def forward(self, z: Tensor, c: Tensor | None = None) -> Tensor:
-        return self.net(_with_context(z, c)).reshape(z.shape[0], *self.shape)
+        return self.net(with_context(z, c)).reshape(z.shape[0], *self.shape)
 
 
 def _check_image(event_shape: tuple[int, ...]) -> tuple[int, int, int]:
@@ -89,7 +90,7 @@ class ConvEncoder(nn.Module):
         self.dense = nn.Linear(2 * width * (h // 4) * (w // 4) + context, 2 * latent)
 
     def forward(self, x: Tensor, c: Tensor | None = None) -> tuple[Tensor, Tensor]:
-        return self.dense(_with_context(self.conv(x), c)).chunk(2, dim=1)
+        return self.dense(with_context(self.conv(x), c)).chunk(2, dim=1)
 
 
 class ConvDecoder(nn.Module):
@@ -115,4 +116,4 @@ class ConvDecoder(nn.Module):
         )
 
     def forward(self, z: Tensor, c: Tensor | None = None) -> Tensor:
-        return self.deconv(self.dense(_with_context(z, c)).reshape(z.shape[0], *self.start))
+        return self.deconv(self.dense(with_context(z, c)).reshape(z.shape[0], *self.start))

@@ -29,7 +29,7 @@ def _train_critic(
         j = torch.randint(len(fake), (256,), generator=gen)
         x, g = real[i], fake[j]
         real_d, fake_d = gan.score(x), gan.score(g)
-        penalties = obj.penalty(gan, x, g, StepContext(step))
+        penalties = obj.penalty(gan.score, x, g, StepContext(step))
         loss = obj.critic_loss(real_d, fake_d) + sum(penalties.values())
         opt.zero_grad()
         loss.backward()
@@ -112,3 +112,22 @@ def test_a_spectrally_normalised_critic_is_1_lipschitz() -> None:
         gan.score(x)
     gan.eval()
     assert gradient_norms(gan.score, x).max() <= 1.0 + 1e-3
+
+
+@pytest.mark.parametrize("shape", [(2,), (1, 8, 8)])
+def test_a_conditional_gan_feeds_the_label_to_both_players(shape: tuple[int, ...]) -> None:
+    torch.manual_seed(4)
+    gan = GAN(shape, latent=2, width=4, hidden=(8,), context_features=3).double()
+    z = torch.randn(6, 2, dtype=torch.float64)
+    c = torch.eye(3, dtype=torch.float64).repeat(2, 1)
+    other = c.roll(1, dims=1)
+    assert not torch.allclose(gan.generate(z, c), gan.generate(z, other))
+    x = gan.sample(6, c).detach()
+    assert x.shape == (6, *shape) and not torch.allclose(gan.score(x, c), gan.score(x, other))
+    for objective in ("wgan-gp", "r3gan"):  # penalties differentiate through the labelled critic
+        obj = build_objective(objective, {})
+        for player in ("critic", "generator"):
+            gan.zero_grad()
+            loss, _ = obj.loss(player, gan, (x, c), StepContext(0))
+            loss.backward()
+            assert all(p.grad is not None for p in obj.parameters(player, gan))
