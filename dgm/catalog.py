@@ -15,6 +15,7 @@ import dgm.data.mixture  # noqa: F401  (gmm8, gmm16)
 import dgm.data.pca  # noqa: F401  (mnist-pca32)
 import dgm.data.toy  # noqa: F401  (2-D toys)
 import dgm.flows.recipes  # noqa: F401  (realnvp, nice, maf, nsf, glow)
+import dgm.gan.flowgan  # noqa: F401  (flow-gan: model and objective)
 import dgm.gan.gan  # noqa: F401  (gan, dcgan, wgan, wgan-gp)
 import dgm.gan.objectives  # noqa: F401  (gan-ns, gan-minimax, lsgan, hinge, wgan, wgan-gp, r3gan)
 import dgm.metrics  # noqa: F401

@@ -131,3 +131,21 @@ def test_a_conditional_gan_feeds_the_label_to_both_players(shape: tuple[int, ...
             loss, _ = obj.loss(player, gan, (x, c), StepContext(0))
             loss.backward()
             assert all(p.grad is not None for p in obj.parameters(player, gan))
+
+
+def test_the_hybrid_flow_gan_adds_lambda_times_the_exact_nll_to_the_generator() -> None:
+    from dgm.build import build_model
+
+    torch.manual_seed(5)
+    model = build_model("flow-gan", (2,), "standardize").double()
+    x = torch.randn(64, 2, dtype=torch.float64) * 3 + 1
+    model.transform.fit(x)
+    losses = {}
+    for weight in (0.0, 2.5):
+        torch.manual_seed(6)
+        losses[weight], terms = build_objective("flow-gan", {"weight": weight}).loss(
+            "generator", model, (x,), StepContext(0)
+        )
+    nll = -model.log_prob(x).mean()  # in the data's units: the standardisation's Jacobian included
+    assert (losses[2.5] - losses[0.0]).item() == pytest.approx(2.5 * nll.item(), rel=1e-10)
+    assert terms["nll"].item() == pytest.approx(nll.item(), rel=1e-10)
