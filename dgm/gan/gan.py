@@ -82,6 +82,8 @@ class GAN(GenerativeModel):
             (Miyato et al., 2018), which makes the critic 1-Lipschitz per layer.
         context_features: size of a one-hot label fed to generator and critic (conditional GAN,
             Mirza & Osindero, 2014).
+        pack: m, the samples the critic judges together, concatenated (PacGAN, Lin et al., 2018),
+            which penalises a generator that repeats itself; batches must be divisible by m.
 
     Example:
         >>> GAN((2,), latent=4).sample(5).shape
@@ -102,6 +104,7 @@ class GAN(GenerativeModel):
         activation: str = "leaky_relu",
         spectral_norm: bool = False,
         context_features: int = 0,
+        pack: int = 1,
     ) -> None:
         super().__init__(event_shape)
         if network not in NETWORKS:
@@ -112,14 +115,15 @@ class GAN(GenerativeModel):
         self.latent, self.image, self.context_features = latent, image and network != "mlp", context_features
         if network == "conv" and not image:
             raise ValueError(f"network conv needs images, got data of shape {self.event_shape}")
-        k = context_features
+        k, self.pack = context_features, pack
         if self.image:
+            packed = (pack * self.event_shape[0], *self.event_shape[1:])
             self.generator: nn.Module = ConvDecoder(self.event_shape, latent, width, nn.ReLU, k, 1)
-            self.critic: nn.Module = ConvCritic(self.event_shape, width, k)
+            self.critic: nn.Module = ConvCritic(packed, width, pack * k)
         else:
             act = ACTIVATIONS[activation]
             self.generator = MLPNet(latent, self.dim, hidden, act, k)
-            self.critic = MLPNet(self.dim, 1, hidden, act, k)
+            self.critic = MLPNet(pack * self.dim, 1, hidden, act, pack * k)
         if spectral_norm:
             for layer in self.critic.modules():
                 if isinstance(layer, (nn.Linear, nn.Conv2d)):
@@ -163,7 +167,13 @@ class GAN(GenerativeModel):
         return x.sigmoid() if self.image else x.reshape(z.shape[0], *self.event_shape)
 
     def score(self, x: Tensor, c: Tensor | None = None) -> Tensor:
-        """The critic's output d(x; c), shape (B,)."""
+        """The critic's output d(x; c), shape (B,); with packing m, one score for every m
+        consecutive samples (and labels) stacked together, shape (B/m,)."""
+        m = self.pack
+        if x.shape[0] % m:
+            raise DgmError(f"the critic packs {m} samples: the batch ({x.shape[0]}) must be divisible by {m}")
+        x = x.reshape(x.shape[0] // m, m * x.shape[1], *x.shape[2:])
+        c = None if c is None else c.reshape(c.shape[0] // m, -1)
         return self.critic(x, c).reshape(x.shape[0])
 
     def sample(self, n: int, c: Tensor | None = None) -> Tensor:

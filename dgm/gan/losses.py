@@ -79,11 +79,13 @@ def generator_loss_relativistic(fake: Tensor, real: Tensor) -> Tensor:
 
 
 def gradient_norms(critic: Callable[[Tensor], Tensor], x: Tensor) -> Tensor:
-    """‖∇_x d(x)‖ per sample, the norm over all non-batch dimensions, shape (B,); differentiable
-    (create_graph) so that a penalty on it trains the critic."""
+    """‖∇_x d(x)‖ per critic input, the norm over all non-batch dimensions, shape (B,) (or (B/m,)
+    for a critic that packs m consecutive samples into one input); differentiable (create_graph)
+    so that a penalty on it trains the critic."""
     x = x.detach().requires_grad_(True)
-    (grad,) = torch.autograd.grad(critic(x).sum(), x, create_graph=True)
-    return grad.flatten(1).norm(dim=1)
+    scores = critic(x)
+    (grad,) = torch.autograd.grad(scores.sum(), x, create_graph=True)
+    return grad.reshape(scores.shape[0], -1).norm(dim=1)
 
 
 def gradient_penalty(critic: Callable[[Tensor], Tensor], real: Tensor, fake: Tensor, eps: Tensor) -> Tensor:

@@ -149,3 +149,22 @@ def test_the_hybrid_flow_gan_adds_lambda_times_the_exact_nll_to_the_generator() 
     nll = -model.log_prob(x).mean()  # in the data's units: the standardisation's Jacobian included
     assert (losses[2.5] - losses[0.0]).item() == pytest.approx(2.5 * nll.item(), rel=1e-10)
     assert terms["nll"].item() == pytest.approx(nll.item(), rel=1e-10)
+
+
+@pytest.mark.parametrize("shape", [(2,), (1, 8, 8)])
+def test_a_packing_critic_scores_groups_of_consecutive_samples(shape: tuple[int, ...]) -> None:
+    from dgm.errors import DgmError
+
+    torch.manual_seed(7)
+    gan = GAN(shape, latent=2, width=4, hidden=(8,), pack=4).double()
+    x = torch.rand(8, *shape, dtype=torch.float64)
+    scores = gan.score(x)
+    assert scores.shape == (2,)
+    swapped = x.clone()
+    swapped[[0, 4]] = x[[4, 0]]  # a sample moves to the other group: both groups' scores change
+    assert not torch.allclose(gan.score(swapped), scores)
+    assert gradient_norms(gan.score, x).shape == (2,)  # one norm per packed input
+    loss, _ = build_objective("wgan-gp", {}).loss("critic", gan, (x,), StepContext(0))
+    assert torch.isfinite(loss)
+    with pytest.raises(DgmError, match="divisible by 4"):
+        gan.score(x[:6])
