@@ -51,3 +51,20 @@ def _distance_sum(a: Tensor, b: Tensor, block: int = 2048) -> Tensor:
             part = torch.cdist(a[i : i + block], b[j : j + block]).sum()
             total += 2 * part if same and j != i else part
     return total
+
+
+def seed_energy_statistic(x: Tensor, y: Tensor, eps: float = 0.1) -> Tensor:
+    """The seed paper's two-sample statistic (its `epsTest`, after Székely & Rizzo, 2004), exactly:
+
+        T = nm/(n + m) · [2/(nm) Σ_ij c(x_i, y_j) − 1/n² Σ_ij c(x_i, x_j) − 1/m² Σ_ij c(y_i, y_j)] / (n + m)
+
+    with smoothed distances c(a, b) = √(‖a − b‖² + ε) and every sum over all pairs, i = j included
+    (V-statistics, so T > 0 even for two samples of one law). The seed computed it on 64 generated
+    against 64 real images per step and logged its sum over 1,000 steps as "ProbDist"."""
+    x, y = x.reshape(x.shape[0], -1).double(), y.reshape(y.shape[0], -1).double()
+    n, m = x.shape[0], y.shape[0]
+
+    def c(a: Tensor, b: Tensor) -> Tensor:
+        return (torch.cdist(a, b).square() + eps).sqrt().sum()
+
+    return n * m / (n + m) * (2 * c(x, y) / (n * m) - c(x, x) / n**2 - c(y, y) / m**2) / (n + m)
