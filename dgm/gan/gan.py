@@ -136,6 +136,8 @@ class GAN(GenerativeModel):
         return ("none" if kind == "image" and model_args.get("network") != "mlp" else preprocess), dequantize
 
     def check_pipeline(self, preprocess: str, dequantize: str, levels: int | None) -> None:
+        if dequantize == "variational":
+            raise ValueError("a GAN has no density to dequantise variationally: use dequantize=uniform")
         if self.image and preprocess != "none":
             raise ValueError(
                 f"the image generator draws values in [0, 1]: use preprocess=none, not {preprocess}"

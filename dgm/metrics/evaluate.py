@@ -85,7 +85,8 @@ class Metric:
     """A named metric: fn(evaluation) -> named values, and what it needs to apply."""
 
     fn: Callable[[Evaluation], dict[str, float]]
-    density: tuple[str, ...] = ("exact", "bound", "none")  # the model's density kinds it applies to
+    # the model's density kinds it applies to ("estimate": a bound with an importance-sampled NLL)
+    density: tuple[str, ...] = ("exact", "bound", "estimate", "none")
     needs_truth: bool = False
     needs_2d: bool = False
     needs_levels: bool = False

@@ -131,7 +131,10 @@ def resolve(config: RunConfig, data: DataSource) -> RunConfig:
             )
     if c.conditional:
         if data.num_classes == 0:
-            raise DgmError(f"--set conditional=true needs labelled data; {data.name!r} has no labels")
+            why = (
+                f"model {c.model!r} learns from labels" if model.semi_supervised else "--set conditional=true"
+            )
+            raise DgmError(f"{why} needs labelled data; {data.name!r} has no labels")
         if "context_features" not in model_arguments(c.model):
             raise DgmError(f"model {c.model!r} cannot be conditioned on a context")
         c.model_args["context_features"] = data.num_classes
@@ -150,7 +153,9 @@ def build(config: RunConfig, data: DataSource, *, initialise: bool) -> Preproces
         levels=data.levels,
     ).to(getattr(torch, config.dtype))
     if initialise:
-        x, *c = split(data, "train", config)
+        # The training split as it is: a semi-supervised run repeats its labelled samples, which
+        # must not weigh on the preprocessing's fit.
+        x, *c = split(data, "train", dataclasses.replace(config, labels=None))
         noise = pipeline_noise(data.levels, model)
         if noise is not None:
             x = noise(x, torch.Generator())
@@ -295,7 +300,7 @@ def _train(config: RunConfig, out: Path, resume: bool, progress: bool) -> TrainR
     objective.setup(model, load)  # checks that the objective can train this model, before any file
     settings = player_settings(objective, config)
     train_data, val_data = split(data, "train", config), split(data, "val", config)
-    plan = budget(config, train_data[0].shape[0])
+    plan = budget(config, data.split("train").shape[0])  # epochs count the samples, not repeats
     meta = model_config(config, data, settings)
     if plan.steps == 0 and not resume:
         # The data-dependent initialisation is the fit (closed-form Gaussians): no trainer to start.

@@ -15,6 +15,7 @@ from typing import Any
 import torch
 from torch import Tensor, nn
 
+from dgm.errors import DgmError
 from dgm.models.base import GenerativeModel
 from dgm.registry import MODELS
 from dgm.vae.likelihoods import make_likelihood
@@ -113,12 +114,19 @@ class VAE(GenerativeModel):
     def pipeline_defaults(cls, kind: str, model_args: dict[str, Any]) -> tuple[str, str]:
         """Data in [0, 1] stay there for the likelihoods of grey values; discrete likelihoods take
         the grey levels as they are (no dequantisation)."""
-        lik = make_likelihood(model_args.get("likelihood", "gaussian"), levels=2)
+        try:
+            lik = make_likelihood(model_args.get("likelihood", "gaussian"), levels=2)
+        except ValueError as e:
+            raise DgmError(f"model_args.likelihood: {e}") from None
         preprocess, dequantize = super().pipeline_defaults(kind, model_args)
         return ("none" if lik.unit_interval else preprocess), ("none" if lik.discrete else dequantize)
 
     def check_pipeline(self, preprocess: str, dequantize: str, levels: int | None) -> None:
         name, lik = self.likelihood_name, self.likelihood
+        if dequantize == "variational":
+            raise ValueError("a VAE is its own bound on discrete data: use dequantize=uniform or none")
+        if lik.unit_interval and levels is None:
+            raise ValueError(f"likelihood {name} scores grey values in [0, 1] (images); these data are not")
         if lik.unit_interval and preprocess != "none":
             raise ValueError(
                 f"likelihood {name} scores data in [0, 1]: use preprocess=none, not {preprocess}"

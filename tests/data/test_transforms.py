@@ -94,7 +94,9 @@ def test_the_pipeline_follows_the_decoder_likelihood(model_args: dict, expected:
     [
         ({"likelihood": "bernoulli"}, "logit", "none", 256, "use preprocess=none"),
         ({"likelihood": "bernoulli"}, "none", "uniform", 256, "use dequantize=none"),
-        ({"likelihood": "bernoulli"}, "none", "none", None, "these data are continuous"),
+        ({"likelihood": "bernoulli"}, "none", "none", None, "scores grey values in"),
+        ({"likelihood": "continuous-bernoulli"}, "none", "uniform", None, "scores grey values in"),
+        ({}, "logit", "variational", 256, "use dequantize=uniform or none"),
         ({"likelihood": "logistic", "levels": 16}, "none", "none", 256, "set levels=256"),
     ],
 )

@@ -126,6 +126,10 @@ def test_m2_through_the_cli_learns_a_classifier_from_few_labels(
         ({"model": "vae", "labels": 100}, "trains semi-supervised models"),
         ({"model": "vae-m2", "labels": 5}, "between the 10 classes and the"),
         ({"model": "vae-m2", "labels": 10**6}, "between the 10 classes and the"),
+        (
+            {"model": "vae", "model_args": {"likelihood": "poisson"}},
+            "model_args.likelihood: likelihood must be",
+        ),
     ],
 )
 def test_labels_is_checked_before_training(settings: dict, message: str) -> None:

@@ -51,3 +51,10 @@ def test_logistic_vae_reports_bits_per_dim_and_a_conditional_vae_samples_a_class
     assert main(["sample", str(run), "-n", "10", "--label", "3", "-o", str(tmp_path / "s.npy")]) == 0
     levels = np.load(tmp_path / "s.npy") * 16
     assert np.allclose(levels, levels.round(), atol=1e-4)  # on the 17 grey levels
+
+
+def test_importance_sampling_keeps_the_sample_metrics(tmp_path: Path, capsys: pytest.CaptureFixture) -> None:
+    run = tmp_path / "vae"
+    _train(run, "likelihood=bernoulli", "latent=2")
+    out = _evaluate(run, capsys, "--importance-samples", "10")
+    assert {"nll", "nll_bound", "energy_distance", "seed_energy"} <= set(out)
