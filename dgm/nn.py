@@ -5,6 +5,24 @@ from __future__ import annotations
 import torch
 from torch import Tensor, nn
 
+#: Activations a model's `activation` argument may name.
+ACTIVATIONS: dict[str, type[nn.Module]] = {
+    "relu": nn.ReLU,
+    "leaky_relu": nn.LeakyReLU,
+    "elu": nn.ELU,
+    "gelu": nn.GELU,
+    "silu": nn.SiLU,
+    "tanh": nn.Tanh,
+    "softplus": nn.Softplus,
+}
+
+
+def activation_class(name: str, choices: dict[str, type[nn.Module]] = ACTIVATIONS) -> type[nn.Module]:
+    """The activation module called `name`; ValueError naming the choices for any other name."""
+    if name not in choices:
+        raise ValueError(f"activation must be one of {', '.join(choices)}, got {name!r}")
+    return choices[name]
+
 
 def _zero_(layer: nn.Linear) -> nn.Linear:
     """Zero the last layer, so that a coupling or autoregressive flow starts as the identity."""

@@ -7,7 +7,7 @@ from __future__ import annotations
 from torch import Tensor, nn
 
 from dgm.cnf.cnf import ContinuousFlow, time_features
-from dgm.nn import MLP
+from dgm.nn import MLP, activation_class
 from dgm.registry import MODELS
 
 #: Smooth activations only: training differentiates the divergence, so ∂²v/∂x² must not vanish.
@@ -16,10 +16,12 @@ SMOOTH_ACTIVATIONS: dict[str, type[nn.Module]] = {"tanh": nn.Tanh, "softplus": n
 
 def velocity_network(d: int, context_features: int, hidden: tuple[int, ...], activation: str) -> nn.Module:
     """An MLP [x, t, c] → v with a zero-initialised last layer: the flow starts as the identity."""
-    if activation not in SMOOTH_ACTIVATIONS:
-        raise ValueError(f"activation must be one of {', '.join(SMOOTH_ACTIVATIONS)}, got {activation!r}")
     return MLP(
-        d + 1 + context_features, d, tuple(hidden), activation=SMOOTH_ACTIVATIONS[activation], zero_last=True
+        d + 1 + context_features,
+        d,
+        tuple(hidden),
+        activation=activation_class(activation, SMOOTH_ACTIVATIONS),
+        zero_last=True,
     )
 
 

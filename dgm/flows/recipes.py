@@ -10,8 +10,6 @@ from __future__ import annotations
 import math
 from collections.abc import Callable
 
-from torch import nn
-
 from dgm.bijection import Bijection, Compose
 from dgm.flows.autoregressive import MaskedAutoregressive
 from dgm.flows.coupling import Coupling
@@ -21,21 +19,23 @@ from dgm.flows.image import MultiScale, level_shapes
 from dgm.flows.linear import InvertibleLinear, Permutation
 from dgm.flows.normalization import ActNorm, BatchNorm
 from dgm.flows.splines import RQSpline
+from dgm.nn import activation_class
 from dgm.registry import MODELS
 
-ACTIVATIONS: dict[str, type[nn.Module]] = {"relu": nn.ReLU, "elu": nn.ELU, "gelu": nn.GELU, "tanh": nn.Tanh}
+
+def finite_flow(name: str, features: int) -> Flow:
+    """The registered finite flow of vectors `name` (realnvp, nice, maf, nsf) at its defaults, on
+    R^features: a learnable density that other models build in (a VAE's prior, a Flow-GAN)."""
+    entry = MODELS.get(name) if name in MODELS else None
+    if entry is None or not issubclass(entry, Flow) or "points" not in entry.data_kinds:
+        raise ValueError(f"{name!r} is no registered finite flow of vectors (realnvp, nice, maf, nsf)")
+    return entry((features,))
 
 
 def _features(event_shape: tuple[int, ...], name: str) -> int:
     if len(event_shape) != 1:
         raise ValueError(f"{name} models vectors, not data of shape {tuple(event_shape)}")
     return event_shape[0]
-
-
-def _activation(name: str) -> type[nn.Module]:
-    if name not in ACTIVATIONS:
-        raise ValueError(f"activation must be one of {', '.join(ACTIVATIONS)}, got {name!r}")
-    return ACTIVATIONS[name]
 
 
 def _stack(
@@ -69,7 +69,7 @@ def _couplings(
     d: int, elementwise: Elementwise, hidden: tuple[int, ...], activation: str, context_features: int
 ) -> Callable[[int], Bijection]:
     """Layer k of a coupling stack: parity alternates so that every coordinate gets transformed."""
-    act = _activation(activation)
+    act = activation_class(activation)
     return lambda k: Coupling(
         d, elementwise, parity=k % 2, hidden=tuple(hidden), context_features=context_features, activation=act
     )
@@ -134,7 +134,7 @@ class Glow(Flow):
     ) -> None:
         if len(event_shape) != 3:
             raise ValueError(f"glow models images (C, H, W), not data of shape {tuple(event_shape)}")
-        act = _activation(activation)
+        act = activation_class(activation)
 
         def step(shape: tuple[int, ...], k: int) -> list[Bijection]:
             coupling = Coupling(
@@ -170,7 +170,7 @@ class NICE(Flow):
         activation: str = "relu",
         context_features: int = 0,
     ) -> None:
-        d, act = _features(event_shape, "nice"), _activation(activation)
+        d, act = _features(event_shape, "nice"), activation_class(activation)
 
         def coupling(k: int) -> Bijection:
             return Coupling(
@@ -204,7 +204,7 @@ class MAF(Flow):
         batchnorm: bool = False,
         context_features: int = 0,
     ) -> None:
-        d, act = _features(event_shape, "maf"), _activation(activation)
+        d, act = _features(event_shape, "maf"), activation_class(activation)
 
         def layer(k: int) -> Bijection:
             return MaskedAutoregressive(
@@ -244,7 +244,7 @@ class NSF(Flow):
         d = _features(event_shape, "nsf")
         spline = RQSpline(bins, bound)
         if autoregressive:
-            act = _activation(activation)
+            act = activation_class(activation)
 
             def layer(k: int) -> Bijection:
                 return MaskedAutoregressive(

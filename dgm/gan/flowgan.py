@@ -11,11 +11,13 @@ from __future__ import annotations
 
 from torch import Tensor
 
-from dgm.gan.gan import ACTIVATIONS, MLPNet
+from dgm.flows.recipes import finite_flow
 from dgm.gan.objectives import NonSaturatingGAN
 from dgm.models.base import GenerativeModel
+from dgm.nn import activation_class
 from dgm.objectives.base import StepContext, preprocessed
 from dgm.registry import MODELS, OBJECTIVES
+from dgm.vae.networks import ContextMLP
 
 
 @MODELS.register(
@@ -29,7 +31,7 @@ class FlowGAN(GenerativeModel):
         flow: the generator, a registered finite flow of vectors (realnvp, nice, maf, nsf) at its
             default arguments.
         hidden: hidden sizes of the critic.
-        activation: relu, leaky_relu or elu (the critic).
+        activation: the critic's activation, a name in `dgm.nn.ACTIVATIONS`.
 
     Example:
         >>> import torch
@@ -51,16 +53,10 @@ class FlowGAN(GenerativeModel):
         activation: str = "leaky_relu",
     ) -> None:
         super().__init__(event_shape)
-        import dgm.flows.recipes  # noqa: F401  (registers the flows)
-        from dgm.flows.flow import Flow
-
-        entry = MODELS.get(flow) if flow in MODELS else None
-        if entry is None or not issubclass(entry, Flow) or "points" not in entry.data_kinds:
-            raise ValueError(f"flow must be a registered finite flow of vectors, got {flow!r}")
-        if activation not in ACTIVATIONS:
-            raise ValueError(f"activation must be one of {', '.join(ACTIVATIONS)}, got {activation!r}")
-        self.generator = entry(self.event_shape)
-        self.critic = MLPNet(self.dim, 1, hidden, ACTIVATIONS[activation], 0)
+        if len(self.event_shape) != 1:
+            raise ValueError(f"flow-gan models vectors, not data of shape {self.event_shape}")
+        self.generator = finite_flow(flow, self.dim)
+        self.critic = ContextMLP(self.dim, 1, hidden, activation_class(activation), 0)
         self.latent = self.dim
 
     def generate(self, z: Tensor, c: Tensor | None = None) -> Tensor:

@@ -17,11 +17,10 @@ from torch.nn.utils.parametrizations import spectral_norm as _spectral_norm
 from dgm.distributions import standard_normal
 from dgm.errors import DgmError
 from dgm.models.base import GenerativeModel
-from dgm.nn import MLP
+from dgm.nn import activation_class
 from dgm.registry import MODELS
-from dgm.vae.networks import ConvDecoder, with_context
+from dgm.vae.networks import ContextMLP, ConvDecoder, ConvDown
 
-ACTIVATIONS: dict[str, type[nn.Module]] = {"relu": nn.ReLU, "leaky_relu": nn.LeakyReLU, "elu": nn.ELU}
 NETWORKS = ("auto", "mlp", "conv")
 
 
@@ -29,36 +28,10 @@ def _layer_types(net: nn.Module) -> list[type[nn.Module]]:
     return [type(m) for m in net.modules()][1:]
 
 
-class ConvCritic(nn.Module):
-    """Two stride-2 4×4 convolutions (w, 2w channels) with leaky ReLU (slope 0.2), then a dense
-    layer (which also reads the label c of a conditional GAN) to one score: DCGAN's discriminator
-    without BatchNorm, which a WGAN-GP critic must not have (the penalty is per sample)."""
-
-    def __init__(self, event_shape: tuple[int, ...], width: int, context: int = 0) -> None:
-        super().__init__()
-        c, h, w = event_shape
-        self.conv = nn.Sequential(
-            nn.Conv2d(c, width, 4, 2, 1),
-            nn.LeakyReLU(0.2),
-            nn.Conv2d(width, 2 * width, 4, 2, 1),
-            nn.LeakyReLU(0.2),
-            nn.Flatten(),
-        )
-        self.dense = nn.Linear(2 * width * (h // 4) * (w // 4) + context, 1)
-
-    def forward(self, x: Tensor, c: Tensor | None = None) -> Tensor:
-        return self.dense(with_context(self.conv(x), c))
-
-
-class MLPNet(nn.Module):
-    """An MLP on the flattened input, with the label c of a conditional GAN concatenated to it."""
-
-    def __init__(self, features: int, out: int, hidden: tuple[int, ...], act: type[nn.Module], context: int):
-        super().__init__()
-        self.net = MLP(features + context, out, hidden, activation=act)
-
-    def forward(self, x: Tensor, c: Tensor | None = None) -> Tensor:
-        return self.net(with_context(x.flatten(1), c))
+def conv_critic(event_shape: tuple[int, ...], width: int, context: int = 0) -> ConvDown:
+    """DCGAN's discriminator without BatchNorm (which a WGAN-GP critic must not have: the penalty is
+    per sample): `ConvDown` with leaky ReLUs of slope 0.2, to one score."""
+    return ConvDown(event_shape, width, lambda: nn.LeakyReLU(0.2), context, 1)
 
 
 @MODELS.register(
@@ -77,7 +50,7 @@ class GAN(GenerativeModel):
         hidden: hidden sizes of both MLPs (vectors).
         width: channels of the first convolution of both image networks (the second has 2·width).
         network: mlp, conv (images with sides divisible by 4), or auto (conv for images).
-        activation: relu, leaky_relu or elu (MLPs).
+        activation: the MLPs' activation, a name in `dgm.nn.ACTIVATIONS`.
         spectral_norm: divide every critic layer's weight by its largest singular value
             (Miyato et al., 2018), which makes the critic 1-Lipschitz per layer.
         context_features: size of a one-hot label fed to generator and critic (conditional GAN,
@@ -109,21 +82,18 @@ class GAN(GenerativeModel):
         super().__init__(event_shape)
         if network not in NETWORKS:
             raise ValueError(f"network must be one of {', '.join(NETWORKS)}, got {network!r}")
-        if activation not in ACTIVATIONS:
-            raise ValueError(f"activation must be one of {', '.join(ACTIVATIONS)}, got {activation!r}")
         image = len(self.event_shape) == 3
         self.latent, self.image, self.context_features = latent, image and network != "mlp", context_features
         if network == "conv" and not image:
             raise ValueError(f"network conv needs images, got data of shape {self.event_shape}")
-        k, self.pack = context_features, pack
+        k, self.pack, act = context_features, pack, activation_class(activation)
         if self.image:
             packed = (pack * self.event_shape[0], *self.event_shape[1:])
             self.generator: nn.Module = ConvDecoder(self.event_shape, latent, width, nn.ReLU, k, 1)
-            self.critic: nn.Module = ConvCritic(packed, width, pack * k)
+            self.critic: nn.Module = conv_critic(packed, width, pack * k)
         else:
-            act = ACTIVATIONS[activation]
-            self.generator = MLPNet(latent, self.dim, hidden, act, k)
-            self.critic = MLPNet(pack * self.dim, 1, hidden, act, pack * k)
+            self.generator = ContextMLP(latent, self.dim, hidden, act, k)
+            self.critic = ContextMLP(pack * self.dim, 1, hidden, act, pack * k)
         if spectral_norm:
             for layer in self.critic.modules():
                 if isinstance(layer, (nn.Linear, nn.Conv2d)):
@@ -153,9 +123,8 @@ class GAN(GenerativeModel):
         if decoder is None or likelihood != wanted or other.likelihood.params != 1:
             fixed = " with a fixed sigma" if wanted == "gaussian" else ""
             raise DgmError(f"--init-from needs a VAE with a {wanted} decoder{fixed} for this GAN")
-        source = decoder
-        mine, theirs = self.generator.state_dict(), source.state_dict()
-        same_layers = _layer_types(self.generator) == _layer_types(source)
+        mine, theirs = self.generator.state_dict(), decoder.state_dict()
+        same_layers = _layer_types(self.generator) == _layer_types(decoder)
         if not same_layers or any(k not in theirs or mine[k].shape != theirs[k].shape for k in mine):
             raise DgmError(
                 "--init-from: the VAE's decoder and this generator differ in their layers or shapes "

@@ -20,6 +20,8 @@ from torch import Tensor
 from torch.distributions import ContinuousBernoulli as _CB
 from torch.nn.functional import binary_cross_entropy_with_logits, logsigmoid
 
+from dgm.distributions import log_normal
+
 
 class Likelihood:
     """Base class: `params` values per element; what data it takes; log p(x | h), sample, mean."""
@@ -72,7 +74,7 @@ class Gaussian(Likelihood):
 
     def log_prob(self, x: Tensor, h: Tensor) -> Tensor:
         loc, scale = self._loc_scale(h)
-        return _sum(-0.5 * ((x - loc) / scale) ** 2 - scale.log() - 0.5 * math.log(2 * math.pi))
+        return log_normal(x.flatten(1), loc.flatten(1), scale.log().flatten(1))
 
     def sample(self, h: Tensor) -> Tensor:
         loc, scale = self._loc_scale(h)

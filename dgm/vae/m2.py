@@ -21,9 +21,8 @@ from collections.abc import Callable
 import torch
 from torch import Tensor
 
-from dgm.nn import MLP
+from dgm.nn import MLP, activation_class
 from dgm.registry import MODELS
-from dgm.vae.networks import ACTIVATIONS
 from dgm.vae.vae import VAE
 
 
@@ -36,8 +35,7 @@ class M2(VAE):
     As a density model it is class-conditional: `elbo(x, c)` bounds log p(x | y) (c the one-hot y;
     the constant log p(y) left out, as for every conditional model), and `elbo(x)` bounds the
     marginal log p(x) by U(x), as does `elbo(x, c)` on the rows of c that are all zero
-    (unlabelled). `classify(x)` is the
-    classifier q(y | x) on its own. Arguments as for `vae`, and:
+    (unlabelled). `classify(x)` is the classifier q(y | x) on its own. Arguments as for `vae`, and:
 
     Args:
         classifier_hidden: hidden sizes of the classifier's MLP.
@@ -88,7 +86,9 @@ class M2(VAE):
             context_features=context_features,
         )
         dim = math.prod(self.event_shape)
-        self.classifier = MLP(dim, context_features, classifier_hidden, activation=ACTIVATIONS[activation])
+        self.classifier = MLP(
+            dim, context_features, classifier_hidden, activation=activation_class(activation)
+        )
 
     def class_logits(self, x: Tensor) -> Tensor:
         """The classifier's logits, log q(y | x) up to a constant, shape (B, K)."""

@@ -9,19 +9,12 @@ BatchNorm, so that a sample's bound does not depend on the rest of its batch).
 from __future__ import annotations
 
 import math
+from collections.abc import Callable
 
 import torch
 from torch import Tensor, nn
 
 from dgm.nn import MLP
-
-ACTIVATIONS: dict[str, type[nn.Module]] = {
-    "relu": nn.ReLU,
-    "leaky_relu": nn.LeakyReLU,
-    "elu": nn.ELU,
-    "tanh": nn.Tanh,
-    "softplus": nn.Softplus,
-}
 
 
 def with_context(h: Tensor, c: Tensor | None) -> Tensor:
@@ -29,7 +22,18 @@ def with_context(h: Tensor, c: Tensor | None) -> Tensor:
     return h if c is None else torch.cat([h, c.to(h)], dim=1)
 
 
-class MLPEncoder(nn.Module):
+class ContextMLP(nn.Module):
+    """An MLP on the flattened input x with the one-hot label c appended: [x, c] ↦ y."""
+
+    def __init__(self, features: int, out: int, hidden: tuple[int, ...], act: type[nn.Module], context: int):
+        super().__init__()
+        self.net = MLP(features + context, out, hidden, activation=act)
+
+    def forward(self, x: Tensor, c: Tensor | None = None) -> Tensor:
+        return self.net(with_context(x.flatten(1), c))
+
+
+class MLPEncoder(ContextMLP):
     """(x, c) ↦ (μ, log σ) ∈ R^q × R^q through an MLP on the flattened x."""
 
     def __init__(
@@ -40,14 +44,13 @@ class MLPEncoder(nn.Module):
         act: type[nn.Module],
         context: int,
     ) -> None:
-        super().__init__()
-        self.net = MLP(math.prod(event_shape) + context, 2 * latent, hidden, activation=act)
+        super().__init__(math.prod(event_shape), 2 * latent, hidden, act, context)
 
     def forward(self, x: Tensor, c: Tensor | None = None) -> tuple[Tensor, Tensor]:
-        return self.net(with_context(x.flatten(1), c)).chunk(2, dim=1)
+        return super().forward(x, c).chunk(2, dim=1)
 
 
-class MLPDecoder(nn.Module):
+class MLPDecoder(ContextMLP):
     """(z, c) ↦ h of shape (B, params·C, H, W) (images) or (B, params·D) (vectors)."""
 
     def __init__(
@@ -59,12 +62,12 @@ class MLPDecoder(nn.Module):
         context: int,
         params: int,
     ) -> None:
-        super().__init__()
-        self.shape = (params * event_shape[0], *event_shape[1:])
-        self.net = MLP(latent + context, math.prod(self.shape), tuple(reversed(hidden)), activation=act)
+        shape = (params * event_shape[0], *event_shape[1:])
+        super().__init__(latent, math.prod(shape), tuple(reversed(hidden)), act, context)
+        self.shape = shape
 
     def forward(self, z: Tensor, c: Tensor | None = None) -> Tensor:
-        return self.net(with_context(z, c)).reshape(z.shape[0], *self.shape)
+        return super().forward(z, c).reshape(z.shape[0], *self.shape)
 
 
 def _check_image(event_shape: tuple[int, ...]) -> tuple[int, int, int]:
@@ -76,21 +79,34 @@ def _check_image(event_shape: tuple[int, ...]) -> tuple[int, int, int]:
     return c, h, w
 
 
-class ConvEncoder(nn.Module):
-    """Two stride-2 4×4 convolutions (w, 2w channels), then a dense layer to (μ, log σ)."""
+class ConvDown(nn.Module):
+    """Two stride-2 4×4 convolutions (w, 2w channels), then a dense layer that also reads the label
+    c: (x, c) ↦ y ∈ R^out. The VAE's encoder (out = 2q) and the image GAN's critic (out = 1)."""
 
     def __init__(
-        self, event_shape: tuple[int, ...], latent: int, width: int, act: type[nn.Module], context: int
+        self, event_shape: tuple[int, ...], width: int, act: Callable[[], nn.Module], context: int, out: int
     ) -> None:
         super().__init__()
         c, h, w = _check_image(event_shape)
         self.conv = nn.Sequential(
             nn.Conv2d(c, width, 4, 2, 1), act(), nn.Conv2d(width, 2 * width, 4, 2, 1), act(), nn.Flatten()
         )
-        self.dense = nn.Linear(2 * width * (h // 4) * (w // 4) + context, 2 * latent)
+        self.dense = nn.Linear(2 * width * (h // 4) * (w // 4) + context, out)
+
+    def forward(self, x: Tensor, c: Tensor | None = None) -> Tensor:
+        return self.dense(with_context(self.conv(x), c))
+
+
+class ConvEncoder(ConvDown):
+    """(x, c) ↦ (μ, log σ) through `ConvDown`."""
+
+    def __init__(
+        self, event_shape: tuple[int, ...], latent: int, width: int, act: type[nn.Module], context: int
+    ) -> None:
+        super().__init__(event_shape, width, act, context, 2 * latent)
 
     def forward(self, x: Tensor, c: Tensor | None = None) -> tuple[Tensor, Tensor]:
-        return self.dense(with_context(self.conv(x), c)).chunk(2, dim=1)
+        return super().forward(x, c).chunk(2, dim=1)
 
 
 class ConvDecoder(nn.Module):

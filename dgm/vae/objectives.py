@@ -12,11 +12,12 @@ from collections.abc import Callable
 import torch
 from torch import Tensor
 
+from dgm.distributions import log_normal
 from dgm.errors import DgmError
 from dgm.models.base import GenerativeModel
 from dgm.objectives.base import Objective, StepContext, preprocessed
 from dgm.registry import OBJECTIVES
-from dgm.vae.vae import VAE, log_normal
+from dgm.vae.vae import VAE
 
 
 def _vae(model: GenerativeModel, objective: str) -> VAE:

@@ -15,25 +15,16 @@ from typing import Any
 import torch
 from torch import Tensor, nn
 
+from dgm.distributions import kl_standard_normal, log_normal
 from dgm.errors import DgmError
+from dgm.flows.recipes import finite_flow
 from dgm.models.base import GenerativeModel
+from dgm.nn import activation_class
 from dgm.registry import MODELS
 from dgm.vae.likelihoods import make_likelihood
-from dgm.vae.networks import ACTIVATIONS, ConvDecoder, ConvEncoder, MLPDecoder, MLPEncoder
+from dgm.vae.networks import ConvDecoder, ConvEncoder, MLPDecoder, MLPEncoder
 
 NETWORKS = ("auto", "mlp", "conv")
-LOG_2PI = math.log(2 * math.pi)
-
-
-def log_normal(z: Tensor, mu: Tensor | float = 0.0, log_sigma: Tensor | float = 0.0) -> Tensor:
-    """log N(z; μ, diag σ²) = Σ_i [−½ ((z_i − μ_i)/σ_i)² − log σ_i − ½ log 2π], summed over the last dim."""
-    log_sigma = torch.as_tensor(log_sigma, dtype=z.dtype, device=z.device)
-    return (-0.5 * ((z - mu) * torch.exp(-log_sigma)) ** 2 - log_sigma - 0.5 * LOG_2PI).sum(-1)
-
-
-def kl_standard_normal(mu: Tensor, log_sigma: Tensor) -> Tensor:
-    """KL(N(μ, diag σ²) ‖ N(0, I)) = ½ Σ_i (μ_i² + σ_i² − 1 − 2 log σ_i), shape (B,)."""
-    return 0.5 * (mu**2 + torch.exp(2 * log_sigma) - 1 - 2 * log_sigma).sum(-1)
 
 
 @MODELS.register(
@@ -52,7 +43,7 @@ class VAE(GenerativeModel):
         hidden: hidden sizes of the MLP encoder (the decoder mirrors them).
         width: channels of the first convolution (the second has 2·width).
         network: mlp, conv (images with sides divisible by 4), or auto (conv for images).
-        activation: relu, leaky_relu, elu or tanh.
+        activation: a name in `dgm.nn.ACTIVATIONS`.
         likelihood: gaussian, bernoulli (binarised grey values), continuous-bernoulli (grey values
             in [0, 1]) or logistic (discretised to `levels` grey values).
         sigma: the Gaussian likelihood's fixed standard deviation; 0 learns one per element.
@@ -91,8 +82,6 @@ class VAE(GenerativeModel):
         super().__init__(event_shape)
         if network not in NETWORKS:
             raise ValueError(f"network must be one of {', '.join(NETWORKS)}, got {network!r}")
-        if activation not in ACTIVATIONS:
-            raise ValueError(f"activation must be one of {', '.join(ACTIVATIONS)}, got {activation!r}")
         self.latent, self.context_features = latent, context_features
         self.likelihood = make_likelihood(likelihood, sigma=sigma, levels=levels)
         self.likelihood_name = likelihood
@@ -100,7 +89,7 @@ class VAE(GenerativeModel):
         image = len(self.event_shape) == 3
         if network == "conv" and not image:
             raise ValueError(f"network conv needs images, got data of shape {self.event_shape}")
-        act = ACTIVATIONS[activation]
+        act = activation_class(activation)
         shape, params = self.event_shape, self.likelihood.params
         if network == "conv" or (network == "auto" and image):
             self.encoder: nn.Module = ConvEncoder(shape, latent, width, act, context_features)
@@ -108,7 +97,10 @@ class VAE(GenerativeModel):
         else:
             self.encoder = MLPEncoder(shape, latent, hidden, act, context_features)
             self.decoder = MLPDecoder(shape, latent, hidden, act, context_features, params)
-        self.prior = None if prior == "normal" else _flow_prior(prior, latent)
+        try:
+            self.prior = None if prior == "normal" else finite_flow(prior, latent)
+        except ValueError as e:
+            raise ValueError(f"prior must be normal or a trainable flow of vectors: {e}") from None
 
     @classmethod
     def pipeline_defaults(cls, kind: str, model_args: dict[str, Any]) -> tuple[str, str]:
@@ -130,10 +122,6 @@ class VAE(GenerativeModel):
         if lik.unit_interval and preprocess != "none":
             raise ValueError(
                 f"likelihood {name} scores data in [0, 1]: use preprocess=none, not {preprocess}"
-            )
-        if lik.discrete and levels is None:
-            raise ValueError(
-                f"likelihood {name} models discrete grey values (images); these data are continuous"
             )
         if lik.discrete and dequantize != "none":
             raise ValueError(f"likelihood {name} takes the grey levels as they are: use dequantize=none")
@@ -165,8 +153,8 @@ class VAE(GenerativeModel):
     def elbo_terms(self, x: Tensor, c: Tensor | None = None) -> tuple[Tensor, Tensor]:
         """One-sample E_q[log p(x | z)] and KL(q ‖ p) (analytic for the normal prior, else the
         one-sample log q(z | x) − log p(z)), each (B,): ELBO = first − second."""
-        mu, log_sigma = self.encode(x, c)
-        z = mu + torch.exp(log_sigma) * torch.randn_like(mu)
+        z, mu, log_sigma = self.posterior_samples(x, c)
+        z = z[0]
         rec = self.likelihood.log_prob(x, self.decoder(z, c))
         if self.prior is None:
             return rec, kl_standard_normal(mu, log_sigma)
@@ -226,14 +214,3 @@ class VAE(GenerativeModel):
         z0, z1 = self.encode(x0, c)[0], self.encode(x1, c)[0]
         t = torch.linspace(0, 1, steps, dtype=z0.dtype, device=z0.device)[:, None]
         return self.decode((1 - t) * z0 + t * z1, None if c is None else c.expand(steps, -1))
-
-
-def _flow_prior(name: str, latent: int) -> GenerativeModel:
-    """A registered finite flow of vectors (realnvp, nice, maf, nsf) as a learnable prior over R^q."""
-    import dgm.flows.recipes  # noqa: F401  (registers the flows)
-    from dgm.flows.flow import Flow
-
-    entry = MODELS.get(name) if name in MODELS else None
-    if entry is None or not issubclass(entry, Flow) or "points" not in entry.data_kinds:
-        raise ValueError(f"prior must be normal or a trainable flow of vectors, got {name!r}")
-    return entry((latent,))

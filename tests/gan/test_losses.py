@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import pytest
 import torch
 
 from dgm.gan.losses import critic_loss_js, critic_loss_least_squares, generator_loss_nonsaturating
@@ -46,3 +47,48 @@ def test_the_critic_loss_is_minimised_at_the_optimal_discriminator() -> None:
 def test_the_least_squares_critic_is_minimised_at_the_ratio() -> None:
     """With LSGAN's targets 0 and 1 the optimal output itself is p_data / (p_data + p_g)."""
     torch.testing.assert_close(_optimal_outputs(critic_loss_least_squares), RATIO, rtol=0, atol=1e-8)
+
+
+def test_the_other_losses_equal_their_closed_forms() -> None:
+    from torch.nn.functional import logsigmoid
+
+    from dgm.gan import losses
+
+    real, fake = torch.randn(50, dtype=torch.float64), torch.randn(40, dtype=torch.float64)
+    close = {"rtol": 1e-12, "atol": 1e-12}
+    # the game's value: E log(1 − D(g(z))), D = σ(d)
+    torch.testing.assert_close(
+        losses.generator_loss_minimax(fake), (1 - fake.sigmoid()).log().mean(), **close
+    )
+    torch.testing.assert_close(
+        losses.critic_loss_hinge(real, fake),
+        torch.clamp(1 - real, min=0).mean() + torch.clamp(1 + fake, min=0).mean(),
+        **close,
+    )
+    torch.testing.assert_close(losses.critic_loss_wasserstein(real, fake), fake.mean() - real.mean(), **close)
+    torch.testing.assert_close(losses.generator_loss_wasserstein(fake), -fake.mean(), **close)
+    pairs_real, pairs_fake = real[:40], fake  # relativistic: D(x, g) = σ(d(x) − d(g)) over pairs
+    torch.testing.assert_close(
+        losses.critic_loss_relativistic(pairs_real, pairs_fake),
+        -logsigmoid(pairs_real - pairs_fake).mean(),
+        **close,
+    )
+    torch.testing.assert_close(
+        losses.generator_loss_relativistic(pairs_fake, pairs_real),
+        -logsigmoid(pairs_fake - pairs_real).mean(),
+        **close,
+    )
+
+
+def test_the_penalties_on_critics_with_known_gradients() -> None:
+    """d(x) = wᵀx has ∇d = w everywhere: the WGAN-GP penalty is (‖w‖ − 1)²; d(x) = a‖x‖² has
+    ∇d = 2a x: R1 is E[4a²‖x‖²]."""
+    from dgm.gan import losses
+
+    w = torch.tensor([0.6, -1.2, 2.0], dtype=torch.float64)
+    x, g = torch.randn(30, 3, dtype=torch.float64), torch.randn(30, 3, dtype=torch.float64)
+    eps = torch.rand(30, dtype=torch.float64)
+    gp = losses.gradient_penalty(lambda v: v @ w, x, g, eps)
+    assert gp.item() == pytest.approx((w.norm().item() - 1) ** 2, rel=1e-12)
+    r1 = losses.r1_penalty(lambda v: 0.7 * (v**2).sum(1), x)
+    assert r1.item() == pytest.approx((4 * 0.49 * (x**2).sum(1)).mean().item(), rel=1e-12)

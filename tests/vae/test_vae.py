@@ -9,8 +9,9 @@ import pytest
 import torch
 from torch.distributions import MultivariateNormal
 
+from dgm.distributions import kl_standard_normal, log_normal
 from dgm.testing import check_lower_bound
-from dgm.vae.vae import VAE, kl_standard_normal, log_normal
+from dgm.vae.vae import VAE
 
 D, Q, SIGMA = 4, 2, 0.5
 
