@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import math
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from itertools import repeat
@@ -11,12 +10,9 @@ import torch
 from torch import Tensor
 
 from dgm.data.base import DataSource
-from dgm.data.dequantize import bits_per_dim, pipeline_noise
+from dgm.data.dequantize import pipeline_noise
 from dgm.errors import DgmError
-from dgm.metrics.likelihood import mean_and_se
-from dgm.metrics.modes import mode_statistics
-from dgm.metrics.normalization import grid_mass, padded_extent
-from dgm.metrics.samples import energy_distance, seed_energy_statistic
+from dgm.metrics.features import has_feature_net
 from dgm.models.base import GenerativeModel
 from dgm.registry import METRICS
 from dgm.utils import one_hot, seeded
@@ -37,6 +33,8 @@ class Evaluation:
     #: L of the discrete data the model's density is judged on (bits/dim); None: continuous data, or
     #: binarised data (whose likelihood is reported in nats, as the literature does).
     levels: int | None = None
+    split: str = "test"  # the data split x was taken from
+    label_values: Sequence[int] = ()  # a conditional model's class k is the label value label_values[k]
     _cache: dict[str, Tensor] = field(default_factory=dict)
 
     def _per_sample(
@@ -67,6 +65,13 @@ class Evaluation:
         """The evidence lower bound per evaluation sample (a one-sample estimate), shape (N,)."""
         return self._per_sample("elbo", self.model.elbo)
 
+    def train_x(self) -> Tensor:
+        """The data's training split as the model sees it (binarised or dequantised with the seed, as
+        `x` is), the reference for memorisation and for the real-data floor of a sample metric."""
+        if "train_x" not in self._cache:
+            self._cache["train_x"] = model_inputs(self.model, self.data, "train", self.seed)
+        return self._cache["train_x"]
+
     def samples(self) -> Tensor:
         """n_samples model samples drawn with a fixed seed, on the CPU; a conditional model draws
         them for the labels of the first n_samples evaluation points, so both sides share a class mix
@@ -93,6 +98,12 @@ class Metric:
     needs_map: bool = False  # a map f from data to latent (flows)
     needs_classifier: bool = False  # a classifier q(y | x) and labelled data (semi-supervised VAEs)
     needs_modes: bool = False  # data of known, separated modes (ring8, grid25)
+    needs_points: bool = False  # vectors (kind "points"), not images
+    needs_features: bool = False  # images with a feature net shipped by dgm (mnist, digits)
+    needs_conditional: bool = False  # a class-conditional model and labelled data
+    # part of the extended suite: `dgm evaluate` and `dgm compare` compute it, the report written
+    # at the end of every training run does not (seconds each on large data)
+    extended: bool = False
 
     def applies(self, ev: Evaluation) -> bool:
         return (
@@ -101,8 +112,11 @@ class Metric:
             and (ev.data.has_true_density or not self.needs_truth)
             and (ev.data.kind == "points" and ev.data.dim == 2 or not self.needs_2d)
             and (ev.levels is not None or not self.needs_levels)
-            and (_classifier(ev) is not None or not self.needs_classifier)
+            and (model_classifier(ev) is not None or not self.needs_classifier)
             and (getattr(ev.data, "modes", None) is not None or not self.needs_modes)
+            and (ev.data.kind == "points" or not self.needs_points)
+            and (_has_features(ev) or not self.needs_features)
+            and (ev.c is not None or not self.needs_conditional)
         )
 
     def requirement(self, ev: Evaluation) -> str:
@@ -114,14 +128,20 @@ class Metric:
             )
         if self.needs_map and not hasattr(getattr(ev.model, "core", ev.model), "inverse"):
             return "a map from data to latent (a flow)"
+        if self.needs_points and ev.data.kind != "points":
+            return "points data (vectors, not images)"
         if self.needs_2d and not (ev.data.kind == "points" and ev.data.dim == 2):
             return "2-D points"
         if self.needs_levels and ev.levels is None:
             return "discrete (image) data"
-        if self.needs_classifier and _classifier(ev) is None:
+        if self.needs_classifier and model_classifier(ev) is None:
             return "a classifier (vae-m2) and labelled data"
         if self.needs_modes and getattr(ev.data, "modes", None) is None:
             return "data of known modes (ring8, grid25)"
+        if self.needs_conditional and ev.c is None:
+            return "a class-conditional model and labelled data"
+        if self.needs_features and not _has_features(ev):
+            return "images of a dataset with a feature net shipped by dgm (mnist, digits)"
         return "a known true density"
 
 
@@ -133,31 +153,7 @@ def _density(ev: Evaluation) -> str:
     return d
 
 
-def _seed_energy(ev: Evaluation, batches: int = 50, size: int = 64) -> dict[str, float]:
-    """The seed paper's statistic on `batches` pairs of 64 model samples and 64 evaluation points
-    (drawn with the seed); also × 1,000, the scale of the seed's logs (a sum over 1,000 steps)."""
-    samples = ev.samples()
-    n = min(len(samples), ev.x.shape[0]) // size * size
-    if n < size:
-        return {}
-    g = torch.Generator().manual_seed(ev.seed)
-    data = ev.x[torch.randperm(ev.x.shape[0], generator=g)[:n]]
-    values = torch.stack(
-        [seed_energy_statistic(s, d) for s, d in zip(samples[:n].split(size), data.split(size), strict=True)][
-            :batches
-        ]
-    )
-    mean, se = mean_and_se(values)
-    return {"seed_energy": mean, "seed_energy_se": se, "seed_energy_x1000": 1000 * mean}
-
-
-def _modes(ev: Evaluation) -> dict[str, float]:
-    """Mode coverage of the model's samples on a toy of known modes (see `dgm.metrics.modes`)."""
-    centres, std = ev.data.modes
-    return mode_statistics(ev.samples(), centres, std)
-
-
-def _classifier(ev: Evaluation) -> Callable[[Tensor], Tensor] | None:
+def model_classifier(ev: Evaluation) -> Callable[[Tensor], Tensor] | None:
     """x ↦ predicted class, for a model with a classifier evaluated on labelled data."""
     core = getattr(ev.model, "core", ev.model)
     if not hasattr(core, "classify") or ev.c is None:
@@ -165,149 +161,13 @@ def _classifier(ev: Evaluation) -> Callable[[Tensor], Tensor] | None:
     return lambda x: core.classify(ev.model.preprocess(x)[0] if hasattr(ev.model, "preprocess") else x)
 
 
-def _accuracy(ev: Evaluation) -> dict[str, float]:
-    """The classifier's accuracy on the evaluation points, with its binomial standard error."""
-    classify = _classifier(ev)
-    hits = ev._per_sample("hits", lambda x, c: (classify(x) == c.argmax(1)).to(x.dtype))
-    acc = hits.mean().item()
-    return {"accuracy": acc, "accuracy_se": math.sqrt(acc * (1 - acc) / len(hits))}
+def _has_features(ev: Evaluation) -> bool:
+    """Whether dgm ships a feature net for the evaluation's images (mnist, digits)."""
+    return ev.data.kind == "image" and has_feature_net(ev.data.name, tuple(ev.data.event_shape))
 
 
-def _nll(ev: Evaluation) -> dict[str, float]:
-    """−log p: exact, or importance-sampled (reported with its K) for a bounded density."""
-    nll, se = mean_and_se(-ev.log_prob())
-    out = {"nll": nll, "nll_se": se}
-    if ev.model.density != "exact":
-        out["nll_k"] = ev.importance_samples
-    return out
-
-
-def _nll_bound(ev: Evaluation) -> dict[str, float]:
-    """−ELBO, an upper bound on the NLL (never reported as the NLL itself)."""
-    nll, se = mean_and_se(-ev.elbo())
-    out = {"nll_bound": nll, "nll_bound_se": se}
-    if ev.levels is not None:
-        out["bits_per_dim_bound"] = bits_per_dim(nll, ev.data.dim, ev.levels)
-    return out
-
-
-def _bpd(ev: Evaluation) -> dict[str, float]:
-    """Bits per dimension of discrete data: (E[−log p(x̃)]/D + log L)/ln 2 on dequantised x̃."""
-    nll, se = mean_and_se(-ev.log_prob())
-    return {"bits_per_dim": bits_per_dim(nll, ev.data.dim, ev.levels)}
-
-
-def _kl(ev: Evaluation) -> dict[str, float]:
-    """KL(p_data || p_model) = E_data[−log p_model] − H(p_data), with both standard errors combined."""
-    nll, se = mean_and_se(-ev.log_prob())
-    h, h_se = ev.data.entropy
-    return {"kl": nll - h, "kl_se": math.hypot(se, h_se), "entropy": h}
-
-
-def _energy(ev: Evaluation) -> dict[str, float]:
-    """All model samples against (at most n_samples) data points; the unbiased estimate can dip below 0."""
-    samples = ev.samples()
-    if ev.c is not None:  # a conditional model's samples follow the first labels: compare with those points
-        x = ev.x[: samples.shape[0]]
-    else:
-        x = ev.x[
-            torch.randperm(ev.x.shape[0], generator=torch.Generator().manual_seed(ev.seed))[: ev.n_samples]
-        ]
-    if x.shape[0] < 2 or samples.shape[0] < 2:
-        return {}  # a U-statistic needs two points on each side
-    # Sample i shares point i's label, so the two are dependent: pairs (i, i) leave the cross mean.
-    return {"energy_distance": energy_distance(samples, x, paired=ev.c is not None).item()}
-
-
-def _mass(ev: Evaluation) -> dict[str, float]:
-    """∫ p_model over the data's box widened by half its size on each side (≈ 1 for a density)."""
-    p = next(ev.model.parameters())
-    n = getattr(ev.model, "core", ev.model).density_grid
-    if ev.c is None:
-        mass = grid_mass(lambda pts: ev.model.log_prob(pts.to(p)), padded_extent(ev.x), n)
-        return {"normalization": mass}
-    # p(x | c) must integrate to one for every class c: report the worst class.
-    masses = []
-    for k in range(ev.model.context_features):
-        ck = one_hot(torch.tensor([k]), ev.model.context_features, p)
-        masses.append(
-            grid_mass(
-                lambda pts, ck=ck: ev.model.log_prob(pts.to(p), ck.expand(len(pts), -1)),
-                padded_extent(ev.x),
-                n,
-            )
-        )
-    return {"normalization": max(masses, key=lambda m: abs(m - 1))}
-
-
-def _transport(ev: Evaluation) -> dict[str, float]:
-    """E‖f(y) − y‖² over the evaluation points, y = T(x) the preprocessed data and f the flow's map
-    to the latent space: how far the model moves mass (OT-Flow's and flow matching's concern)."""
-    core = getattr(ev.model, "core", ev.model)
-
-    def displacement(x: Tensor, c: Tensor | None) -> Tensor:
-        y = ev.model.preprocess(x)[0] if hasattr(ev.model, "preprocess") else x
-        z = core.inverse(y, c)
-        if z.shape != y.shape:  # a multi-scale latent has another shape: no displacement to measure
-            return torch.full((len(x),), math.nan, dtype=x.dtype, device=x.device)
-        return (z - y).flatten(1).pow(2).sum(1)
-
-    cost = ev._per_sample("transport", displacement)
-    if not torch.isfinite(cost).all():
-        return {}
-    mean, se = mean_and_se(cost)
-    return {"transport_cost": mean, "transport_cost_se": se}
-
-
-METRICS.add(
-    "nll",
-    Metric(_nll, density=("exact", "estimate")),
-    "negative log-likelihood, nats per sample (importance-sampled with nll_k samples for a bound)",
-)
-METRICS.add(
-    "nll_bound",
-    Metric(_nll_bound, density=("bound", "estimate")),
-    "negative ELBO, an upper bound on the NLL (models whose density is only bounded)",
-)
-METRICS.add("kl", Metric(_kl, density=("exact",), needs_truth=True), "KL(p_data || p_model) = NLL − H")
-METRICS.add(
-    "bits_per_dim",
-    Metric(_bpd, density=("exact", "estimate"), needs_levels=True),
-    "bits per dimension of discrete data (images), dequantised, upper bound",
-)
-METRICS.add(
-    "energy_distance",
-    Metric(_energy),
-    "energy distance between model samples and data (an unbiased estimate of a non-negative "
-    "quantity: it can be slightly negative when the two match)",
-)
-METRICS.add(
-    "transport_cost",
-    Metric(_transport, needs_map=True),
-    "E‖f(x) − x‖² of a flow's map from data to latent, in the model's preprocessed coordinates",
-)
-METRICS.add(
-    "accuracy",
-    Metric(_accuracy, needs_classifier=True),
-    "accuracy of the model's own classifier q(y | x) on labelled data (semi-supervised VAEs)",
-)
-METRICS.add(
-    "seed_energy",
-    Metric(_seed_energy),
-    "the seed paper's smoothed energy statistic, 64 samples vs 64 points per batch (mean over up to "
-    "50 batches; seed_energy_x1000 is on the scale of the seed's logged sums over 1,000 steps)",
-)
-METRICS.add(
-    "modes",
-    Metric(_modes, needs_modes=True),
-    "mode coverage on ring8/grid25: modes_covered (a sample within 3σ), high_quality share, "
-    "mode_reverse_kl of the mode histogram against uniform",
-)
-METRICS.add(
-    "normalization",
-    Metric(_mass, density=("exact",), needs_2d=True),
-    "∫ p_model dx on a grid around 2-D data (should be 1)",
-)
+#: keys of the reports that hold metrics (`dgm evaluate`, report.json): no metric may use them
+RESERVED = frozenset({"run", "data", "split", "density", "model_step", "steps", "processes", "n_test"})
 
 
 def model_inputs(model: GenerativeModel, data: DataSource, split: str, seed: int = 0) -> Tensor:
@@ -328,6 +188,8 @@ def evaluate(
     seed: int = 0,
     importance_samples: int = 0,
     label_values: Sequence[int] | None = None,
+    max_points: int | None = None,
+    extended: bool = True,
 ) -> dict[str, float]:
     """Return {metric values..., "n_test": N, model diagnostics} for the model on one split.
 
@@ -336,6 +198,8 @@ def evaluate(
     whose density is only bounded reports `nll_bound`, and `nll` only as an importance-sampled
     estimate with K = `importance_samples` > 0 draws (reported as `nll_k`). A conditional model's
     class k is the label value `label_values[k]` (default: the data's own `label_values`).
+    `max_points` judges on the split's first points only (the splits are drawn at random).
+    `extended=False` leaves out the costlier metrics of the extended suite unless named.
     """
     x = model_inputs(model, data, split, seed)
     if x.shape[0] < 1:
@@ -355,6 +219,8 @@ def evaluate(
                 f"{data.name!r} has {len(values)} classes; the model knows {model.context_features}"
             )
         c = one_hot(labels, model.context_features, x)
+    if max_points is not None:
+        x, c = x[:max_points], None if c is None else c[:max_points]
     levels = None if model.binary else data.levels
     ev = Evaluation(
         model,
@@ -365,6 +231,8 @@ def evaluate(
         seed=seed,
         importance_samples=importance_samples,
         levels=levels,
+        split=split,
+        label_values=tuple(values) if c is not None else (),
     )
     names = metrics if metrics is not None else METRICS.names()
     out: dict[str, float] = {}
@@ -373,8 +241,12 @@ def evaluate(
     try:
         for name in names:
             metric = METRICS.get(name)
-            if metric.applies(ev):
-                out.update(metric.fn(ev))
+            if metric.applies(ev) and (extended or metric.extended is False or metrics is not None):
+                values = metric.fn(ev)
+                clash = values.keys() & (out.keys() | RESERVED)
+                if clash:  # a bug: two metrics would overwrite each other's numbers
+                    raise RuntimeError(f"metric {name!r} reports keys already taken: {sorted(clash)}")
+                out.update(values)
             elif metrics is not None:
                 raise DgmError(
                     f"metric {name!r} needs {metric.requirement(ev)}, which this model or data lacks"

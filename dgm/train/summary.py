@@ -22,7 +22,7 @@ def summarize(out: Path, result: TrainResult, *, verbose: bool = True) -> dict[s
     config = read_config(out)
     say(f"step {result.global_step}: evaluating the model of step {result.kept_step} and drawing figures …")
     data = load_data(config["train"]["data"])
-    metrics = evaluate(result.model, data, "test")
+    metrics = evaluate(result.model, data, "test", extended=False)
     report = {
         "split": "test",
         "steps": result.global_step,

@@ -161,3 +161,31 @@ def test_transport_cost_is_the_mean_squared_displacement_in_model_space() -> Non
     assert out["transport_cost"] == pytest.approx(2 * 0.25) and out["transport_cost_se"] == pytest.approx(0)
     with pytest.raises(DgmError, match="transport_cost.*needs a map from data to latent"):
         evaluate(build_model("gaussian", (2,), "standardize").double(), data, "test", ["transport_cost"])
+
+
+def test_the_training_report_leaves_out_the_extended_suite_unless_named() -> None:
+    data = _gaussian_source()
+    model = build_model("gaussian", (2,), "standardize")
+    model.transform.fit(data.split("train"))
+    model.initialize(data.split("train"))
+    basic = evaluate(model, data, "test", extended=False, n_samples=200)
+    assert "energy_distance" in basic and "mmd2" not in basic and "c2st_accuracy" not in basic
+    assert "mmd2" in evaluate(model, data, "test", ["mmd"], extended=False, n_samples=200)
+    extended = {name for name in METRICS.names() if METRICS.get(name).extended}
+    assert {"mmd", "c2st", "memorisation", "utility"} <= extended and "nll" not in extended
+
+
+def test_metrics_never_overwrite_each_others_keys(monkeypatch: pytest.MonkeyPatch) -> None:
+    """Two metrics reporting one key (or a key of the report around them, like the model's
+    `density` kind) is a bug that evaluate refuses rather than losing a number."""
+    from dgm.metrics.evaluate import Metric
+
+    data = _gaussian_source()
+    model = build_model("gaussian", (2,), "standardize")
+    model.transform.fit(data.split("train"))
+    entries = dict(METRICS._entries)
+    for key in ("nll", "density"):
+        bad = type(next(iter(entries.values())))("zz-bad", Metric(lambda ev, key=key: {key: 0.0}), "")
+        monkeypatch.setattr(METRICS, "_entries", {**entries, "zz-bad": bad})
+        with pytest.raises(RuntimeError, match=f"zz-bad.*{key}"):
+            evaluate(model, data, "test", ["nll", "zz-bad"], n_samples=50)

@@ -1,0 +1,62 @@
+"""Synthetic-data utility: a model that knows the classes teaches a classifier; one that does not fails."""
+
+from __future__ import annotations
+
+import torch
+
+from dgm.data.base import DataSource, seeded_split
+from dgm.metrics import evaluate
+from dgm.metrics.utility import balanced_subset, synthetic_utility
+from dgm.models.base import GenerativeModel
+
+MEANS = torch.tensor([[0.0, 0.0], [2.5, 0.0], [0.0, 2.5]])
+
+
+def _data(n: int = 4000, seed: int = 0) -> DataSource:
+    g = torch.Generator().manual_seed(seed)
+    labels = torch.randint(3, (n,), generator=g)
+    x = MEANS[labels] + torch.randn(n, 2, generator=g)
+    return DataSource("blobs", "points", seeded_split(x), labels=seeded_split(labels))
+
+
+class _Conditional(GenerativeModel):
+    """x | c ~ N(MEANS[π(c)], I): the true law when π is the identity, a mislabelled one otherwise."""
+
+    context_features = 3
+
+    def __init__(self, permutation: tuple[int, int, int] = (0, 1, 2)) -> None:
+        super().__init__((2,))
+        self.permutation = torch.tensor(permutation)
+        self.unused = torch.nn.Parameter(torch.zeros(()))  # evaluation reads the device off a parameter
+
+    def sample(self, n: int, c: torch.Tensor | None = None) -> torch.Tensor:
+        return MEANS[self.permutation[c.argmax(1)]] + torch.randn(n, 2)
+
+
+def test_balanced_subset_takes_each_class_alike() -> None:
+    y = torch.tensor([0] * 50 + [1] * 7 + [2] * 30)
+    pick = balanced_subset(y, 10, seed=0)
+    assert torch.bincount(y[pick]).tolist() == [10, 7, 10] and len(set(pick.tolist())) == 27
+
+
+def test_a_perfect_model_teaches_as_well_as_real_data_and_a_mislabelled_one_fails() -> None:
+    data = _data()
+    good = evaluate(_Conditional(), data, "test", ["utility"], n_samples=1000)
+    assert abs(good["tstr_accuracy"] - good["trtr_accuracy"]) < 4 * good["tstr_se"] + 0.01
+    assert good["trtr_accuracy"] > 0.8 and good["utility_n_synthetic"] == 400  # the test split: 400
+    assert good["augmented_accuracy"] >= good["few_real_accuracy"] - 2 * good["few_real_se"]
+    bad = evaluate(_Conditional((1, 2, 0)), data, "test", ["utility"], n_samples=1000)
+    assert bad["tstr_accuracy"] < 0.2 < good["tstr_accuracy"] - 0.6
+    assert bad["trtr_accuracy"] == good["trtr_accuracy"]  # the real baseline does not see the model
+
+
+def test_utility_is_independent_of_the_order_of_the_test_points() -> None:
+    g = torch.Generator().manual_seed(1)
+    y = torch.randint(3, (600,), generator=g)
+    x = MEANS[y] + torch.randn(600, 2, generator=g)
+    s_y = torch.randint(3, (300,), generator=g)
+    s = MEANS[s_y] + torch.randn(300, 2, generator=g)
+    perm = torch.randperm(200, generator=g)
+    a = synthetic_utility(s, s_y, x[:400], y[:400], x[400:], y[400:])
+    b = synthetic_utility(s, s_y, x[:400], y[:400], x[400:][perm], y[400:][perm])
+    assert a == b
