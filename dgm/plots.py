@@ -268,3 +268,19 @@ def run_figures(run_dir: Path, model: Any, data: Any, n: int = 2000) -> list[Pat
         with torch.no_grad():
             out += vae_figures(model, data, figs)
     return [p for p in out if p is not None]
+
+
+def tradeoff(points: list[tuple[str, float, float]], xlabel: str, ylabel: str, path: Path) -> Path:
+    """Scatter of (name, cost, quality) points, each labelled with its name (e.g. energy distance
+    against training time, one point per model)."""
+    plt = _plt()
+    fig, ax = plt.subplots(figsize=(6, 4.2))
+    for name, x, y in points:
+        ax.scatter([x], [y], s=18)
+        ax.annotate(name, (x, y), fontsize=8, xytext=(3, 3), textcoords="offset points")
+    if all(x > 0 for _, x, _ in points):
+        ax.set_xscale("log")
+    ax.set_xlabel(xlabel)
+    ax.set_ylabel(ylabel)
+    ax.grid(alpha=0.3)
+    return _save(fig, path)

@@ -61,6 +61,11 @@ class Registry(Generic[T]):
     def names(self) -> list[str]:
         return sorted(self._entries)
 
+    def summary(self, name: str) -> str:
+        """The one-line summary `name` was registered with."""
+        self.get(name)  # the error with the known names on a typo
+        return self._entries[name].summary
+
 
 MODELS: Registry[Any] = Registry("model")
 DATASETS: Registry[Any] = Registry("dataset")

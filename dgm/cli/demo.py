@@ -1,26 +1,36 @@
-"""`dgm demo [--out DIR]`: fit every family to moons, evaluate, write figures and a report."""
+"""`dgm demo [--out DIR] [--max-time 5s]`: `dgm compare` of every model of points on moons."""
 
 from __future__ import annotations
 
 import argparse
 from pathlib import Path
 
+DATA = "moons"
+
 
 def add_parser(sub: argparse._SubParsersAction) -> None:
-    p = sub.add_parser("demo", help="fit every model to moons and write a comparison report")
+    from dgm.cli.common import add_device, add_seed
+    from dgm.cli.compare import add_evaluation
+
+    p = sub.add_parser("demo", help=f"compare every model of points on {DATA} under a short budget")
     p.add_argument("--out", type=Path, default=Path("demo"), help="output folder (default ./demo)")
-    p.add_argument("--steps", type=int, default=1000, help="training steps per model (default 1000)")
+    p.add_argument("--max-time", default="5s", help="training time per model (default 5s)")
+    p.add_argument("--max-steps", type=int, help="training steps per model instead of a time")
+    add_evaluation(p, n_test=2000, n_samples=1000)
+    add_seed(p)
+    add_device(p)
     p.set_defaults(handler=run)
 
 
 def run(args: argparse.Namespace) -> int:
     import shutil
 
-    from dgm.demo import run_demo
+    import dgm.catalog  # noqa: F401  (registers every component)
+    from dgm.cli.compare import run_comparison
+    from dgm.compare import models_for
+    from dgm.data import load_data
     from dgm.errors import DgmError
 
-    if args.steps < 1:
-        raise DgmError(f"--steps must be a positive integer, got {args.steps}")
     marker = args.out / ".dgm-demo"
     if args.out.exists() and any(args.out.iterdir()) and not marker.exists():
         raise DgmError(f"{args.out} exists and is not a dgm demo folder; choose another --out")
@@ -28,7 +38,8 @@ def run(args: argparse.Namespace) -> int:
         shutil.rmtree(args.out)
     args.out.mkdir(parents=True)
     marker.touch()
-    report = run_demo(args.out, steps=args.steps)
+    if args.max_steps is not None:
+        args.max_time = None
+    report = run_comparison(args, DATA, models_for(load_data(DATA)), args.out)
     print(f"report: {report}")
-    print(f"figures: {args.out}/*/figures/")
     return 0

@@ -27,13 +27,13 @@ class Parser(argparse.ArgumentParser):
 
 
 def build_parser() -> Parser:
-    from dgm.cli import classify, demo, evaluate, list_, sample, train
+    from dgm.cli import classify, compare, demo, evaluate, list_, reproduce, sample, train
 
     parser = Parser(prog="dgm", description="Deep generative modeling: fit, sample, evaluate.")
     parser.add_argument("--version", action="version", version=f"dgm {__version__}")
     parser.add_argument("--debug", action="store_true", help="show full tracebacks on errors")
     sub = parser.add_subparsers(dest="command", metavar="COMMAND", parser_class=Parser)
-    for module in (train, sample, evaluate, classify, list_, demo):
+    for module in (train, sample, evaluate, classify, compare, reproduce, list_, demo):
         module.add_parser(sub)
     return parser
 

@@ -1,0 +1,28 @@
+"""`dgm reproduce seed-paper [--quick] [--out DIR]`: the seed paper's experiments beside its logs."""
+
+from __future__ import annotations
+
+import argparse
+from pathlib import Path
+
+
+def add_parser(sub: argparse._SubParsersAction) -> None:
+    from dgm.cli.common import add_device, add_seed
+
+    p = sub.add_parser("reproduce", help="rerun a paper's experiments and set dgm's figures beside its own")
+    p.add_argument("paper", choices=["seed-paper"], help="seed-paper: Ruthotto & Haber (2021)")
+    p.add_argument("--quick", action="store_true", help="shortened runs: minutes, to check the pipeline")
+    p.add_argument("--out", type=Path, help="output folder (default ./seed-paper, or ./seed-paper-quick)")
+    add_seed(p)
+    add_device(p)
+    p.set_defaults(handler=run)
+
+
+def run(args: argparse.Namespace) -> int:
+    from dgm.compare.seed_paper import reproduce
+
+    out = args.out or Path("seed-paper-quick" if args.quick else "seed-paper")
+    table = reproduce(out, quick=args.quick, seed=args.seed, device=args.device)
+    print(table.read_text(), end="")
+    print(f"table: {table}")
+    return 0

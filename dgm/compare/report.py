@@ -1,0 +1,72 @@
+"""Write a comparison's report.json and report.html, with its trade-off figures."""
+
+from __future__ import annotations
+
+import math
+import platform
+from datetime import datetime, timezone
+from pathlib import Path
+from typing import Any
+
+import torch
+
+from dgm import __version__
+from dgm.compare.html import metric_columns, write_html
+from dgm.compare.runner import Row, write_json_report
+from dgm.registry import METRICS
+
+#: Quality measures plotted against training time (each where two models or more report it).
+TRADEOFFS = (
+    ("energy_distance", "energy distance (test)"),
+    ("fid", "FID (dgm features)"),
+    ("nll", "NLL (nats)"),
+)
+
+
+def write_report(rows: list[Row], out: Path, settings: dict[str, Any]) -> tuple[Path, Path]:
+    """report.json and report.html in `out`; `settings` describes the comparison (data, budget, …)."""
+    meta = {
+        **settings,
+        "dgm_version": __version__,
+        "torch": torch.__version__,
+        "threads": torch.get_num_threads(),
+        "machine": platform.machine(),
+        "date": datetime.now(timezone.utc).isoformat(timespec="seconds"),
+    }
+    meta["summary"] = _summary(rows, meta)
+    extra = []
+    for key, label in TRADEOFFS:
+        points = [(r.name, r.train_seconds, r.metrics[key]) for r in rows if _finite(r.metrics.get(key))]
+        if len(points) >= 2:
+            from dgm.plots import tradeoff
+
+            extra.append(tradeoff(points, "training time (s)", label, out / "figures" / f"{key}_vs_time.png"))
+    notes = {name: METRICS.summary(name) for name in METRICS.names()}
+    shown = set(metric_columns(rows))
+    notes = {k: v for k, v in notes.items() if any(c == k or c.startswith(k) for c in shown) or k in shown}
+    json_path = write_json_report(rows, out / "report.json", meta)
+    html_path = write_html(rows, out / "report.html", meta, notes, extra)
+    return html_path, json_path
+
+
+def _finite(v: Any) -> bool:
+    return isinstance(v, int | float) and math.isfinite(v)
+
+
+def _summary(rows: list[Row], meta: dict[str, Any]) -> str:
+    budget = (
+        f"{meta['max_steps']} steps"
+        if meta.get("max_steps")
+        else f"{meta['max_time']}"
+        if meta.get("max_time")
+        else "each model's default length"
+    )
+    n_test = next((r.metrics.get("n_test") for r in rows), "?")
+    k = meta.get("importance_samples", 0)
+    return (
+        f"{len(rows)} models on {meta['data']} (test split, n = {n_test}), trained for {budget} each "
+        f"(capped at a model's default length; closed-form fits take none), seed {meta['seed']}. "
+        f"Sample metrics use {meta['n_samples']} model samples; "
+        + (f"bounded densities report an NLL importance-sampled with K = {k}. " if k else "")
+        + f"dgm {meta['dgm_version']}, torch {meta['torch']}, threads: {meta['threads']}, {meta['date']}."
+    )

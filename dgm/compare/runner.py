@@ -1,0 +1,239 @@
+"""Train (or take) several models on one dataset under one budget, and evaluate them all alike.
+
+Every model sees the same data, the same seed, the same training budget (steps or seconds) and
+the same evaluation (`dgm.metrics.evaluate` on the test split, every metric that applies), so
+that the families compare honestly. Each model's row is written to its run folder as
+`evaluation.json` once it is done: a killed comparison resumes at the first model without one
+(an unfinished run resumes from its checkpoint).
+"""
+
+from __future__ import annotations
+
+import csv
+import json
+import time
+from dataclasses import asdict, dataclass, field
+from pathlib import Path
+from typing import Any
+
+import torch
+
+from dgm.config import RunConfig
+from dgm.data.base import DataSource
+from dgm.errors import DgmError
+from dgm.registry import MODELS
+from dgm.utils import atomic_path, seeded, valid_json, write_json
+
+#: The family of a model, by the package that defines it.
+FAMILIES = {
+    "dgm.models": "baseline",
+    "dgm.flows": "finite flow",
+    "dgm.cnf": "continuous flow",
+    "dgm.vae": "VAE",
+    "dgm.gan": "GAN",
+}
+ROW = "evaluation.json"
+
+
+@dataclass
+class Row:
+    """One compared model: where it came from, its cost and its metrics."""
+
+    name: str  # the model's name in the report (the registered name, or the run folder's)
+    model: str  # registered model name
+    family: str
+    density: str  # exact | bound | none
+    run: str  # run folder
+    steps: int
+    train_seconds: float  # training time, validation excluded (the run's own clock)
+    sample_seconds_per_10k: float
+    parameters: int
+    metrics: dict[str, float]
+    figures: list[str] = field(default_factory=list)
+
+
+def family(model_name: str) -> str:
+    """The family of a registered model: finite flow, continuous flow, VAE, GAN or baseline."""
+    module = MODELS.get(model_name).__module__
+    return next((f for prefix, f in FAMILIES.items() if module.startswith(prefix)), "other")
+
+
+def models_for(data: DataSource) -> list[str]:
+    """Every registered model that can learn from `data`: of its kind, and labelled if it needs labels."""
+    return [
+        e.name for e in MODELS if data.kind in e.obj.data_kinds and (data.labels or not e.obj.semi_supervised)
+    ]
+
+
+def compare(
+    data_name: str,
+    models: list[str],
+    out: Path,
+    *,
+    max_steps: int | None = None,
+    max_time: str | None = None,
+    seed: int = 0,
+    device: str = "auto",
+    n_samples: int = 2000,
+    importance_samples: int = 100,
+    max_points: int | None = None,
+    figures: bool = True,
+    progress: bool = True,
+) -> list[Row]:
+    """Train each entry of `models` on `data_name` into out/NAME (an existing run folder is taken
+    as it is), evaluate every one on the test split, and return their rows in the given order.
+
+    An entry is a registered model name, trained for `max_steps` steps or `max_time` (each capped
+    by the model's own default length), or the path of a finished run folder. A bounded density
+    (VAE) also reports an NLL importance-sampled with K = `importance_samples` draws (0: the bound alone).
+    `max_points` judges every model on the same first points of the test split (default: all).
+    """
+    import dgm.catalog  # noqa: F401  (registers every component)
+    from dgm.data import load_data
+
+    data = load_data(data_name)
+    out.mkdir(parents=True, exist_ok=True)
+    names = [Path(m).name if _is_run(m) else m for m in models]
+    if len(set(names)) != len(names):
+        raise DgmError(f"--models names a model twice: {', '.join(models)}")
+    rows = []
+    for entry, name in zip(models, names, strict=True):
+        run = Path(entry) if _is_run(entry) else out / name
+        if not _is_run(entry):
+            if entry not in MODELS:
+                raise DgmError(f"unknown model {entry!r} (a registered model name or a run folder)")
+            if data.kind not in MODELS.get(entry).data_kinds:
+                raise DgmError(f"model {entry!r} does not fit {data.kind} data like {data.name!r}")
+        cached = out / name / ROW
+        if cached.exists():  # done in an earlier, interrupted comparison
+            rows.append(Row(**json.loads(cached.read_text())))
+            continue
+        if not _is_run(entry):
+            _train(entry, data_name, run, max_steps, max_time, seed, device, progress)
+        row = _evaluate(name, run, data, seed, device, n_samples, importance_samples, max_points, figures)
+        (out / name).mkdir(parents=True, exist_ok=True)
+        write_json(cached, {**asdict(row), "metrics": valid_json(row.metrics)})
+        rows.append(row)
+        if progress:
+            print(f"{name}: {_headline(row.metrics)}, {row.train_seconds:.1f} s training", flush=True)
+    return rows
+
+
+def _is_run(entry: str) -> bool:
+    return (Path(entry) / "config.json").is_file()
+
+
+def _train(
+    model: str,
+    data_name: str,
+    run: Path,
+    max_steps: int | None,
+    max_time: str | None,
+    seed: int,
+    device: str,
+    progress: bool,
+) -> None:
+    """Train one model for the budget, or finish an interrupted run from its checkpoint."""
+    from dgm.train import train
+    from dgm.train.fit import CHECKPOINT
+
+    default = MODELS.get(model).default_steps
+    steps = default if max_steps is None else min(max_steps, default)
+    if max_time is not None and max_steps is None:
+        steps = None  # a time budget alone: the model trains until the clock says stop
+    if default == 0:  # a closed-form fit (the Gaussians): no steps to take
+        steps, max_time = 0, None
+    config = RunConfig(
+        model=model,
+        data=data_name,
+        max_steps=steps,
+        max_time=max_time,
+        seed=seed,
+        device=device,
+        val_every=max(1, (steps or 1000) // 5),
+    )
+    train(config, run, resume=(run / CHECKPOINT).exists(), progress=progress)
+
+
+def _evaluate(
+    name: str,
+    run: Path,
+    data: Any,
+    seed: int,
+    device: str,
+    n_samples: int,
+    importance_samples: int,
+    max_points: int | None,
+    figures: bool,
+) -> Row:
+    from dgm import plots
+    from dgm.io import label_values, load, read_config
+    from dgm.metrics import evaluate
+    from dgm.models.base import sample_labelled
+    from dgm.utils import resolve_device
+
+    config = read_config(run)
+    model = load(run, device=resolve_device(device))
+    classes = model.context_features
+    metrics = evaluate(
+        model,
+        data,
+        "test",
+        n_samples=n_samples,
+        seed=seed,
+        importance_samples=importance_samples if model.core.importance_sampled else 0,
+        label_values=label_values(config, classes) if classes else None,
+        max_points=max_points,
+    )
+    p = next(model.parameters())
+    n = 10_000 if data.kind == "points" else 1000
+    with torch.no_grad(), seeded(seed, p.device):
+        t0 = time.perf_counter()
+        sample_labelled(model, n)
+        if p.device.type == "cuda":
+            torch.cuda.synchronize()
+        per_10k = (time.perf_counter() - t0) * 10_000 / n
+    figs = plots.run_figures(run, model, data) if figures else []
+    steps, seconds = _training_clock(run / "metrics.csv")
+    return Row(
+        name=name,
+        model=config["model"],
+        family=family(config["model"]),
+        density=model.density,
+        run=str(run),
+        steps=steps,
+        train_seconds=seconds,
+        sample_seconds_per_10k=per_10k,
+        parameters=sum(t.numel() for t in model.parameters()),
+        metrics=metrics,
+        figures=[str(f) for f in figs],
+    )
+
+
+def _training_clock(metrics_csv: Path) -> tuple[int, float]:
+    """The run's last logged step and its training clock then, in seconds (0, 0: a closed-form fit)."""
+    if not metrics_csv.exists():
+        return 0, 0.0
+    with metrics_csv.open() as f:
+        rows = [r for r in csv.DictReader(f) if r.get("wall_time")]
+    last = max(rows, key=lambda r: int(r["step"]), default=None)
+    return (0, 0.0) if last is None else (int(last["step"]), float(last["wall_time"]))
+
+
+def _headline(m: dict[str, float]) -> str:
+    """The row's key figures for a progress line."""
+    parts = [f"{k} {m[k]:.4g}" for k in ("nll", "nll_bound", "kl", "energy_distance", "fid") if k in m]
+    return ", ".join(parts)
+
+
+def write_json_report(rows: list[Row], path: Path, meta: dict[str, Any]) -> Path:
+    """report.json: the meta data of the comparison and every row, written atomically."""
+    with atomic_path(path) as tmp:
+        tmp.write_text(
+            json.dumps(
+                {**meta, "rows": [{**asdict(r), "metrics": valid_json(r.metrics)} for r in rows]},
+                indent=1,
+                allow_nan=False,
+            )
+        )
+    return path

@@ -1,0 +1,62 @@
+"""`dgm compare`: the same budget and evaluation for every model, resumable, errors in one line."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import pytest
+
+import dgm.catalog  # noqa: F401  (registers every component)
+from dgm.cli.main import main
+from dgm.compare import compare, family, models_for
+from dgm.data import load_data
+from dgm.registry import MODELS
+
+
+def test_every_model_has_a_family() -> None:
+    families = {name: family(name) for name in MODELS.names()}
+    assert "other" not in families.values()
+    assert (families["realnvp"], families["otflow"], families["vae"], families["wgan"]) == (
+        "finite flow", "continuous flow", "VAE", "GAN")  # fmt: skip
+    moons, digits = load_data("moons"), load_data("digits")
+    assert "dcgan" not in models_for(moons) and "dcgan" in models_for(digits)
+    assert "vae-m2" not in models_for(moons) and "vae-m2" in models_for(digits)  # it needs labels
+
+
+@pytest.mark.parametrize(
+    ("argv", "message"),
+    [
+        (["--models", "nosuch"], "unknown model 'nosuch'"),
+        (["--models", "dcgan"], "does not fit points data"),
+        (["--models", "gan", "--max-time", "soon"], "soon"),
+        (["--models", "gan", "--max-steps", "0"], "--max-steps must be a positive integer"),
+        (["--models", "gan,gan"], "names a model twice"),
+    ],
+)
+def test_bad_input_is_one_line(
+    argv: list[str], message: str, tmp_path: Path, capsys: pytest.CaptureFixture
+) -> None:
+    assert main(["compare", "--data", "moons", "--out", str(tmp_path / "c"), *argv]) == 2
+    err = capsys.readouterr().err
+    assert message in err and err.count("\n") == 1
+
+
+@pytest.mark.slow
+def test_compare_trains_evaluates_and_resumes(tmp_path: Path, capsys: pytest.CaptureFixture) -> None:
+    out = tmp_path / "c"
+    argv = ["compare", "--data", "moons", "--models", "gaussian,vae,gan", "--max-steps", "20",
+            "--n-samples", "200", "--importance-samples", "10", "--out", str(out)]  # fmt: skip
+    assert main(argv) == 0
+    report = json.loads((out / "report.json").read_text())
+    rows = {r["name"]: r for r in report["rows"]}
+    assert list(rows) == ["gaussian", "vae", "gan"]
+    assert rows["vae"]["steps"] == 20 and rows["gaussian"]["steps"] == 0
+    assert rows["vae"]["metrics"]["nll_k"] == 10 and "nll" not in rows["gan"]["metrics"]
+    assert all(r["metrics"]["n_test"] == rows["gan"]["metrics"]["n_test"] for r in rows.values())
+    # A finished run folder is taken as it is, and a second comparison reuses each finished row.
+    stamp = (out / "vae" / "evaluation.json").stat().st_mtime_ns
+    again = compare("moons", [str(out / "vae"), "gaussian"], out, max_steps=20, n_samples=200, progress=False)
+    assert [r.name for r in again] == ["vae", "gaussian"]
+    assert (out / "vae" / "evaluation.json").stat().st_mtime_ns == stamp
+    assert again[0].metrics == pytest.approx(rows["vae"]["metrics"], nan_ok=True)

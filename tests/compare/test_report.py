@@ -1,0 +1,93 @@
+"""The comparison report: its table from rows, and the page as a real browser shows it."""
+
+from __future__ import annotations
+
+import json
+import re
+import shutil
+import subprocess
+from pathlib import Path
+
+import pytest
+
+from dgm.compare import Row, write_report
+from dgm.compare.html import metric_columns
+from dgm.plots import tradeoff
+
+CHROMIUM = shutil.which("chromium") or shutil.which("chromium-browser")
+INSTALL = "apt-get update && apt-get install -y chromium"
+
+
+def _rows(tmp_path: Path) -> list[Row]:
+    """Three made-up rows with a figure each: a density, a bound with its estimate, and a GAN."""
+    fig = tradeoff([("a", 1.0, 2.0), ("b", 2.0, 1.0)], "x", "y", tmp_path / "fig.png")
+    base = {"run": str(tmp_path), "steps": 10, "sample_seconds_per_10k": 0.5, "figures": [str(fig)]}
+    return [
+        Row("flow", "realnvp", "finite flow", "exact", train_seconds=3.0, parameters=100, **base,
+            metrics={"nll": 1.2, "nll_se": 0.01, "energy_distance": 0.02, "n_test": 100}),
+        Row("vae", "vae", "VAE", "bound", train_seconds=2.0, parameters=50, **base,
+            metrics={"nll": 1.5, "nll_se": 0.02, "nll_bound": 1.6, "energy_distance": 0.01, "nll_k": 100}),
+        Row("gan", "gan", "GAN", "none", train_seconds=1.0, parameters=70, **base,
+            metrics={"energy_distance": float("nan"), "seed_energy_x1000": 5.0}),
+    ]  # fmt: skip
+
+
+def _settings() -> dict:
+    return {"data": "moons", "models": ["flow", "vae", "gan"], "max_steps": 10, "max_time": None,
+            "seed": 0, "n_samples": 100, "importance_samples": 100, "device": "cpu"}  # fmt: skip
+
+
+def test_columns_merge_standard_errors_and_leave_out_sizes(tmp_path: Path) -> None:
+    assert metric_columns(_rows(tmp_path)) == ["nll", "nll_bound", "energy_distance"]
+
+
+def test_report_files(tmp_path: Path) -> None:
+    page, data = write_report(_rows(tmp_path), tmp_path, _settings())
+    report = json.loads(data.read_text())
+    assert [r["name"] for r in report["rows"]] == ["flow", "vae", "gan"]
+    assert report["rows"][2]["metrics"]["energy_distance"] is None  # NaN is not JSON
+    text = page.read_text()
+    assert text.count("<tr id=") == 3 and "1.2 ± 0.01" in text
+    # The best value of a column is marked: the lowest NLL (flow), the lowest energy (vae), and
+    # a column with no number (the GAN's NaN) shows a dash.
+    assert re.search(r'class="num best">1.2 ±', text) and re.search(r'class="num best">0.01<', text)
+    assert 'src="http' not in text and "<script src" not in text  # self-contained
+    assert (tmp_path / "figures" / "nll_vs_time.png").exists()
+
+
+def chromium_check(page: Path) -> tuple[dict[str, str], list[str]]:
+    """Load the page in headless Chromium: the <body> attributes after load, and console lines."""
+    if CHROMIUM is None:
+        pytest.skip(f"Chromium is not installed (install it with: {INSTALL})")
+    profile = page.parent / "chromium-profile"
+    flags = ["--headless", "--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run",
+             "--disable-background-networking", "--disable-component-update", "--disable-sync",
+             f"--user-data-dir={profile}", "--enable-logging=stderr", "--v=0",
+             "--virtual-time-budget=5000", "--dump-dom"]  # fmt: skip
+    r = subprocess.run(
+        [CHROMIUM, *flags, page.resolve().as_uri()], capture_output=True, text=True, timeout=120
+    )
+    assert r.returncode == 0, r.stderr[-2000:]
+    body = re.search(r"<body([^>]*)>", r.stdout)
+    assert body, r.stdout[:500]
+    attrs = dict(re.findall(r'data-([a-z-]+)="([^"]*)"', body.group(1)))
+    return attrs, [line for line in r.stderr.splitlines() if ":CONSOLE" in line]
+
+
+def test_report_renders_in_a_browser(tmp_path: Path) -> None:
+    page, _ = write_report(_rows(tmp_path), tmp_path, _settings())
+    attrs, console = chromium_check(page)
+    assert console == []
+    assert attrs["rows"] == "3" and attrs["broken-images"] == "0" and int(attrs["images"]) >= 4
+
+
+def test_browser_check_catches_a_broken_page(tmp_path: Path) -> None:
+    """The check can fail: a figure that does not decode and a script error are both seen."""
+    rows = _rows(tmp_path)
+    (tmp_path / "corrupt.png").write_bytes(b"not a png")
+    rows[0].figures = [*rows[0].figures, str(tmp_path / "corrupt.png")]
+    page, _ = write_report(rows, tmp_path, _settings())
+    page.write_text(page.read_text().replace("</body>", "<script>nothing();</script></body>"))
+    attrs, console = chromium_check(page)
+    assert attrs["broken-images"] == "1"
+    assert any("nothing is not defined" in line for line in console)
