@@ -235,8 +235,8 @@ def reproduce(
 def markdown(rows: list[dict[str, Any]], quick: bool) -> str:
     """The table: each experiment, the seed's logged figure, dgm's, and why they differ."""
     lines = [
-        "| experiment | paper | seed's log | dgm | dgm also | steps | time (s) |",
-        "|---|---|---|---|---|---|---|",
+        "| experiment | paper | what the seed logged | seed | dgm | dgm also | steps | time (s) |",
+        "|---|---|---|---|---|---|---|---|",
     ]
     for r in rows:
         m = r["metrics"]
@@ -250,7 +250,7 @@ def markdown(rows: list[dict[str, Any]], quick: bool) -> str:
         scale = 1000 if r["metric"].endswith("_x1000") else 1
         dgm_text = f"{dgm:.4g}" + (f" ± {scale * se:.2g}" if isinstance(se, float) else "")
         lines.append(
-            f"| {r['experiment']} | {r['section']} | {r['seed']:g} ({r['seed_label']}) | "
+            f"| {r['experiment']} | {r['section']} | {r['seed_label']} | {r['seed']:g} | "
             f"{r['metric']} {dgm_text} | {also} | {r['steps']:,} | {r['seconds']:.0f} |"
         )
     lines += ["", *(f"- **{r['experiment']}**: {r['note']}" for r in rows)]

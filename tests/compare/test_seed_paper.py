@@ -36,17 +36,23 @@ def test_experiments_are_valid_runs() -> None:
 
 @pytest.mark.slow
 def test_reproduce_writes_the_table_and_resumes(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    # A flow on moons, the VAE and a GAN started from it: each kind of experiment, 3 steps each.
+    chosen = ("realnvp-moons", "vae-q2-mnist", "dcgan-vae-init")
     tiny = tuple(dataclasses.replace(ex, quick_steps=3, extra={"importance_samples": 5})
-                 for ex in seed_paper.EXPERIMENTS)  # fmt: skip
+                 for ex in seed_paper.EXPERIMENTS if ex.name in chosen)  # fmt: skip
     monkeypatch.setattr(seed_paper, "EXPERIMENTS", tiny)
     table = seed_paper.reproduce(tmp_path, quick=True, progress=False)
     rows = json.loads((tmp_path / "seed-paper.json").read_text())["rows"]
     assert [r["experiment"] for r in rows] == [ex.name for ex in tiny]
     assert all(r["steps"] == 3 and isinstance(r["dgm"], float) for r in rows)
-    assert rows[2]["metrics"]["nll_k"] == 5 and rows[2]["metrics"]["n_test"] == 1000
+    assert rows[1]["metrics"]["nll_k"] == 5 and rows[1]["metrics"]["n_test"] == 1000
     text = table.read_text()
-    assert "| realnvp-moons | 3.1, Fig. 5 | -5.654" in text and "below the data's entropy" in text
+    assert (
+        "| realnvp-moons | 3.1, Fig. 5 | mean NLL" in text
+        and "| -5.654 | nll " in text
+        and "below the data's entropy" in text
+    )
     assert text.count("\n| ") == len(tiny) and "Quick mode" in text
-    stamp = (tmp_path / "wgan-vae-init" / "evaluation.json").stat().st_mtime_ns
+    stamp = (tmp_path / "dcgan-vae-init" / "evaluation.json").stat().st_mtime_ns
     seed_paper.reproduce(tmp_path, quick=True, progress=False)  # every experiment done: nothing reruns
-    assert (tmp_path / "wgan-vae-init" / "evaluation.json").stat().st_mtime_ns == stamp
+    assert (tmp_path / "dcgan-vae-init" / "evaluation.json").stat().st_mtime_ns == stamp
