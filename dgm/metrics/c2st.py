@@ -24,11 +24,9 @@ from typing import Literal, NamedTuple
 
 import numpy as np
 import torch
-from sklearn.ensemble import ExtraTreesClassifier
-from sklearn.neighbors import KNeighborsClassifier
 from torch import Tensor
 
-from dgm.metrics.uncertainty import seeded_order
+from dgm.metrics.uncertainty import two_sample_orders
 
 
 class C2ST(NamedTuple):
@@ -67,12 +65,7 @@ def c2st(
         paired: fake_i belongs with real_i (N = M).
     """
     x, y = real.reshape(real.shape[0], -1).double(), fake.reshape(fake.shape[0], -1).double()
-    if paired:
-        if x.shape[0] != y.shape[0]:
-            raise ValueError(f"paired samples need as many real as fake, got {x.shape[0]} and {y.shape[0]}")
-        ox = oy = seeded_order(x, y, seed=seed)
-    else:
-        ox, oy = seeded_order(x, seed=seed), seeded_order(y, seed=seed + 1)
+    ox, oy = two_sample_orders(x, y, seed=seed, paired=paired)
     n = min(x.shape[0], y.shape[0])
     half = n // 2
     if half < 1:
@@ -83,9 +76,13 @@ def c2st(
     labels_test = np.repeat([0, 1], n - half)
     if classifier == "knn":
         k = min(k if k is not None else math.isqrt(2 * half) | 1, 2 * half)
+        from sklearn.neighbors import KNeighborsClassifier  # scikit-learn: only when the test runs
+
         clf = KNeighborsClassifier(n_neighbors=k, algorithm="brute")
     elif classifier == "trees":
         k = 0
+        from sklearn.ensemble import ExtraTreesClassifier
+
         clf = ExtraTreesClassifier(n_estimators=100, random_state=seed)
     else:
         raise ValueError(f"unknown classifier {classifier!r} (trees or knn)")

@@ -7,6 +7,7 @@ from collections.abc import Sequence
 import torch
 from torch import Tensor
 
+from dgm.metrics.samples import two_samples
 from dgm.metrics.uncertainty import seeded_order
 
 #: multiples of the median distance used as bandwidths by default
@@ -38,12 +39,8 @@ def mmd2(
             (i, i), as `energy_distance` does, and stays unbiased.
         block: rows per block.
     """
-    x, y = x.reshape(x.shape[0], -1).double(), y.reshape(y.shape[0], -1).double()
+    x, y = two_samples(x, y, paired, "mmd2")
     n, m = x.shape[0], y.shape[0]
-    if n < 2 or m < 2:
-        raise ValueError("mmd2 needs at least two samples on each side")
-    if paired and n != m:
-        raise ValueError(f"paired samples need as many x as y, got {n} and {m}")
     h = median_bandwidths(x, y) if bandwidths is None else torch.as_tensor(bandwidths, dtype=torch.float64)
     gamma = 1 / (2 * h.reshape(-1) ** 2)
     xx = _kernel_sum(x, x, gamma, block) / (n * (n - 1))

@@ -23,12 +23,8 @@ def energy_distance(x: Tensor, y: Tensor, *, paired: bool = False, block: int = 
             pairs in, a perfect conditional model scores below 0).
         block: rows of x or y per block.
     """
-    x, y = x.reshape(x.shape[0], -1).double(), y.reshape(y.shape[0], -1).double()
+    x, y = two_samples(x, y, paired, "energy_distance")
     n, m = x.shape[0], y.shape[0]
-    if n < 2 or m < 2:
-        raise ValueError("energy_distance needs at least two samples on each side")
-    if paired and n != m:
-        raise ValueError(f"paired samples need as many x as y, got {n} and {m}")
     if paired:
         xy = (_distance_sum(x, y, block) - (x - y).norm(dim=1).sum()) / (n * (m - 1))
     else:
@@ -36,6 +32,17 @@ def energy_distance(x: Tensor, y: Tensor, *, paired: bool = False, block: int = 
     xx = _distance_sum(x, x, block) / (n * (n - 1))
     yy = _distance_sum(y, y, block) / (m * (m - 1))
     return 2 * xy - xx - yy
+
+
+def two_samples(x: Tensor, y: Tensor, paired: bool, what: str) -> tuple[Tensor, Tensor]:
+    """x (N, ...) and y (M, ...) flattened per sample, in float64, for a U-statistic `what`: at
+    least two samples on each side, and N = M when they are paired."""
+    x, y = x.reshape(x.shape[0], -1).double(), y.reshape(y.shape[0], -1).double()
+    if x.shape[0] < 2 or y.shape[0] < 2:
+        raise ValueError(f"{what} needs at least two samples on each side")
+    if paired and x.shape[0] != y.shape[0]:
+        raise ValueError(f"paired samples need as many x as y, got {x.shape[0]} and {y.shape[0]}")
+    return x, y
 
 
 def _distance_sum(a: Tensor, b: Tensor, block: int = 2048) -> Tensor:

@@ -47,6 +47,17 @@ def seeded_order(*xs: Tensor, seed: int) -> Tensor:
     return order[torch.randperm(len(order), generator=torch.Generator().manual_seed(seed))]
 
 
+def two_sample_orders(x: Tensor, y: Tensor, *, seed: int, paired: bool = False) -> tuple[Tensor, Tensor]:
+    """`seeded_order`s of x's rows and of y's (seed + 1); `paired` rows (x_i drawn given something of
+    y_i, as many of each) share one order, so that each pair stays together."""
+    if not paired:
+        return seeded_order(x, seed=seed), seeded_order(y, seed=seed + 1)
+    if x.shape[0] != y.shape[0]:
+        raise ValueError(f"paired samples need as many x as y, got {x.shape[0]} and {y.shape[0]}")
+    order = seeded_order(x, y, seed=seed)
+    return order, order
+
+
 def subset_values(
     statistic: Callable[[Tensor, Tensor], float | Sequence[float] | Tensor],
     x: Tensor,
@@ -62,12 +73,7 @@ def subset_values(
     out), y's likewise with its own order (seed + 1); `paired` rows (x_i drawn given something of y_i)
     share one order, so every pair stays in one subset.
     """
-    if paired:
-        if x.shape[0] != y.shape[0]:
-            raise ValueError(f"paired samples need as many x as y, got {x.shape[0]} and {y.shape[0]}")
-        ox = oy = seeded_order(x, y, seed=seed)
-    else:
-        ox, oy = seeded_order(x, seed=seed), seeded_order(y, seed=seed + 1)
+    ox, oy = two_sample_orders(x, y, seed=seed, paired=paired)
     nx, ny = x.shape[0] // subsets, y.shape[0] // subsets
     if nx < 1 or ny < 1:
         raise ValueError(f"{subsets} subsets need at least {subsets} rows on each side")

@@ -14,6 +14,9 @@ from dgm.registry import MODELS
 from dgm.testing import example_batch
 
 DENSITY_MODELS = [e.name for e in MODELS if e.obj.density == "exact" and "points" in e.obj.data_kinds]
+# Continuous flows integrate to one in tests/cnf (with random rather than initial weights, so the
+# density is not the latent Gaussian moved by a near-identity map): the grid costs 12 s each.
+GRID_MODELS = [name for name in DENSITY_MODELS if not MODELS.get(name).__module__.startswith("dgm.cnf")]
 
 
 def _data(n: int) -> torch.Tensor:
@@ -21,7 +24,7 @@ def _data(n: int) -> torch.Tensor:
     return torch.randn(n, 2, dtype=torch.float64) @ a.T + torch.tensor([1.0, -2.0], dtype=torch.float64)
 
 
-@pytest.mark.parametrize("name", DENSITY_MODELS)  # in 2-D: the models of points
+@pytest.mark.parametrize("name", GRID_MODELS)  # in 2-D: the models of points
 def test_density_integrates_to_one_on_a_grid(name: str) -> None:
     model = build_model(name, (2,), "standardize").double()
     x = _data(500)
