@@ -161,6 +161,15 @@ def image_grid(images: Tensor, path: Path, nrow: int = 8) -> Path:
     return _save(fig, path)
 
 
+def nearest_training_images(samples: Tensor, train: Tensor, path: Path) -> Path:
+    """Model samples (top row) above their nearest training images in Euclidean distance (bottom
+    row): a sample that equals its neighbour is a copy (see the memorisation metric)."""
+    from dgm.metrics.memorisation import nearest_neighbours
+
+    _, index = nearest_neighbours(samples, train)
+    return image_grid(torch.cat([samples, train[index].to(samples)]).float(), path, nrow=len(samples))
+
+
 def training_curves(metrics_csv: Path, path: Path) -> Path | None:
     """Plot every train/ and val/ column of metrics.csv against the step."""
     if not metrics_csv.exists():
@@ -264,6 +273,7 @@ def run_figures(run_dir: Path, model: Any, data: Any, n: int = 2000) -> list[Pat
             out.append(velocity_2d(model, data.split("test")[:n].double(), figs / "velocity.png"))
     elif data.kind == "image":
         out.append(image_grid(samples.float(), figs / "samples.png"))
+        out.append(nearest_training_images(samples[:8], data.split("train"), figs / "nearest.png"))
     if hasattr(model.core, "encode"):
         with torch.no_grad():
             out += vae_figures(model, data, figs)

@@ -46,7 +46,16 @@ def _energy(ev: Evaluation) -> dict[str, float]:
     if x.shape[0] < 2 or samples.shape[0] < 2:
         return {}  # a U-statistic needs two points on each side
     # Sample i shares point i's label, so the two are dependent: pairs (i, i) leave the cross mean.
-    return {"energy_distance": energy_distance(samples, x, paired=ev.c is not None).item()}
+    paired = ev.c is not None
+    out = {"energy_distance": energy_distance(samples, x, paired=paired).item()}
+    if min(len(samples), len(x)) >= 2 * SUBSETS:
+
+        def energy(a: Tensor, b: Tensor) -> Tensor:
+            return energy_distance(a, b, paired=paired)
+
+        values = subset_values(energy, samples, x, subsets=SUBSETS, seed=ev.seed, paired=paired)
+        out["energy_distance_se"] = subset_se(values).item()
+    return out
 
 
 def _seed_energy(ev: Evaluation, batches: int = 50, size: int = 64) -> dict[str, float]:
