@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import sys
 
 
 def add_parser(sub: argparse._SubParsersAction) -> None:
@@ -60,6 +61,7 @@ def run(args: argparse.Namespace) -> int:
         seed=args.seed,
         importance_samples=args.importance_samples,
         label_values=label_values(config, model.context_features) if model.context_features else None,
+        progress=sys.stderr.isatty(),  # on a terminal only: logs and pipes stay one line per result
     )
     kept = config.get("kept", {})
     result = {

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import sys
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from itertools import repeat
@@ -35,6 +36,7 @@ class Evaluation:
     levels: int | None = None
     split: str = "test"  # the data split x was taken from
     label_values: Sequence[int] = ()  # a conditional model's class k is the label value label_values[k]
+    progress: bool = False  # report chunked per-point computations on stderr as they go
     _cache: dict[str, Tensor] = field(default_factory=dict)
 
     def _per_sample(
@@ -45,8 +47,14 @@ class Evaluation:
             p = next(self.model.parameters())
             cs = self.c.split(chunk) if self.c is not None else repeat(None)
             chunks = zip(self.x.split(chunk), cs, strict=False)  # repeat(None) is endless
+            n = -(-self.x.shape[0] // chunk)
+            values = []
             with seeded(self.seed, p.device), torch.no_grad():
-                values = [fn(x.to(p), None if c is None else c.to(p)) for x, c in chunks]
+                for i, (x, c) in enumerate(chunks, 1):
+                    values.append(fn(x.to(p), None if c is None else c.to(p)))
+                    if self.progress and n > 1:  # long ones: K = 5000 importance samples, say
+                        end = "\n" if i == n else ""
+                        print(f"\r{name}: {i}/{n} chunks of {chunk}", end=end, file=sys.stderr, flush=True)
             self._cache[name] = torch.cat(values).double().cpu()
         return self._cache[name]
 
@@ -190,6 +198,7 @@ def evaluate(
     label_values: Sequence[int] | None = None,
     max_points: int | None = None,
     extended: bool = True,
+    progress: bool = False,
 ) -> dict[str, float]:
     """Return {metric values..., "n_test": N, model diagnostics} for the model on one split.
 
@@ -199,7 +208,8 @@ def evaluate(
     estimate with K = `importance_samples` > 0 draws (reported as `nll_k`). A conditional model's
     class k is the label value `label_values[k]` (default: the data's own `label_values`).
     `max_points` judges on the split's first points only (the splits are drawn at random).
-    `extended=False` leaves out the costlier metrics of the extended suite unless named.
+    `extended=False` leaves out the costlier metrics of the extended suite unless named;
+    `progress` reports the chunks of per-point computations on stderr.
     """
     x = model_inputs(model, data, split, seed)
     if x.shape[0] < 1:
@@ -233,6 +243,7 @@ def evaluate(
         levels=levels,
         split=split,
         label_values=tuple(values) if c is not None else (),
+        progress=progress,
     )
     names = metrics if metrics is not None else METRICS.names()
     out: dict[str, float] = {}

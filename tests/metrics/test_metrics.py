@@ -192,3 +192,20 @@ def test_metrics_never_overwrite_each_others_keys(monkeypatch: pytest.MonkeyPatc
         monkeypatch.setattr(METRICS, "_entries", {**entries, "zz-bad": bad})
         with pytest.raises(RuntimeError, match=f"zz-bad.*{key}"):
             evaluate(model, data, "test", ["nll", "zz-bad"], n_samples=50)
+
+
+def test_progress_reports_each_chunk_of_a_long_computation(capsys: pytest.CaptureFixture) -> None:
+    """K importance samples per point shrink the chunks: a long estimate says how far it is."""
+    from dgm.metrics.evaluate import Evaluation
+
+    data = _gaussian_source()
+    model = build_model("gaussian", (2,), "standardize")
+    model.transform.fit(data.split("train"))
+    x = data.split("test")
+    ev = Evaluation(model, data, x, progress=True)
+    values = ev._per_sample("log_prob", model.log_prob, chunk=128)
+    err = capsys.readouterr().err
+    n = -(-len(x) // 128)
+    assert len(values) == len(x) and f"log_prob: {n}/{n} chunks of 128\n" in err and err.count("\r") == n
+    Evaluation(model, data, x)._per_sample("log_prob", model.log_prob, chunk=128)
+    assert capsys.readouterr().err == ""  # off by default (the report after training, pipes)
