@@ -12,7 +12,6 @@ import math
 import warnings
 
 import numpy as np
-import ot
 import torch
 from torch import Tensor
 
@@ -29,6 +28,8 @@ def wasserstein(x: Tensor, y: Tensor, p: float = 2) -> Tensor:
     x, y = x.reshape(x.shape[0], -1).double(), y.reshape(y.shape[0], -1).double()
     cost = torch.cdist(x, y).pow(p).numpy()
     a, b = np.full(x.shape[0], 1 / x.shape[0]), np.full(y.shape[0], 1 / y.shape[0])
+    import ot  # POT (and scikit-learn under it) costs ~2 s to import: only when a W_p is asked for
+
     value, log = ot.emd2(a, b, cost, numItermax=100 * cost.size + 100_000, log=True)
     if log["result_code"] != 1:  # 1: optimal
         raise RuntimeError(f"ot.emd2 did not reach the optimum: {log['warning']}")
