@@ -19,8 +19,10 @@ if __name__ == "__main__":
 
     p = argparse.ArgumentParser(description=__doc__)
     p.add_argument("--quick", action="store_true", help="shortened runs: check the pipeline")
+    p.add_argument("--only", help="comma-separated experiments to run now (default all)")
     args = p.parse_args()
     out = RESULTS / ("seed-paper-quick" if args.quick else "seed-paper")
-    table = reproduce(out, quick=args.quick)
+    only = args.only.split(",") if args.only else None
+    table = reproduce(out, quick=args.quick, only=only)
     print(table.read_text(), end="")
     shutil.copy(out / "seed-paper.json", RESULTS / "seed-paper.json")

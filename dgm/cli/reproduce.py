@@ -12,6 +12,10 @@ def add_parser(sub: argparse._SubParsersAction) -> None:
     p = sub.add_parser("reproduce", help="rerun a paper's experiments and set dgm's figures beside its own")
     p.add_argument("paper", choices=["seed-paper"], help="seed-paper: Ruthotto & Haber (2021)")
     p.add_argument("--quick", action="store_true", help="shortened runs: minutes, to check the pipeline")
+    p.add_argument(
+        "--only",
+        help="comma-separated experiments to run now (default all); the table holds every finished one",
+    )
     p.add_argument("--out", type=Path, help="output folder (default ./seed-paper, or ./seed-paper-quick)")
     add_seed(p)
     add_device(p)
@@ -22,7 +26,8 @@ def run(args: argparse.Namespace) -> int:
     from dgm.compare.seed_paper import reproduce
 
     out = args.out or Path("seed-paper-quick" if args.quick else "seed-paper")
-    table = reproduce(out, quick=args.quick, seed=args.seed, device=args.device)
+    only = [name.strip() for name in args.only.split(",") if name.strip()] if args.only else None
+    table = reproduce(out, quick=args.quick, seed=args.seed, device=args.device, only=only)
     print(table.read_text(), end="")
     print(f"table: {table}")
     return 0

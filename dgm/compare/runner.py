@@ -194,7 +194,7 @@ def _evaluate(
             torch.cuda.synchronize()
         per_10k = (time.perf_counter() - t0) * 10_000 / n
     figs = plots.run_figures(run, model, data) if figures else []
-    steps, seconds = _training_clock(run / "metrics.csv")
+    steps, seconds = training_clock(run / "metrics.csv")
     return Row(
         name=name,
         model=config["model"],
@@ -210,7 +210,7 @@ def _evaluate(
     )
 
 
-def _training_clock(metrics_csv: Path) -> tuple[int, float]:
+def training_clock(metrics_csv: Path) -> tuple[int, float]:
     """The run's last logged step and its training clock then, in seconds (0, 0: a closed-form fit)."""
     if not metrics_csv.exists():
         return 0, 0.0

@@ -16,11 +16,12 @@ from __future__ import annotations
 
 import json
 import math
-import time
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from dgm.errors import DgmError
 from dgm.utils import atomic_path, valid_json, write_json
 
 MNIST_Q2 = {"latent": 2, "width": 32, "network": "conv"}
@@ -162,11 +163,22 @@ EXPERIMENTS = (
 
 
 def reproduce(
-    out: Path, *, quick: bool = False, seed: int = 0, device: str = "auto", progress: bool = True
+    out: Path,
+    *,
+    quick: bool = False,
+    seed: int = 0,
+    device: str = "auto",
+    progress: bool = True,
+    only: Sequence[str] | None = None,
 ) -> Path:
-    """Run every experiment into out/NAME (resuming where an earlier call stopped) and write
-    out/seed-paper.json and the Markdown table out/seed-paper.md; return the table's path."""
+    """Run every experiment (or those named in `only`) into out/NAME, resuming where an earlier
+    call stopped, and write out/seed-paper.json and the Markdown table out/seed-paper.md of every
+    finished experiment; return the table's path. With `only`, experiments run in separate
+    processes, or on separate machines, join one table in one folder."""
+    import torch
+
     import dgm.catalog  # noqa: F401  (registers every component)
+    from dgm.compare.runner import training_clock
     from dgm.config import RunConfig
     from dgm.data import load_data
     from dgm.io import load
@@ -175,6 +187,10 @@ def reproduce(
     from dgm.train.fit import CHECKPOINT
     from dgm.utils import resolve_device
 
+    names = [ex.name for ex in EXPERIMENTS]
+    unknown = sorted(set(only or ()) - set(names))
+    if unknown:
+        raise DgmError(f"no seed-paper experiment {', '.join(unknown)}; the experiments: {', '.join(names)}")
     out.mkdir(parents=True, exist_ok=True)
     rows = []
     for ex in EXPERIMENTS:
@@ -182,6 +198,10 @@ def reproduce(
         if cached.exists():
             rows.append(json.loads(cached.read_text()))
             continue
+        if only is not None and ex.name not in only:
+            continue
+        if ex.init_from and not (out / ex.init_from / "evaluation.json").exists():
+            raise DgmError(f"{ex.name} starts from {ex.init_from}'s model, which is not finished in {out}")
         steps = ex.quick_steps if quick else ex.steps
         config = RunConfig(
             **ex.config,
@@ -192,10 +212,10 @@ def reproduce(
             val_every=max(1, steps // 10),
             checkpoint_every=max(1, min(1000, steps // 10)),
         )
-        t0 = time.perf_counter()
         train(config, run, resume=(run / CHECKPOINT).exists(), progress=progress)
-        seconds = time.perf_counter() - t0
-        model = load(run, device=resolve_device(device))
+        _, seconds = training_clock(run / "metrics.csv")  # all its parts, where it was resumed
+        where = resolve_device(device)
+        model = load(run, device=where)
         k = ex.extra.get("importance_samples", 0)
         metrics = evaluate(
             model,
@@ -211,6 +231,7 @@ def reproduce(
             "section": ex.section,
             "steps": steps,
             "seconds": seconds,
+            "device": torch.cuda.get_device_name(where) if where.type == "cuda" else "cpu",
             "metric": ex.metric,
             "dgm": metrics.get(ex.metric, math.nan),
             "seed": ex.seed_value,
@@ -235,8 +256,8 @@ def reproduce(
 def markdown(rows: list[dict[str, Any]], quick: bool) -> str:
     """The table: each experiment, the seed's logged figure, dgm's, and why they differ."""
     lines = [
-        "| experiment | paper | what the seed logged | seed | dgm | dgm also | steps | time (s) |",
-        "|---|---|---|---|---|---|---|---|",
+        "| experiment | paper | what the seed logged | seed | dgm | dgm also | steps | training (s) | on |",
+        "|---|---|---|---|---|---|---|---|---|",
     ]
     for r in rows:
         m = r["metrics"]
@@ -251,7 +272,8 @@ def markdown(rows: list[dict[str, Any]], quick: bool) -> str:
         dgm_text = f"{dgm:.4g}" + (f" ± {scale * se:.2g}" if isinstance(se, float) else "")
         lines.append(
             f"| {r['experiment']} | {r['section']} | {r['seed_label']} | {r['seed']:g} | "
-            f"{r['metric']} {dgm_text} | {also} | {r['steps']:,} | {r['seconds']:.0f} |"
+            f"{r['metric']} {dgm_text} | {also} | {r['steps']:,} | {r['seconds']:.0f} | "
+            f"{r.get('device', 'cpu')} |"
         )
     lines += ["", *(f"- **{r['experiment']}**: {r['note']}" for r in rows)]
     if quick:

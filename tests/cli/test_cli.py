@@ -71,6 +71,7 @@ def _one_line_error(argv: list[str], capsys: pytest.CaptureFixture, needle: str)
         (["train", "gaussian"], "needs --data"),
         (["sample", "no/such/run"], "does not exist"),
         (["evaluate", "no/such/run", "--data", "moons"], "does not exist"),
+        (["reproduce", "seed-paper", "--only", "wgan"], "no seed-paper experiment wgan"),
         (["list", "things"], "invalid choice"),
         (["frobnicate"], "invalid choice"),
     ],

@@ -12,6 +12,7 @@ import dgm.catalog  # noqa: F401  (registers every component)
 from dgm.build import build_model
 from dgm.compare import seed_paper
 from dgm.config import RunConfig
+from dgm.errors import DgmError
 from dgm.registry import MODELS
 
 
@@ -41,10 +42,19 @@ def test_reproduce_writes_the_table_and_resumes(tmp_path: Path, monkeypatch: pyt
     tiny = tuple(dataclasses.replace(ex, quick_steps=3, extra={"importance_samples": 5})
                  for ex in seed_paper.EXPERIMENTS if ex.name in chosen)  # fmt: skip
     monkeypatch.setattr(seed_paper, "EXPERIMENTS", tiny)
+    # Experiments run apart (other processes or machines) join one table; a GAN waits for its VAE.
+    with pytest.raises(DgmError, match="no seed-paper experiment wgan"):
+        seed_paper.reproduce(tmp_path, quick=True, progress=False, only=["wgan"])
+    with pytest.raises(DgmError, match="starts from vae-q2-mnist's model, which is not finished"):
+        seed_paper.reproduce(tmp_path, quick=True, progress=False, only=["dcgan-vae-init"])
+    seed_paper.reproduce(tmp_path, quick=True, progress=False, only=["realnvp-moons"])
+    rows = json.loads((tmp_path / "seed-paper.json").read_text())["rows"]
+    assert [r["experiment"] for r in rows] == ["realnvp-moons"]
     table = seed_paper.reproduce(tmp_path, quick=True, progress=False)
     rows = json.loads((tmp_path / "seed-paper.json").read_text())["rows"]
     assert [r["experiment"] for r in rows] == [ex.name for ex in tiny]
     assert all(r["steps"] == 3 and isinstance(r["dgm"], float) for r in rows)
+    assert all(r["device"] == "cpu" and r["seconds"] > 0 for r in rows)
     assert rows[1]["metrics"]["nll_k"] == 5 and rows[1]["metrics"]["n_test"] == 1000
     text = table.read_text()
     assert (
