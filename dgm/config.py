@@ -49,6 +49,10 @@ class RunConfig:
     # number per class, chosen with the seed) and train on the rest unlabelled (vae-m2); None: all
     labels: int | None = None
     dequantize: str | None = None  # uniform | variational | none; None: uniform for discrete data
+    # how a model of binary data (a Bernoulli decoder) sees grey values: dynamic, binarised afresh
+    # every batch (the standard for likelihood comparisons), or static, binarised once with the seed
+    # (a fixed binary training set, the draw that evaluation with the same seed uses)
+    binarize: str = "dynamic"
     # optimiser steps; None: from epochs or max_time, else the model's default length (e.g. 2000)
     max_steps: int | None = None
     epochs: int | None = None  # passes over the training split (instead of max_steps)
@@ -109,6 +113,8 @@ class RunConfig:
                 raise DgmError(f"{name} must be a positive integer (or null), got {getattr(self, name)}")
         if self.dequantize not in (None, *DEQUANTIZERS):
             raise DgmError(f"dequantize must be one of {', '.join(DEQUANTIZERS)}, got {self.dequantize!r}")
+        if self.binarize not in ("dynamic", "static"):
+            raise DgmError(f"binarize must be 'dynamic' or 'static', got {self.binarize!r}")
         if self.dtype not in ("float32", "float64"):
             raise DgmError(f"dtype must be 'float32' or 'float64', got {self.dtype!r}")
         if self.device not in ("auto", "cpu", "cuda"):

@@ -16,7 +16,7 @@ from torch import Tensor
 from dgm.build import build_model, build_objective, model_arguments, resolved_arguments
 from dgm.config import RunConfig, parse_duration
 from dgm.data import DataSource, load_data
-from dgm.data.dequantize import pipeline_noise
+from dgm.data.dequantize import PipelineNoise, pipeline_noise
 from dgm.errors import DgmError, TrainingInterrupted
 from dgm.io import CONFIG, load, read_config, save_model
 from dgm.models import Preprocessed
@@ -155,9 +155,10 @@ def build(config: RunConfig, data: DataSource, *, initialise: bool) -> Preproces
     if initialise:
         # The training split as it is: a semi-supervised run repeats its labelled samples, which
         # must not weigh on the preprocessing's fit.
-        x, *c = split(data, "train", dataclasses.replace(config, labels=None))
+        fixed = static_noise(config, model, data)
+        x, *c = split(data, "train", dataclasses.replace(config, labels=None), fixed)
         noise = pipeline_noise(data.levels, model)
-        if noise is not None:
+        if noise is not None and fixed is None:
             x = noise(x, torch.Generator())
         model.transform.fit(x)
         model.initialize(x, *c)
@@ -192,16 +193,36 @@ def model_config(config: RunConfig, data: DataSource, settings: dict[str, OptimS
     }
 
 
-def split(data: DataSource, name: str, config: RunConfig) -> tuple[torch.Tensor, ...]:
+def split(
+    data: DataSource, name: str, config: RunConfig, noise: PipelineNoise | None = None
+) -> tuple[torch.Tensor, ...]:
     """(x,) or, for a conditional run, (x, one-hot labels) of one split, in the run's dtype. With
-    `labels` = N (semi-supervised), the training split keeps N labels and has c = 0 elsewhere."""
-    x = data.split(name).to(getattr(torch, config.dtype))
+    `labels` = N (semi-supervised), the training split keeps N labels and has c = 0 elsewhere. With
+    `noise`, x is drawn through it once, with the run's seed (static binarisation)."""
+    x = data.split(name)
+    if noise is not None:
+        x = noise(x, torch.Generator().manual_seed(config.seed))
+    x = x.to(getattr(torch, config.dtype))
     if not config.conditional:
         return (x,)
     c = one_hot(data.split_labels(name), data.num_classes, x)
     if name != "train" or config.labels is None:
         return x, c
     return semi_supervised(x, c, config.labels, config.seed)
+
+
+def static_noise(config: RunConfig, model: Preprocessed, data: DataSource) -> PipelineNoise | None:
+    """The binarisation drawn once into the training data (`binarize: static`), else None: the
+    pipeline's noise is then drawn afresh every batch."""
+    if config.binarize == "dynamic":
+        return None
+    noise = pipeline_noise(data.levels, model)
+    if noise is None or noise.kind != "binarize":
+        raise DgmError(
+            f"binarize=static fixes the binarisation of a model of binary data, and {config.model!r} on "
+            f"{config.data!r} is none (a Bernoulli likelihood on grey-value images is)"
+        )
+    return noise
 
 
 def semi_supervised(x: Tensor, c: Tensor, n_labels: int, seed: int) -> tuple[Tensor, Tensor]:
@@ -299,7 +320,8 @@ def _train(config: RunConfig, out: Path, resume: bool, progress: bool) -> TrainR
     objective: Objective = build_objective(config.objective, config.objective_args)
     objective.setup(model, load)  # checks that the objective can train this model, before any file
     settings = player_settings(objective, config)
-    train_data, val_data = split(data, "train", config), split(data, "val", config)
+    fixed = static_noise(config, model, data)
+    train_data, val_data = split(data, "train", config, fixed), split(data, "val", config, fixed)
     plan = budget(config, data.split("train").shape[0])  # epochs count the samples, not repeats
     meta = model_config(config, data, settings)
     if plan.steps == 0 and not resume:
@@ -313,7 +335,7 @@ def _train(config: RunConfig, out: Path, resume: bool, progress: bool) -> TrainR
         config,
         (train_data, val_data),
         plan,
-        pipeline_noise(data.levels, model),
+        None if fixed else pipeline_noise(data.levels, model),
     )
     trainer, stop = _trainer(config, out, progress, len(objective.players))
     log = MetricsLog(out / "metrics.csv", trainer.logger if trainer.is_global_zero else None)
