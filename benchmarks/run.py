@@ -21,6 +21,7 @@ BENCHMARKS = {
         "--max-time",
         "2m",
     ],
+    "cnf-otflow-tuned": ["--variants", "otflow-tuned", "--datasets", "moons,8gaussians", "--max-time", "10m"],
     "peers": ["--steps", "3000", "--threads", "1", "--seeds", "0,1,2", "--jobs", "2"],
     "mnist": ["--threads", "1"],
     "gan": ["--max-time", "1m", "--seeds", "0,1,2", "--jobs", "2"],

@@ -22,7 +22,7 @@ if __name__ == "__main__":
     p.add_argument("--only", help="comma-separated experiments to run now (default all)")
     args = p.parse_args()
     out = RESULTS / ("seed-paper-quick" if args.quick else "seed-paper")
-    only = args.only.split(",") if args.only else None
+    only = None if args.only is None else [name.strip() for name in args.only.split(",") if name.strip()]
     table = reproduce(out, quick=args.quick, only=only)
     print(table.read_text(), end="")
     shutil.copy(out / "seed-paper.json", RESULTS / "seed-paper.json")

@@ -51,7 +51,7 @@ class RunConfig:
     dequantize: str | None = None  # uniform | variational | none; None: uniform for discrete data
     # how a model of binary data (a Bernoulli decoder) sees grey values: dynamic, binarised afresh
     # every batch (the standard for likelihood comparisons), or static, binarised once with the seed
-    # (a fixed binary training set, the draw that evaluation with the same seed uses)
+    # (a fixed binary training set: `dgm evaluate --seed SEED` takes the same draw as training set)
     binarize: str = "dynamic"
     # optimiser steps; None: from epochs or max_time, else the model's default length (e.g. 2000)
     max_steps: int | None = None

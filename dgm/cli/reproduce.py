@@ -26,7 +26,7 @@ def run(args: argparse.Namespace) -> int:
     from dgm.compare.seed_paper import reproduce
 
     out = args.out or Path("seed-paper-quick" if args.quick else "seed-paper")
-    only = [name.strip() for name in args.only.split(",") if name.strip()] if args.only else None
+    only = None if args.only is None else [name.strip() for name in args.only.split(",") if name.strip()]
     table = reproduce(out, quick=args.quick, seed=args.seed, device=args.device, only=only)
     print(table.read_text(), end="")
     print(f"table: {table}")

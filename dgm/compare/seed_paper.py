@@ -16,6 +16,7 @@ from __future__ import annotations
 
 import json
 import math
+import shutil
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -104,7 +105,8 @@ EXPERIMENTS = (
         "Not comparable, and not a bound: the seed drew z with std exp(logvar) but scored its entropy with "
         "exp(logvar/2), used the channel count for the prior's dimension, and scored grey values as "
         "Bernoulli (not a normalised likelihood). dgm reports a valid −ELBO and an importance-sampled "
-        "NLL on dynamically binarised images.",
+        "NLL on dynamically binarised images; its FID and precision/recall compare binary samples with "
+        "binarised test images, so they do not compare with the GANs' (grey values).",
         ("nll_bound", "nll", "fid", "prdc"),
         extra={"importance_samples": 1000},
     ),
@@ -193,17 +195,22 @@ def reproduce(
     unknown = sorted(set(only or ()) - set(names))
     if unknown:
         raise DgmError(f"no seed-paper experiment {', '.join(unknown)}; the experiments: {', '.join(names)}")
+    if only is not None and not only:
+        raise DgmError(f"--only names no experiment; the experiments: {', '.join(names)}")
     out.mkdir(parents=True, exist_ok=True)
-    rows = []
-    for ex in EXPERIMENTS:
-        run, cached = out / ex.name, out / ex.name / "evaluation.json"
-        if cached.exists():
-            rows.append(json.loads(cached.read_text()))
-            continue
-        if only is not None and ex.name not in only:
-            continue
-        if ex.init_from and not (out / ex.init_from / "evaluation.json").exists():
+    todo = [ex for ex in EXPERIMENTS if (only is None or ex.name in only) and _row(out, ex.name) is None]
+    for ex in todo:  # a GAN starts from the VAE's model: finished before, or trained first in this call
+        if ex.init_from and _row(out, ex.init_from) is None and ex.init_from not in {e.name for e in todo}:
             raise DgmError(f"{ex.name} starts from {ex.init_from}'s model, which is not finished in {out}")
+    for name in names:  # one table holds one setting
+        row = _row(out, name)
+        if row is not None and (row.get("quick"), row.get("run_seed")) != (quick, seed):
+            raise DgmError(
+                f"{out / name} holds a run with quick={row.get('quick')}, seed={row.get('run_seed')}, not "
+                f"quick={quick}, seed={seed}: use another --out"
+            )
+    for ex in todo:
+        run = out / ex.name
         steps = ex.quick_steps if quick else ex.steps
         config = RunConfig(
             **ex.config,
@@ -214,7 +221,10 @@ def reproduce(
             val_every=max(1, steps // 10),
             checkpoint_every=max(1, min(1000, steps // 10)),
         )
-        train(config, run, resume=(run / CHECKPOINT).exists(), progress=progress)
+        if run.exists() and not (run / CHECKPOINT).exists():
+            _clear(run)  # killed before its first checkpoint: start it afresh
+        if _trained_steps(run) < steps:  # else trained, killed before its evaluation: evaluate it
+            train(config, run, resume=(run / CHECKPOINT).exists(), progress=progress)
         _, seconds = training_clock(run / "metrics.csv")  # all its parts, where it was resumed
         where = resolve_device(device)
         model = load(run, device=where)
@@ -234,6 +244,8 @@ def reproduce(
             "steps": steps,
             "seconds": seconds,
             "device": torch.cuda.get_device_name(where) if where.type == "cuda" else "cpu",
+            "quick": quick,
+            "run_seed": seed,
             "metric": ex.metric,
             "dgm": metrics.get(ex.metric, math.nan),
             "seed": ex.seed_value,
@@ -241,18 +253,49 @@ def reproduce(
             "note": ex.note,
             "metrics": valid_json(metrics),
         }
-        write_json(cached, row)
-        rows.append(row)
+        write_json(run / EVALUATION, row)
         if progress:
             print(
                 f"{ex.name}: {ex.metric} {row['dgm']:.4g} (seed's log: {ex.seed_value}), {seconds:.0f} s",
                 flush=True,
             )
+    # Read back from disk: experiments that other processes finished meanwhile join the table.
+    rows = [row for row in (_row(out, name) for name in names) if row is not None]
     write_json(out / "seed-paper.json", {"quick": quick, "seed": seed, "rows": rows})
     table = out / "seed-paper.md"
     with atomic_path(table) as tmp:
         tmp.write_text(markdown(rows, quick))
     return table
+
+
+EVALUATION = "evaluation.json"
+
+
+def _trained_steps(run: Path) -> int:
+    """The step of the run's last checkpoint (0: none); the model file is written with it."""
+    from dgm.train.callbacks import AtomicCheckpointIO
+    from dgm.train.fit import CHECKPOINT
+
+    path = run / CHECKPOINT
+    return int(AtomicCheckpointIO().load_checkpoint(path)["dgm"]["step"]) if path.exists() else 0
+
+
+def _clear(run: Path) -> None:
+    """Empty a run folder that holds no checkpoint, unless a live process is training into it."""
+    from dgm.train.folder import LOCK, claim_run_folder
+
+    with claim_run_folder(run, resume=True):
+        for p in run.iterdir():
+            if p.is_dir():
+                shutil.rmtree(p)
+            elif p.name != LOCK:
+                p.unlink()
+
+
+def _row(out: Path, name: str) -> dict[str, Any] | None:
+    """The finished experiment's row, or None."""
+    path = out / name / EVALUATION
+    return json.loads(path.read_text()) if path.exists() else None
 
 
 def markdown(rows: list[dict[str, Any]], quick: bool) -> str:
@@ -275,7 +318,7 @@ def markdown(rows: list[dict[str, Any]], quick: bool) -> str:
         lines.append(
             f"| {r['experiment']} | {r['section']} | {r['seed_label']} | {r['seed']:g} | "
             f"{r['metric']} {dgm_text} | {also} | {r['steps']:,} | {r['seconds']:.0f} | "
-            f"{r.get('device', 'cpu')} |"
+            f"{r.get('device', '?')} |"
         )
     lines += ["", *(f"- **{r['experiment']}**: {r['note']}" for r in rows)]
     if quick:

@@ -43,6 +43,13 @@ def binarize(x: Tensor, generator: torch.Generator | None = None) -> Tensor:
     return (u.to(x.device) < x).to(x.dtype)
 
 
+def split_generator(seed: int, split: str) -> torch.Generator:
+    """The generator of a split's one seeded noise draw. The training split's (static
+    binarisation, and evaluation's view of the training set) is a stream apart from the held-out
+    splits', so that training image j and test image j do not share their uniforms."""
+    return torch.Generator().manual_seed(-(seed + 1) if split == "train" else seed)
+
+
 @dataclass(frozen=True)
 class PipelineNoise:
     """What the data pipeline does to discrete data x = k/(L−1) before a model sees them:

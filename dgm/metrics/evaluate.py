@@ -11,7 +11,7 @@ import torch
 from torch import Tensor
 
 from dgm.data.base import DataSource
-from dgm.data.dequantize import pipeline_noise
+from dgm.data.dequantize import pipeline_noise, split_generator
 from dgm.errors import DgmError
 from dgm.metrics.features import has_feature_net
 from dgm.models.base import GenerativeModel
@@ -183,7 +183,7 @@ def model_inputs(model: GenerativeModel, data: DataSource, split: str, seed: int
     model's binarised, with noise drawn once from the seed (so every metric sees the same points)."""
     x = data.split(split)
     noise = pipeline_noise(data.levels, model)
-    return x if noise is None else noise(x, torch.Generator().manual_seed(seed))
+    return x if noise is None else noise(x, split_generator(seed, split))
 
 
 def evaluate(

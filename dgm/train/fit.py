@@ -16,7 +16,7 @@ from torch import Tensor
 from dgm.build import build_model, build_objective, model_arguments, resolved_arguments
 from dgm.config import RunConfig, parse_duration
 from dgm.data import DataSource, load_data
-from dgm.data.dequantize import PipelineNoise, pipeline_noise
+from dgm.data.dequantize import PipelineNoise, pipeline_noise, split_generator
 from dgm.errors import DgmError, TrainingInterrupted
 from dgm.io import CONFIG, load, read_config, save_model
 from dgm.models import Preprocessed
@@ -201,7 +201,7 @@ def split(
     `noise`, x is drawn through it once, with the run's seed (static binarisation)."""
     x = data.split(name)
     if noise is not None:
-        x = noise(x, torch.Generator().manual_seed(config.seed))
+        x = noise(x, split_generator(config.seed, name))
     x = x.to(getattr(torch, config.dtype))
     if not config.conditional:
         return (x,)

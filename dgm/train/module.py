@@ -20,7 +20,7 @@ from torch import Tensor
 from torch.utils.data import DataLoader
 
 from dgm.config import RunConfig
-from dgm.data.dequantize import PipelineNoise
+from dgm.data.dequantize import PipelineNoise, split_generator
 from dgm.errors import DgmError, TrainingDiverged
 from dgm.models.base import GenerativeModel
 from dgm.objectives.base import Objective, OptimSettings, StepContext
@@ -73,7 +73,7 @@ class TrainModule(L.LightningModule):
         self.model, self.objective, self.settings, self.config = model, objective, settings, config
         (self.train_data, val), self.budget, self.noise = data, budget, noise
         if noise is not None:
-            val = (noise(val[0], torch.Generator().manual_seed(config.seed)), *val[1:])
+            val = (noise(val[0], split_generator(config.seed, "val")), *val[1:])
         self.val_data = val
         self.step, self.elapsed = 0, 0.0
         self.ema = EMA(model, config.ema) if config.ema else None

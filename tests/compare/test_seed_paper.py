@@ -42,15 +42,28 @@ def test_reproduce_writes_the_table_and_resumes(tmp_path: Path, monkeypatch: pyt
     tiny = tuple(dataclasses.replace(ex, quick_steps=3, extra={"importance_samples": 5})
                  for ex in seed_paper.EXPERIMENTS if ex.name in chosen)  # fmt: skip
     monkeypatch.setattr(seed_paper, "EXPERIMENTS", tiny)
-    # Experiments run apart (other processes or machines) join one table; a GAN waits for its VAE.
-    with pytest.raises(DgmError, match="no seed-paper experiment wgan"):
-        seed_paper.reproduce(tmp_path, quick=True, progress=False, only=["wgan"])
-    with pytest.raises(DgmError, match="starts from vae-q2-mnist's model, which is not finished"):
-        seed_paper.reproduce(tmp_path, quick=True, progress=False, only=["dcgan-vae-init"])
+    # Experiments run apart (other processes or machines) join one table; a GAN waits for its VAE,
+    # checked before anything trains.
+    for only, message in [
+        (["wgan"], "no seed-paper experiment wgan"),
+        ([], "--only names no experiment"),
+        (["realnvp-moons", "dcgan-vae-init"], "starts from vae-q2-mnist's model, which is not finished"),
+    ]:
+        with pytest.raises(DgmError, match=message):
+            seed_paper.reproduce(tmp_path, quick=True, progress=False, only=only)
+    assert not (tmp_path / "realnvp-moons").exists()
+    (tmp_path / "realnvp-moons").mkdir()  # a run killed before its first checkpoint starts afresh
+    (tmp_path / "realnvp-moons" / "config.json").write_text("{}")
     seed_paper.reproduce(tmp_path, quick=True, progress=False, only=["realnvp-moons"])
     rows = json.loads((tmp_path / "seed-paper.json").read_text())["rows"]
     assert [r["experiment"] for r in rows] == ["realnvp-moons"]
+    with pytest.raises(DgmError, match="holds a run with quick=True, seed=0, not quick=False, seed=0"):
+        seed_paper.reproduce(tmp_path, quick=False, progress=False)
+    # trained but killed before its evaluation: evaluated, not trained again
+    (tmp_path / "realnvp-moons" / "evaluation.json").unlink()
+    trained = (tmp_path / "realnvp-moons" / "model.safetensors").stat().st_mtime_ns
     table = seed_paper.reproduce(tmp_path, quick=True, progress=False)
+    assert (tmp_path / "realnvp-moons" / "model.safetensors").stat().st_mtime_ns == trained
     rows = json.loads((tmp_path / "seed-paper.json").read_text())["rows"]
     assert [r["experiment"] for r in rows] == [ex.name for ex in tiny]
     assert all(r["steps"] == 3 and isinstance(r["dgm"], float) for r in rows)

@@ -12,6 +12,7 @@ import torch
 import dgm.catalog  # noqa: F401  (registers every component)
 from dgm.config import RunConfig
 from dgm.data import load_data
+from dgm.data.dequantize import split_generator
 from dgm.errors import DgmError
 from dgm.metrics.evaluate import model_inputs
 from dgm.train import fit, train
@@ -60,3 +61,12 @@ def test_static_binarisation_needs_a_model_of_binary_data(tmp_path: Path) -> Non
         train(RunConfig.from_dict(config), tmp_path / "run", progress=False)
     with pytest.raises(DgmError, match="binarize must be 'dynamic' or 'static'"):
         RunConfig.from_dict({**config, "binarize": "fixed"}).resolve()
+
+
+def test_the_training_draw_is_a_stream_apart_from_the_held_out_draws() -> None:
+    """Training image j and test image j do not share their uniforms, for any small seed."""
+    train_u = torch.rand(64, generator=split_generator(3, "train"))
+    for seed in range(10):
+        for name in ("val", "test"):
+            assert not torch.equal(train_u, torch.rand(64, generator=split_generator(seed, name)))
+    assert torch.equal(train_u, torch.rand(64, generator=split_generator(3, "train")))  # reproducible
