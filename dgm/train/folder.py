@@ -66,10 +66,15 @@ def _acquire(lock: Path) -> None:
         except FileExistsError:
             holder = _read(lock)
             if holder is None or _alive(holder):
-                who = f"process {holder.split()[0]}" if holder else "another process"
+                pid, _, host = (holder or "").partition(" ")
+                elsewhere = bool(host) and host != socket.gethostname()
+                who = f"process {pid}" if holder else "another process"
+                who += f" on host {host}" if elsewhere else ""
+                # a claim from another host cannot be checked from here: say how to release it
+                hint = f"; if that run is dead, delete {lock}" if elsewhere else ""
                 raise DgmError(
                     f"{lock.parent} is in use by {who} (training into it now); wait for it to finish "
-                    f"or choose another --out"
+                    f"or choose another --out{hint}"
                 ) from None
             with contextlib.suppress(FileNotFoundError):
                 if _read(lock) == holder:

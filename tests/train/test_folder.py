@@ -90,3 +90,16 @@ def test_two_trainings_into_one_folder_one_wins(tmp_path: Path) -> None:
     errors = [p.stderr.read() for p in procs]
     assert codes == [0, 2], errors
     assert any("in use by" in e or "already holds a run" in e for e in errors), errors
+
+
+def test_a_claim_from_another_host_says_how_to_release_it(tmp_path: Path) -> None:
+    """Another host's process cannot be checked from here: the claim holds, and the error names the
+    lock file to delete once that run is known to be dead."""
+    out = tmp_path / "r"
+    out.mkdir()
+    (out / CONFIG).write_text("{}")
+    (out / LOCK).write_text("123 some-other-host")
+    with pytest.raises(DgmError, match=r"process 123 on host some-other-host .*if that run is dead, delete"):
+        with claim_run_folder(out, resume=True):
+            pass
+    assert (out / LOCK).read_text() == "123 some-other-host"
