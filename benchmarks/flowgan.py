@@ -15,16 +15,13 @@ Writes benchmarks/results/flowgan.json.
 from __future__ import annotations
 
 import argparse
-import json
 import statistics
 import tempfile
-from concurrent.futures import ProcessPoolExecutor
 from pathlib import Path
 from typing import Any
 
 import torch
-
-RESULTS = Path(__file__).parent / "results"
+from gan import RESULTS, mean_std, run_grid  # the sibling benchmark: one grid runner for both
 
 #: name -> (objective, objective arguments): the same model, trained three ways.
 VARIANTS: dict[str, tuple[str, dict[str, Any]]] = {
@@ -62,22 +59,10 @@ def main() -> None:
     p.add_argument("--variants", default="mle,adversarial,hybrid", help=f"from {', '.join(VARIANTS)}")
     p.add_argument("--jobs", type=int, default=1, help="runs at once (one thread each)")
     args = p.parse_args()
-    runs = [
-        (v, d, int(s), args.max_time)
-        for d in args.datasets.split(",")
-        for v in args.variants.split(",")
-        for s in args.seeds.split(",")
-    ]
-    with ProcessPoolExecutor(args.jobs) as pool:
-        rows = list(pool.map(bench_one, *zip(*runs, strict=True)))
-    RESULTS.mkdir(exist_ok=True)
-    out = RESULTS / "flowgan.json"
-    out.write_text(json.dumps({"args": vars(args), "rows": rows}, indent=2))
+    rows = run_grid(bench_one, args, "flowgan.json")
 
     def stat(group: list[dict[str, Any]], key: str, digits: int = 3) -> str:
-        values = [r[key] for r in group]
-        spread = statistics.stdev(values) if len(values) > 1 else 0.0
-        return f"{statistics.mean(values):.{digits}f} ± {spread:.{digits}f}"
+        return mean_std([r[key] for r in group], digits)
 
     print("| data | training | steps | NLL | KL | energy distance | W2 |")
     print("|---|---|---|---|---|---|---|")
@@ -88,7 +73,7 @@ def main() -> None:
                 f"| {d} | {v} | {statistics.mean(r['steps'] for r in group):,.0f} | {stat(group, 'nll')} | "
                 f"{stat(group, 'kl')} | {stat(group, 'energy_distance', 4)} | {stat(group, 'w2')} |"
             )
-    print(f"written: {out}")
+    print(f"written: {RESULTS / 'flowgan.json'}")
 
 
 if __name__ == "__main__":

@@ -20,6 +20,7 @@ import json
 import math
 import statistics
 import tempfile
+from collections.abc import Callable
 from concurrent.futures import ProcessPoolExecutor
 from pathlib import Path
 from typing import Any
@@ -67,6 +68,30 @@ def bench_one(variant: str, data_name: str, seed: int, max_time: str) -> dict[st
     return row
 
 
+def run_grid(
+    bench: Callable[..., dict[str, Any]], args: argparse.Namespace, name: str
+) -> list[dict[str, Any]]:
+    """bench(variant, data, seed, max_time) for every variant, data set and seed of `args`,
+    args.jobs at a time; the rows are also written to benchmarks/results/NAME."""
+    runs = [
+        (v, d, int(s), args.max_time)
+        for d in args.datasets.split(",")
+        for v in args.variants.split(",")
+        for s in args.seeds.split(",")
+    ]
+    with ProcessPoolExecutor(args.jobs) as pool:
+        rows = list(pool.map(bench, *zip(*runs, strict=True)))
+    RESULTS.mkdir(exist_ok=True)
+    (RESULTS / name).write_text(json.dumps({"args": vars(args), "rows": rows}, indent=2))
+    return rows
+
+
+def mean_std(values: list[float], digits: int) -> str:
+    """ "mean ± sample standard deviation" (± 0 for a single value)."""
+    spread = statistics.stdev(values) if len(values) > 1 else 0.0
+    return f"{statistics.mean(values):.{digits}f} ± {spread:.{digits}f}"
+
+
 def main() -> None:
     p = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     p.add_argument("--max-time", default="1m", help="training budget per run")
@@ -75,23 +100,12 @@ def main() -> None:
     p.add_argument("--variants", default="gan-ns,wgan-gp,hinge-sn,r3gan", help=f"from {', '.join(VARIANTS)}")
     p.add_argument("--jobs", type=int, default=2, help="runs at once (one thread each)")
     args = p.parse_args()
-    runs = [
-        (v, d, int(s), args.max_time)
-        for d in args.datasets.split(",")
-        for v in args.variants.split(",")
-        for s in args.seeds.split(",")
-    ]
-    with ProcessPoolExecutor(args.jobs) as pool:
-        rows = list(pool.map(bench_one, *zip(*runs, strict=True)))
-    RESULTS.mkdir(exist_ok=True)
-    out = RESULTS / "gan.json"
-    out.write_text(json.dumps({"args": vars(args), "rows": rows}, indent=2))
+    rows = run_grid(bench_one, args, "gan.json")
     head = f"{'data':<7} {'variant':<9} {'steps':>7} {'modes':>11} {'high-quality':>14}"
     print(f"{head} {'rev. KL':>13} {'W2':>13} all")
 
     def stat(group: list[dict[str, Any]], key: str, scale: float = 1.0) -> str:
-        values = [r[key] * scale for r in group]
-        return f"{statistics.mean(values):.2f} ± {statistics.stdev(values) if len(values) > 1 else 0:.2f}"
+        return mean_std([r[key] * scale for r in group], 2)
 
     for d in args.datasets.split(","):
         for v in args.variants.split(","):
@@ -103,7 +117,7 @@ def main() -> None:
                 f"{stat(group, 'high_quality', 100):>14} {stat(group, 'mode_reverse_kl'):>13} "
                 f"{stat(group, 'w2'):>13} {full}/{len(group)}"
             )
-    print(f"written: {out}")
+    print(f"written: {RESULTS / 'gan.json'}")
 
 
 if __name__ == "__main__":
