@@ -21,6 +21,7 @@ import dgm.gan.objectives  # noqa: F401  (gan-ns, gan-minimax, lsgan, hinge, wga
 import dgm.metrics  # noqa: F401
 import dgm.models.gaussian  # noqa: F401  (gaussian, diag-gaussian)
 import dgm.objectives  # noqa: F401  (mle)
+import dgm.vae.m1m2  # noqa: F401  (vae-m1m2)
 import dgm.vae.m2  # noqa: F401  (vae-m2)
 import dgm.vae.objectives  # noqa: F401  (elbo, iwae, m2)
 import dgm.vae.vae  # noqa: F401  (vae)

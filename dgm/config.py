@@ -43,10 +43,12 @@ class RunConfig:
     objective_args: dict[str, Any] = field(default_factory=dict)
     conditional: bool = False  # condition on the data's class labels (context c = one-hot label)
     # a finished run whose weights start this one's where the model can take them (a GAN's
-    # generator from a VAE's decoder: --init-from runs/vae); None: random initialisation
+    # generator from a VAE's decoder: --init-from runs/vae; vae-m1m2's M1, which it needs);
+    # None: random initialisation
     init_from: str | None = None
     # semi-supervised training: keep the labels of only this many training samples (the same
-    # number per class, chosen with the seed) and train on the rest unlabelled (vae-m2); None: all
+    # number per class, chosen with the seed) and train on the rest unlabelled (vae-m2,
+    # vae-m1m2); None: all
     labels: int | None = None
     dequantize: str | None = None  # uniform | variational | none; None: uniform for discrete data
     # how a model of binary data (a Bernoulli decoder) sees grey values: dynamic, binarised afresh

@@ -57,12 +57,13 @@ def example_batch(model_name: str, n: int, dtype: torch.dtype = torch.float64) -
 
 
 def model_for(objective: str) -> str:
-    """A registered model of vectors trained by `objective` by default (or else the objective's
-    `example_model`): the model each objective's tests use (an objective that no such model uses
-    fails them, rather than go untested)."""
+    """A registered model of vectors trained by `objective` by default from its own initialisation
+    (or else the objective's `example_model`): the model each objective's tests use (an objective
+    that no such model uses fails them, rather than go untested)."""
     from dgm.registry import MODELS, OBJECTIVES
 
-    names = [e.name for e in MODELS if e.obj.default_objective == objective and "points" in e.obj.data_kinds]
+    own = [e for e in MODELS if not e.obj.init_from_required]
+    names = [e.name for e in own if e.obj.default_objective == objective and "points" in e.obj.data_kinds]
     names += [n for n in (OBJECTIVES.get(objective).example_model,) if n]
     if not names:
         raise AssertionError(f"no registered model of vectors uses objective {objective!r}: it is untested")

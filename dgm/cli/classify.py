@@ -13,7 +13,7 @@ OUTPUTS = (".npy", ".csv")
 def add_parser(sub: argparse._SubParsersAction) -> None:
     from dgm.cli.common import add_device, add_seed
 
-    p = sub.add_parser("classify", help="predict labels with a trained model's classifier (vae-m2)")
+    p = sub.add_parser("classify", help="predict labels with a trained model's classifier (vae-m2, vae-m1m2)")
     p.add_argument("run", help="run folder written by dgm train")
     p.add_argument("--data", required=True, help="dataset name or path to a file or folder")
     p.add_argument(
@@ -42,7 +42,7 @@ def run(args: argparse.Namespace) -> int:
         raise DgmError(f"cannot write {out.name}: choose an output ending in {', '.join(OUTPUTS)}")
     model = load(args.run, device=resolve_device(args.device))
     if not hasattr(model.core, "classify"):
-        raise DgmError(f"the model of {args.run} has no classifier (train vae-m2 for one)")
+        raise DgmError(f"the model of {args.run} has no classifier (train vae-m2 or vae-m1m2 for one)")
     values = label_values(read_config(args.run), model.context_features)
     data = load_data(args.data)
     if tuple(data.event_shape) != tuple(model.event_shape):

@@ -37,7 +37,9 @@ def add_parser(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--lr", type=float, help="learning rate")
     p.add_argument("--objective", help="training objective (default: the model's own; dgm list objectives)")
     p.add_argument(
-        "--init-from", metavar="RUN", help="start from a finished run's weights (a GAN from a VAE's decoder)"
+        "--init-from",
+        metavar="RUN",
+        help="start from a finished run's weights (a GAN from a VAE's decoder, M1+M2 from M1)",
     )
     p.add_argument(
         "--threads",

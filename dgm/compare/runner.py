@@ -59,9 +59,14 @@ def family(model_name: str) -> str:
 
 
 def models_for(data: DataSource) -> list[str]:
-    """Every registered model that can learn from `data`: of its kind, and labelled if it needs labels."""
+    """Every registered model that can learn from `data` on its own: of its kind, labelled if it
+    needs labels, and needing no other run to start from (vae-m1m2 needs a trained VAE)."""
     return [
-        e.name for e in MODELS if data.kind in e.obj.data_kinds and (data.labels or not e.obj.semi_supervised)
+        e.name
+        for e in MODELS
+        if data.kind in e.obj.data_kinds
+        and (data.labels or not e.obj.semi_supervised)
+        and not e.obj.init_from_required
     ]
 
 

@@ -143,7 +143,7 @@ class Metric:
         if self.needs_levels and ev.levels is None:
             return "discrete (image) data"
         if self.needs_classifier and model_classifier(ev) is None:
-            return "a classifier (vae-m2) and labelled data"
+            return "a classifier (vae-m2, vae-m1m2) and labelled data"
         if self.needs_modes and getattr(ev.data, "modes", None) is None:
             return "data of known modes (ring8, grid25)"
         if self.needs_conditional and ev.c is None:

@@ -48,6 +48,9 @@ class GenerativeModel(nn.Module):
     #: True if the model also learns from unlabelled samples, whose context c is 0 (M2): a run may
     #: then keep only some labels (`labels` = N).
     semi_supervised: bool = False
+    #: what `--init-from RUN` must name when the model cannot train without another run's weights
+    #: (vae-m1m2: a trained VAE, M1); None: it starts from its own initialisation.
+    init_from_required: str | None = None
     #: True if `log_prob_importance(x, c, k)` estimates log p(x | c) by importance sampling (a
     #: bounded density whose evaluation can report an NLL estimate beside its bound).
     importance_sampled: bool = False
@@ -70,6 +73,12 @@ class GenerativeModel(nn.Module):
 
     def check_pipeline(self, preprocess: str, dequantize: str, levels: int | None) -> None:
         """Raise ValueError if the model cannot take data prepared this way (default: it can)."""
+
+    @classmethod
+    def arguments_from_run(cls, model_args: dict[str, Any], run: dict[str, Any]) -> dict[str, Any]:
+        """The model arguments of a new run that starts from another run's weights (`--init-from`;
+        `run` is that run's config.json), with what that run fixes filled in (default: nothing)."""
+        return model_args
 
     @property
     def has_density(self) -> bool:

@@ -101,10 +101,17 @@ def resume_config(out: str | Path, overrides: dict[str, Any]) -> RunConfig:
     return RunConfig.from_dict(saved)
 
 
-def resolve(config: RunConfig, data: DataSource) -> RunConfig:
-    """The config with every default that depends on the data or the model filled in."""
+def resolve(config: RunConfig, data: DataSource, *, fresh: bool = True) -> RunConfig:
+    """The config with every default that depends on the data or the model filled in (`fresh`:
+    for a new run; a resumed one has them already and needs no `--init-from` run any more)."""
     model = MODELS.get(config.model)
     c = dataclasses.replace(config, model_args=dict(config.model_args))
+    if c.init_from:
+        c.init_from = str(Path(c.init_from).expanduser().resolve())
+        if fresh:  # before the pipeline's defaults, which may depend on what the run fixes
+            c.model_args = model.arguments_from_run(c.model_args, read_config(c.init_from))
+    elif model.init_from_required:
+        raise DgmError(f"model {c.model!r} starts from {model.init_from_required}: give --init-from RUN")
     if c.data not in DATASETS:  # a user file: keep an absolute path so the run can find it again
         c.data = str(Path(c.data).expanduser().resolve())
     preprocess, dequantize = model.pipeline_defaults(data.kind, c.model_args)
@@ -117,11 +124,11 @@ def resolve(config: RunConfig, data: DataSource) -> RunConfig:
     c.objective_args = resolved_arguments(c.objective, c.objective_args, OBJECTIVES)
     if c.objective_args.get("teacher"):  # a run folder: kept absolute, so that a resume finds it
         c.objective_args["teacher"] = str(Path(c.objective_args["teacher"]).expanduser().resolve())
-    if c.init_from:
-        c.init_from = str(Path(c.init_from).expanduser().resolve())
     c.resolve(default_steps=model.default_steps)
     if c.labels is not None and not model.semi_supervised:
-        raise DgmError(f"--set labels=N trains semi-supervised models (vae-m2); {c.model!r} is not one")
+        raise DgmError(
+            f"--set labels=N trains semi-supervised models (vae-m2, vae-m1m2); {c.model!r} is not one"
+        )
     c.conditional = c.conditional or model.semi_supervised  # M2 always models the labels
     if c.labels is not None:
         n, k = data.split("train").shape[0], data.num_classes
@@ -314,7 +321,7 @@ def _train(config: RunConfig, out: Path, resume: bool, progress: bool) -> TrainR
         for stale in out.rglob(".*.tmp"):
             stale.unlink(missing_ok=True)
     data = load_data(config.data)
-    config = resolve(config, data)
+    config = resolve(config, data, fresh=not resume)
     torch.set_num_threads(config.threads or default_threads(data.kind, config.devices))
     model = build(config, data, initialise=not resume)
     objective: Objective = build_objective(config.objective, config.objective_args)

@@ -17,16 +17,18 @@ from dgm.errors import DgmError
 from dgm.models.base import GenerativeModel
 from dgm.objectives.base import Objective, StepContext, preprocessed
 from dgm.registry import OBJECTIVES
+from dgm.vae.m1m2 import M1M2
 from dgm.vae.vae import VAE
 
 
-def _vae(model: GenerativeModel, objective: str) -> VAE:
+def _vae(model: GenerativeModel, objective: str) -> VAE | M1M2:
+    """The model's core, checked to be what `objective` trains."""
     core = getattr(model, "core", model)
-    if not isinstance(core, VAE):
-        raise DgmError(f"objective {objective!r} trains VAEs; {type(core).__name__} is not one")
-    if core.semi_supervised != (objective == "m2"):
-        wanted = "M2, the semi-supervised VAE" if objective == "m2" else "VAEs; train M2 with objective 'm2'"
-        raise DgmError(f"objective {objective!r} trains {wanted}")
+    if objective == "m2" and not core.semi_supervised:
+        raise DgmError(f"objective 'm2' trains the semi-supervised VAEs, not {type(core).__name__}")
+    if objective != "m2" and (not isinstance(core, VAE) or core.semi_supervised):
+        wanted = "VAEs; train vae-m2 with objective 'm2'" if core.semi_supervised else "VAEs"
+        raise DgmError(f"objective {objective!r} trains {wanted}; {type(core).__name__} is not one")
     return core
 
 

@@ -22,6 +22,7 @@ def test_every_model_has_a_family() -> None:
     moons, digits = load_data("moons"), load_data("digits")
     assert "dcgan" not in models_for(moons) and "dcgan" in models_for(digits)
     assert "vae-m2" not in models_for(moons) and "vae-m2" in models_for(digits)  # it needs labels
+    assert "vae-m1m2" not in models_for(digits)  # it needs a trained VAE
 
 
 @pytest.mark.parametrize(

@@ -1,0 +1,120 @@
+"""M1+M2: a density over binary data that sums to one, its bound below the estimate, M1 frozen
+under the m2 objective, M1's architecture and weights taken from its run, and the CLI."""
+
+from __future__ import annotations
+
+import json
+import shutil
+from pathlib import Path
+
+import pytest
+import torch
+
+import dgm.catalog  # noqa: F401  (registers every component)
+from dgm.build import build_objective
+from dgm.cli.main import main
+from dgm.config import RunConfig
+from dgm.data import load_data
+from dgm.errors import DgmError
+from dgm.objectives.base import StepContext
+from dgm.testing import check_lower_bound
+from dgm.train import train
+from dgm.train.fit import resolve, resume_config
+from dgm.vae.m1m2 import M1M2
+from dgm.vae.vae import VAE
+
+BINARY = torch.cartesian_prod(*[torch.tensor([0.0, 1.0], dtype=torch.float64)] * 3)  # all of {0, 1}³
+
+
+def _m1m2() -> M1M2:
+    torch.manual_seed(0)
+    m = M1M2((3,), m1_latent=2, m1_hidden=(8,), m1_likelihood="bernoulli", latent=2, hidden=(8,), classes=2)
+    return m.double().eval()
+
+
+def test_importance_estimate_sums_to_one_over_binary_data() -> None:
+    """Σ_x p̂(x) = 1 and Σ_x p̂(x | y) = 1 for each y: the nested estimate is unbiased for p."""
+    m = _m1m2()
+    eye = torch.eye(2, dtype=torch.float64)
+    with torch.no_grad():
+        torch.manual_seed(1)
+        total = m.log_prob_importance(BINARY, k=40_000).exp().sum()
+        per_label = [m.log_prob_importance(BINARY, eye[[y] * 8], k=40_000).exp().sum() for y in (0, 1)]
+    assert total.item() == pytest.approx(1, abs=0.01)
+    assert [p.item() for p in per_label] == pytest.approx([1, 1], abs=0.01)
+
+
+def test_elbo_is_below_the_importance_estimate() -> None:
+    m = _m1m2()
+    with torch.no_grad():
+        torch.manual_seed(2)
+        log_p = m.log_prob_importance(BINARY, k=40_000)
+        check_lower_bound(m.elbo, log_p, BINARY, draws=500)
+
+
+def test_the_m2_objective_trains_m2_and_leaves_m1_as_it_was() -> None:
+    m = _m1m2().train()
+    x = BINARY.repeat(2, 1)
+    c = torch.zeros(16, 2, dtype=torch.float64)
+    c[:4, 0], c[4:8, 1] = 1, 1
+    loss, _ = build_objective("m2", {}).loss("model", m, (x, c), StepContext(0))
+    loss.backward()
+    assert all(p.grad is None and not p.requires_grad for p in m.m1.parameters())
+    assert all(p.grad is not None for p in m.m2.parameters())
+
+
+def test_the_classifier_sees_draws_in_training_and_the_posterior_mean_in_eval_mode() -> None:
+    m = _m1m2()
+    x = BINARY
+    assert torch.equal(m.class_logits(x), m.class_logits(x))
+    assert torch.equal(m.class_logits(x), m.m2.class_logits(m.m1.encode(x)[0]))
+    m.train()
+    assert not torch.equal(m.class_logits(x), m.class_logits(x))
+
+
+def _vae_run(args: dict) -> dict:
+    return {"model": "vae", "model_args": args}
+
+
+def test_m1_s_architecture_comes_from_its_run_and_may_not_be_contradicted() -> None:
+    args = M1M2.arguments_from_run({"latent": 4}, _vae_run({"latent": 6, "hidden": [32, 32]}))
+    assert args == {"latent": 4, "m1_latent": 6, "m1_hidden": [32, 32]}
+    assert M1M2.arguments_from_run({"m1_hidden": (32, 32)}, _vae_run({"hidden": [32, 32]}))
+    with pytest.raises(DgmError, match="m1_latent=5 contradicts the VAE's latent=6"):
+        M1M2.arguments_from_run({"m1_latent": 5}, _vae_run({"latent": 6}))
+    with pytest.raises(DgmError, match="not a gan"):
+        M1M2.arguments_from_run({}, {"model": "gan", "model_args": {}})
+    with pytest.raises(DgmError, match="unconditional vae with the normal prior"):
+        M1M2.arguments_from_run({}, _vae_run({"prior": "realnvp"}))
+
+
+def test_weights_come_from_a_vae_only() -> None:
+    m = _m1m2()
+    vae = VAE((3,), latent=2, hidden=(8,), likelihood="bernoulli").double()
+    m.init_from(vae)
+    mine, theirs = m.m1.state_dict(), vae.state_dict()
+    assert mine.keys() == theirs.keys() and all(torch.equal(mine[k], theirs[k]) for k in mine)
+    with pytest.raises(DgmError, match="starts from a trained vae"):
+        m.init_from(m)
+
+
+def test_training_needs_init_from() -> None:
+    with pytest.raises(DgmError, match="give --init-from RUN"):
+        resolve(RunConfig.from_dict({"model": "vae-m1m2", "data": "digits"}), load_data("digits"))
+
+
+@pytest.mark.slow
+def test_m1m2_classifies_and_resumes_without_m1(tmp_path: Path, capsys: pytest.CaptureFixture) -> None:
+    m1, run = tmp_path / "m1", tmp_path / "m12"
+    digits = {"data": "digits", "batch_size": 64}
+    bernoulli = {"likelihood": "bernoulli", "latent": 8}
+    m1_config = {"model": "vae", **digits, "max_steps": 400, "model_args": bernoulli}
+    train(RunConfig.from_dict(m1_config), m1, progress=False)
+    top = {"model": "vae-m1m2", **digits, "labels": 50, "model_args": {"hidden": [64], "latent": 4}}
+    train(RunConfig.from_dict({**top, "max_steps": 300, "init_from": str(m1)}), run, progress=False)
+    config = json.loads((run / "config.json").read_text())
+    assert config["model_args"]["m1_latent"] == 8 and config["model_args"]["m1_likelihood"] == "bernoulli"
+    shutil.rmtree(m1)  # the run holds M1's weights: it no longer needs M1's folder
+    train(resume_config(run, {"max_steps": 400}), run, resume=True, progress=False)
+    assert main(["classify", str(run), "--data", "digits", "--json"]) == 0
+    assert json.loads(capsys.readouterr().out)["accuracy"] > 0.4  # chance is 0.1
