@@ -9,11 +9,13 @@ with its standard error, and the training steps, epochs and time. The `seed-q2` 
 seed paper's convolutional VAE with a 2-D latent space (width 32, batch 64, Adam 1e-3, weight
 decay 1e-5), trained for `--seed-epochs` epochs. The `m2-100` variant is the semi-supervised M2
 (Kingma et al., 2014: 500 softplus units, latent 50, Bernoulli decoder) with 100 labels, for which
-the classifier's test accuracy is reported too.
-Writes benchmarks/results/vae.json.
+the classifier's test accuracy is reported too; `m1m2-100` is their stacked M1+M2, M1 trained for
+`--m1-time` of the budget. Each variant runs once per seed of `--seeds` (for M2, a label draw).
+Writes benchmarks/results/vae.json (or `--out`).
 
     python benchmarks/vae.py [--max-time 60m] [--variants vae,iwae5] [--k 5000] [--nll-points 10000]
     python benchmarks/vae.py --variants seed-q2 --seed-epochs 50
+    python benchmarks/vae.py --variants m1m2-100 --seeds 0,1,2 --jobs 2
 """
 
 from __future__ import annotations
@@ -45,6 +47,9 @@ VARIANTS: dict[str, dict[str, Any]] = {
         "labels": 100,
         "batch_size": 100,
     },
+    # M1+M2: M1 (Kingma et al.'s 784-600-600-50 softplus VAE) trains first for --m1-time of the
+    # budget, then M2 on its latent code (500 softplus units, latent 50) for the rest.
+    "m1m2-100": {"model": "vae-m1m2", "objective": "m2", "labels": 100, "batch_size": 100},
     "seed-q2": {
         "model_args": {"likelihood": "bernoulli", "latent": 2, "width": 32, "network": "conv"},
         "objective": "elbo",
@@ -54,9 +59,14 @@ VARIANTS: dict[str, dict[str, Any]] = {
 }
 
 
-def bench_one(variant: str, max_time: str, seed_epochs: int, k: int, nll_points: int) -> dict[str, Any]:
+M1_ARGS = {"likelihood": "bernoulli", "latent": 50, "hidden": [600, 600], "activation": "softplus"}
+
+
+def bench_one(
+    variant: str, seed: int, max_time: str, seed_epochs: int, k: int, nll_points: int, m1_time: str
+) -> dict[str, Any]:
     import dgm.catalog  # noqa: F401  (registers every component)
-    from dgm.config import RunConfig
+    from dgm.config import RunConfig, parse_duration
     from dgm.data import load_data
     from dgm.data.dequantize import binarize
     from dgm.metrics import evaluate
@@ -67,18 +77,29 @@ def bench_one(variant: str, max_time: str, seed_epochs: int, k: int, nll_points:
     torch.set_num_threads(1)
     data = load_data("mnist")
     length = {"epochs": seed_epochs} if variant == "seed-q2" else {"max_time": max_time}
-    given = {"model": "vae", "data": "mnist", "lr": 1e-3, "threads": 1, **length, **VARIANTS[variant]}
-    metrics = ["nll_bound", "accuracy"] if given["model"] == "vae-m2" else ["nll_bound"]
+    given = {"model": "vae", "data": "mnist", "lr": 1e-3, "threads": 1, "seed": seed, **length}
+    given.update(VARIANTS[variant])
+    semi_supervised = given["model"] in ("vae-m2", "vae-m1m2")
+    metrics = ["nll_bound", "accuracy"] if semi_supervised else ["nll_bound"]
     given.update(val_every=1000, checkpoint_every=2000)  # a step takes ~10 ms: keep the overhead small
+    row: dict[str, Any] = {"variant": variant, "seed": seed}
     with tempfile.TemporaryDirectory() as tmp:
         t0 = time.perf_counter()
+        if given["model"] == "vae-m1m2":  # M1 first, for its share of the budget
+            m1_given = {**given, "model": "vae", "objective": "elbo", "labels": None, "model_args": M1_ARGS}
+            m1_result = train(
+                RunConfig.from_dict({**m1_given, "max_time": m1_time}), Path(tmp) / "m1", progress=False
+            )
+            row["m1_steps"], row["m1_wall_s"] = m1_result.global_step, time.perf_counter() - t0
+            given["init_from"] = str(Path(tmp) / "m1")
+            given["max_time"] = f"{max(1.0, parse_duration(max_time) - row['m1_wall_s']):.0f}s"
         result = train(RunConfig.from_dict(given), Path(tmp) / "run", progress=False)
         wall = time.perf_counter() - t0
     model = result.model.eval()
-    row: dict[str, Any] = {"variant": variant, "steps": result.global_step, "wall_s": wall}
+    row.update({"steps": result.global_step, "wall_s": wall})
     row["epochs"] = result.global_step * given["batch_size"] / data.split("train").shape[0]
     row.update(evaluate(model, data, "test", metrics))
-    if given["model"] == "vae-m2":  # its bound is of log p(x | y); the marginal NLL is not compared
+    if semi_supervised:  # its bound is of log p(x | y); the marginal NLL is not compared
         return row
     # The importance-sampled NLL on the leading test images, binarised as `evaluate` binarises.
     x = binarize(data.split("test"), torch.Generator().manual_seed(0))[:nll_points]
@@ -92,6 +113,7 @@ def bench_one(variant: str, max_time: str, seed_epochs: int, k: int, nll_points:
 
 
 def main() -> None:
+    from dgm.config import parse_duration
     from dgm.metrics.likelihood import mean_and_se
 
     p = argparse.ArgumentParser(description=__doc__.splitlines()[0])
@@ -100,30 +122,44 @@ def main() -> None:
     p.add_argument("--seed-epochs", type=int, default=50, help="epochs of the seed-q2 variant")
     p.add_argument("--k", type=int, default=5000, help="importance samples per test image")
     p.add_argument("--nll-points", type=int, default=10_000, help="test images for the NLL estimate")
+    p.add_argument("--m1-time", default="15m", help="the part of the m1m2 variant's budget that trains M1")
+    p.add_argument("--seeds", default="0", help="comma-separated seeds (weights, batches, labels kept)")
     p.add_argument("--jobs", type=int, default=1, help="variants trained at once (one thread each)")
+    p.add_argument("--out", type=Path, default=RESULTS / "vae.json", help="where the JSON goes")
     args = p.parse_args()
     variants = args.variants.split(",")
-    shared = (args.max_time, args.seed_epochs, args.k, args.nll_points)
+    if "m1m2-100" in variants and parse_duration(args.m1_time) >= parse_duration(args.max_time):
+        p.error(f"--m1-time {args.m1_time} leaves nothing of --max-time {args.max_time} for M2")
+    runs = [(v, int(s)) for v in variants for s in args.seeds.split(",")]
+    shared = (args.max_time, args.seed_epochs, args.k, args.nll_points, args.m1_time)
     with ProcessPoolExecutor(args.jobs) as pool:
-        rows = list(pool.map(bench_one, variants, *([v] * len(variants) for v in shared)))
-    RESULTS.mkdir(exist_ok=True)
-    out = RESULTS / "vae.json"
-    out.write_text(json.dumps({"args": vars(args), "rows": rows}, indent=2))
-    print(f"{'variant':<9} {'steps':>7} {'epochs':>7} {'train':>7} {'−ELBO':>14} {'NLL (K, images)':>26}")
+        rows = list(pool.map(bench_one, *zip(*runs, strict=True), *([v] * len(runs) for v in shared)))
+    out = args.out
+    out.parent.mkdir(parents=True, exist_ok=True)
+    out.write_text(json.dumps({"args": {**vars(args), "out": str(out)}, "rows": rows}, indent=2))
+    head = f"{'steps':>7} {'epochs':>7} {'train':>7} {'−ELBO':>14} {'NLL (K, images)':>26}"
+    print(f"{'variant':<9} {'seed':>4} {head}")
     for r in rows:
         nll = f"{r['nll']:.2f} ± {r['nll_se']:.2f} ({r['nll_k']}, {r['nll_points']})" if "nll" in r else "-"
         if "accuracy" in r:
             nll = f"accuracy {100 * r['accuracy']:.2f} %"
         bound = f"{r['nll_bound']:.2f} ± {r['nll_bound_se']:.2f}"
         steps = f"{r['steps']:>7} {r['epochs']:>7.1f} {r['wall_s']:>6.0f}s"
-        print(f"{r['variant']:<9} {steps} {bound:>14} {nll:>26}")
-    # The same images, so a paired difference has a small standard error.
-    first = rows[0]
-    for r in rows[1:]:
-        if "log_p" in first and "log_p" in r and r["nll_points"] == first["nll_points"]:
-            diff = torch.tensor(first["log_p"]) - torch.tensor(r["log_p"])  # NLL of r − NLL of first
-            mean, se = mean_and_se(diff)
-            print(f"NLL {r['variant']} − {first['variant']}: {mean:+.2f} ± {se:.2f} (paired, same images)")
+        print(f"{r['variant']:<9} {r['seed']:>4} {steps} {bound:>14} {nll:>26}")
+    for variant in dict.fromkeys(r["variant"] for r in rows):  # over the seeds (label draws)
+        accuracy = torch.tensor([r["accuracy"] for r in rows if r["variant"] == variant and "accuracy" in r])
+        if len(accuracy) > 1:
+            mean, std = 100 * accuracy.mean(), 100 * accuracy.std()
+            print(f"{variant}: accuracy {mean:.2f} ± {std:.2f} % (mean ± std over {len(accuracy)} seeds)")
+    # The same images, so a paired difference has a small standard error; runs of one seed paired.
+    for seed in dict.fromkeys(r["seed"] for r in rows):
+        first, *rest = [r for r in rows if r["seed"] == seed and "log_p" in r] or [{}]
+        for r in rest:
+            if r["nll_points"] == first["nll_points"]:
+                diff = torch.tensor(first["log_p"]) - torch.tensor(r["log_p"])  # NLL of r − NLL of first
+                mean, se = mean_and_se(diff)
+                pair = f"{r['variant']} − {first['variant']}, seed {seed}"
+                print(f"NLL {pair}: {mean:+.2f} ± {se:.2f} (paired, same images)")
     print(f"written: {out}")
     if any(not math.isfinite(r.get("nll", 0.0)) for r in rows):
         raise SystemExit("a variant's NLL is not finite")

@@ -101,14 +101,22 @@ def compare(
     names = [Path(m).name if _is_run(m) else m for m in models]
     if len(set(names)) != len(names):
         raise DgmError(f"--models names a model twice: {', '.join(models)}")
+    for entry in models:  # every entry checked before any trains
+        if _is_run(entry):
+            continue
+        if entry not in MODELS:
+            raise DgmError(f"unknown model {entry!r} (a registered model name or a run folder)")
+        model = MODELS.get(entry)
+        if data.kind not in model.data_kinds:
+            raise DgmError(f"model {entry!r} does not fit {data.kind} data like {data.name!r}")
+        if model.init_from_required:
+            raise DgmError(
+                f"model {entry!r} starts from {model.init_from_required}: train it with "
+                "`dgm train --init-from RUN` and give its run folder to --models"
+            )
     rows = []
     for entry, name in zip(models, names, strict=True):
         run = Path(entry) if _is_run(entry) else out / name
-        if not _is_run(entry):
-            if entry not in MODELS:
-                raise DgmError(f"unknown model {entry!r} (a registered model name or a run folder)")
-            if data.kind not in MODELS.get(entry).data_kinds:
-                raise DgmError(f"model {entry!r} does not fit {data.kind} data like {data.name!r}")
         cached = out / name / ROW
         if cached.exists():  # done in an earlier, interrupted comparison
             rows.append(Row(**json.loads(cached.read_text())))

@@ -145,7 +145,33 @@ def resolve(config: RunConfig, data: DataSource, *, fresh: bool = True) -> RunCo
         if "context_features" not in model_arguments(c.model):
             raise DgmError(f"model {c.model!r} cannot be conditioned on a context")
         c.model_args["context_features"] = data.num_classes
+    if c.init_from and fresh and model.init_from_required:
+        _check_same_pipeline(c, read_config(c.init_from), data)
     return c
+
+
+def _check_same_pipeline(c: RunConfig, run: dict[str, Any], data: DataSource) -> None:
+    """A model built on another run's encoder (vae-m1m2) must see the data as that run saw them."""
+    seen = {
+        "data": run.get("data", {}).get("name"),
+        "event_shape": run["event_shape"],
+        "preprocess": run["preprocess"],
+        "dequantize": run.get("dequantize"),
+        "binarize": run.get("train", {}).get("binarize", "dynamic"),
+    }
+    here = {
+        "data": data.name,
+        "event_shape": list(data.event_shape),
+        "preprocess": c.preprocess,
+        "dequantize": c.dequantize,
+        "binarize": c.binarize,
+    }
+    for key, value in seen.items():
+        if here[key] != value:
+            raise DgmError(
+                f"--init-from: {c.init_from} was trained with {key} {value!r}, this run has "
+                f"{here[key]!r}: give it the same data and preprocessing"
+            )
 
 
 def build(config: RunConfig, data: DataSource, *, initialise: bool) -> Preprocessed:

@@ -5,9 +5,10 @@ M1 is a VAE p(x | z₁) p(z₁) with encoder q(z₁ | x); M2 models z₁ as its 
 p(z₁ | y, z₂) Gaussian, and classifies z₁ by q(y | z₁). M1 is frozen, so the stacked model is the
 two-layer latent variable model p(x | z₁) p_M2(z₁) with M2 trained on draws z₁ ~ q(z₁ | x), and
 
-    log p(x | y) ≥ E_q(z₁|x)[log p(x | z₁) − log q(z₁ | x) + L_M2(z₁, y)],
+    log p(x | y) ≥ E_q(z₁|x)[log p(x | z₁) − log q(z₁ | x) + ELBO_M2(z₁ | y)],
 
-with U_M2(z₁) in place of L_M2(z₁, y) for an unlabelled x (see `dgm.vae.m2`). The classifier sees
+with U_M2(z₁) ≤ log p(z₁) in place of ELBO_M2(z₁ | y) for an unlabelled x (see `dgm.vae.m2`).
+Freezing M1 is Kingma et al.'s recipe; the bound holds for any M1. The classifier sees
 draws z₁ while training, as Kingma et al.'s did, and the posterior mean μ₁(x) in eval mode.
 """
 
@@ -28,6 +29,11 @@ from dgm.vae.vae import VAE
 
 #: the arguments of M1 (a `vae`), each an argument `m1_<name>` of vae-m1m2, copied from its run
 M1_ARGUMENTS = ("latent", "hidden", "width", "network", "activation", "likelihood", "sigma", "levels")
+
+
+def _plain(value: Any) -> Any:
+    """A JSON list and a tuple of the same sizes compare equal as lists."""
+    return list(value) if isinstance(value, list | tuple) else value
 
 
 @MODELS.register(
@@ -97,7 +103,7 @@ class M1M2(GenerativeModel):
             sigma=m1_sigma,
             levels=m1_levels,
         )
-        self.m1.requires_grad_(False)  # trained before, without labels; the bound stays valid
+        self.m1.requires_grad_(False)  # trained before, without labels (Kingma et al.'s recipe)
         self.m2 = M2(
             (m1_latent,),
             latent=latent,
@@ -131,9 +137,9 @@ class M1M2(GenerativeModel):
         for name in M1_ARGUMENTS:
             if name not in m1:
                 continue
-            value = list(m1[name]) if isinstance(m1[name], list | tuple) else m1[name]
-            given = out.setdefault(f"m1_{name}", value)
-            if (list(given) if isinstance(given, list | tuple) else given) != value:
+            value = _plain(m1[name])
+            given = _plain(out.setdefault(f"m1_{name}", value))
+            if given != value:
                 raise DgmError(f"--init-from: m1_{name}={given!r} contradicts the VAE's {name}={value!r}")
         return out
 
@@ -159,12 +165,13 @@ class M1M2(GenerativeModel):
 
     # ---- bounds -------------------------------------------------------------------------------
     def _m1_terms(self, x: Tensor, k: int = 1) -> tuple[Tensor, Tensor]:
-        """K draws z₁ ~ q(z₁ | x) flattened to (K·B, q₁), and log p(x | z₁) − log q(z₁ | x), (K, B)."""
+        """K draws z₁ ~ q(z₁ | x) flattened to (K·B, q₁) (draw-major: row k·B + b), and
+        log p(x | z₁) − log q(z₁ | x), (K, B)."""
         z1, mu, log_sigma = self.m1.posterior_samples(x, None, k)
         flat = z1.reshape(-1, z1.shape[-1])
         xs = x.expand(k, *x.shape).reshape(-1, *x.shape[1:])
-        log_ratio = self.m1.likelihood.log_prob(xs, self.m1.decoder(flat)).reshape(k, -1)
-        return flat, log_ratio - log_normal(z1, mu, log_sigma)
+        log_lik = self.m1.likelihood.log_prob(xs, self.m1.decoder(flat)).reshape(k, -1)
+        return flat, log_lik - log_normal(z1, mu, log_sigma)
 
     def elbo(self, x: Tensor, c: Tensor | None = None) -> Tensor:
         """log p(x | z₁) − log q(z₁ | x) + M2's bound on log p(z₁ | y) (or log p(z₁)), one draw, (B,)."""

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import math
 from collections.abc import Callable
+from typing import TYPE_CHECKING
 
 import torch
 from torch import Tensor
@@ -17,8 +18,10 @@ from dgm.errors import DgmError
 from dgm.models.base import GenerativeModel
 from dgm.objectives.base import Objective, StepContext, preprocessed
 from dgm.registry import OBJECTIVES
-from dgm.vae.m1m2 import M1M2
 from dgm.vae.vae import VAE
+
+if TYPE_CHECKING:
+    from dgm.vae.m1m2 import M1M2
 
 
 def _vae(model: GenerativeModel, objective: str) -> VAE | M1M2:
@@ -27,8 +30,8 @@ def _vae(model: GenerativeModel, objective: str) -> VAE | M1M2:
     if objective == "m2" and not core.semi_supervised:
         raise DgmError(f"objective 'm2' trains the semi-supervised VAEs, not {type(core).__name__}")
     if objective != "m2" and (not isinstance(core, VAE) or core.semi_supervised):
-        wanted = "VAEs; train vae-m2 with objective 'm2'" if core.semi_supervised else "VAEs"
-        raise DgmError(f"objective {objective!r} trains {wanted}; {type(core).__name__} is not one")
+        why = "; train it with objective 'm2'" if core.semi_supervised else ""
+        raise DgmError(f"objective {objective!r} trains VAEs; {type(core).__name__} is not one{why}")
     return core
 
 

@@ -33,6 +33,7 @@ def test_every_model_has_a_family() -> None:
         (["--models", "gan", "--max-time", "soon"], "soon"),
         (["--models", "gan", "--max-steps", "0"], "--max-steps must be a positive integer"),
         (["--models", "gan,gan"], "names a model twice"),
+        (["--models", "gan,vae-m1m2"], "starts from a trained VAE (M1): train it with"),  # before gan trains
     ],
 )
 def test_bad_input_is_one_line(

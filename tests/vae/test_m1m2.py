@@ -11,16 +11,19 @@ import pytest
 import torch
 
 import dgm.catalog  # noqa: F401  (registers every component)
-from dgm.build import build_objective
+from dgm.build import build_objective, model_arguments
 from dgm.cli.main import main
 from dgm.config import RunConfig
 from dgm.data import load_data
+from dgm.distributions import log_normal
 from dgm.errors import DgmError
+from dgm.io import load
 from dgm.objectives.base import StepContext
 from dgm.testing import check_lower_bound
 from dgm.train import train
 from dgm.train.fit import resolve, resume_config
-from dgm.vae.m1m2 import M1M2
+from dgm.vae.m1m2 import M1_ARGUMENTS, M1M2
+from dgm.vae.m2 import M2
 from dgm.vae.vae import VAE
 
 BINARY = torch.cartesian_prod(*[torch.tensor([0.0, 1.0], dtype=torch.float64)] * 3)  # all of {0, 1}³
@@ -44,12 +47,28 @@ def test_importance_estimate_sums_to_one_over_binary_data() -> None:
     assert [p.item() for p in per_label] == pytest.approx([1, 1], abs=0.01)
 
 
-def test_elbo_is_below_the_importance_estimate() -> None:
+def test_elbo_is_below_the_importance_estimate_with_and_without_labels() -> None:
     m = _m1m2()
+    c = torch.eye(2, dtype=torch.float64)[[0, 1] * 4]
     with torch.no_grad():
         torch.manual_seed(2)
-        log_p = m.log_prob_importance(BINARY, k=40_000)
-        check_lower_bound(m.elbo, log_p, BINARY, draws=500)
+        check_lower_bound(m.elbo, m.log_prob_importance(BINARY, k=40_000), BINARY, draws=500)
+        log_p = m.log_prob_importance(BINARY, c, k=40_000)
+        check_lower_bound(lambda x: m.elbo(x, c), log_p, BINARY, draws=500)
+
+
+def test_each_row_of_a_batch_is_scored_under_its_own_label() -> None:
+    """A batch of mixed labels gives each row the estimate it gets alone: draws and labels line up
+    through the chunks. M2's log p(z₁ | y) is replaced by log N(z₁; 0, I) + 10·[y = 0]."""
+    m = _m1m2()
+    m.m2.log_prob_importance = lambda z1, c, k: log_normal(z1) + 10 * c[:, 0]  # type: ignore[method-assign]
+    x, c = BINARY[[1, 6, 3, 5]], torch.eye(2, dtype=torch.float64)[[0, 1, 1, 0]]
+    with torch.no_grad():
+        torch.manual_seed(3)
+        together = m.log_prob_importance(x, c, k=20_000, chunk=700)
+        alone = torch.cat([m.log_prob_importance(x[i : i + 1], c[i : i + 1], k=20_000) for i in range(4)])
+    assert torch.allclose(together, alone, atol=0.02)
+    assert ((together > 5) == c[:, 0].bool()).all()
 
 
 def test_the_m2_objective_trains_m2_and_leaves_m1_as_it_was() -> None:
@@ -79,13 +98,22 @@ def _vae_run(args: dict) -> dict:
 def test_m1_s_architecture_comes_from_its_run_and_may_not_be_contradicted() -> None:
     args = M1M2.arguments_from_run({"latent": 4}, _vae_run({"latent": 6, "hidden": [32, 32]}))
     assert args == {"latent": 4, "m1_latent": 6, "m1_hidden": [32, 32]}
-    assert M1M2.arguments_from_run({"m1_hidden": (32, 32)}, _vae_run({"hidden": [32, 32]}))
+    assert M1M2.arguments_from_run({"m1_hidden": (32, 32)}, _vae_run({"hidden": [32, 32]})) == {
+        "m1_hidden": (32, 32)
+    }
     with pytest.raises(DgmError, match="m1_latent=5 contradicts the VAE's latent=6"):
         M1M2.arguments_from_run({"m1_latent": 5}, _vae_run({"latent": 6}))
     with pytest.raises(DgmError, match="not a gan"):
         M1M2.arguments_from_run({}, {"model": "gan", "model_args": {}})
-    with pytest.raises(DgmError, match="unconditional vae with the normal prior"):
-        M1M2.arguments_from_run({}, _vae_run({"prior": "realnvp"}))
+    for m1 in ({"prior": "realnvp"}, {"context_features": 10}):
+        with pytest.raises(DgmError, match="unconditional vae with the normal prior"):
+            M1M2.arguments_from_run({}, _vae_run(m1))
+
+
+def test_m1_s_defaults_are_the_vae_s() -> None:
+    """The m1_* arguments describe a `vae`: their defaults must not drift from its defaults."""
+    m1m2, vae = model_arguments("vae-m1m2"), model_arguments("vae")
+    assert {name: m1m2[f"m1_{name}"] for name in M1_ARGUMENTS} == {name: vae[name] for name in M1_ARGUMENTS}
 
 
 def test_weights_come_from_a_vae_only() -> None:
@@ -94,13 +122,40 @@ def test_weights_come_from_a_vae_only() -> None:
     m.init_from(vae)
     mine, theirs = m.m1.state_dict(), vae.state_dict()
     assert mine.keys() == theirs.keys() and all(torch.equal(mine[k], theirs[k]) for k in mine)
-    with pytest.raises(DgmError, match="starts from a trained vae"):
-        m.init_from(m)
+    for other in (m, M2((3,), latent=2, classes=2)):
+        with pytest.raises(DgmError, match="starts from a trained vae"):
+            m.init_from(other)
 
 
 def test_training_needs_init_from() -> None:
     with pytest.raises(DgmError, match="give --init-from RUN"):
         resolve(RunConfig.from_dict({"model": "vae-m1m2", "data": "digits"}), load_data("digits"))
+
+
+@pytest.mark.parametrize(
+    ("seen", "message"),
+    [
+        ({"data": {"name": "mnist"}}, "data 'mnist', this run has 'digits'"),
+        ({"preprocess": "logit"}, "preprocess 'logit', this run has 'none'"),
+        ({"train": {"binarize": "static"}}, "binarize 'static', this run has 'dynamic'"),
+    ],
+)
+def test_m1_s_run_must_have_seen_the_same_data(tmp_path: Path, seen: dict, message: str) -> None:
+    run = {
+        "model": "vae",
+        "model_args": {"likelihood": "bernoulli"},
+        "event_shape": [1, 8, 8],
+        "preprocess": "none",
+        "dequantize": "none",
+        "data": {"name": "digits"},
+        "train": {"binarize": "dynamic"},
+    }
+    (tmp_path / "config.json").write_text(json.dumps({**run, **seen}))
+    config = RunConfig.from_dict({"model": "vae-m1m2", "data": "digits", "init_from": str(tmp_path)})
+    with pytest.raises(DgmError, match=message):
+        resolve(config, load_data("digits"))
+    (tmp_path / "config.json").write_text(json.dumps(run))
+    assert resolve(config, load_data("digits")).model_args["m1_likelihood"] == "bernoulli"
 
 
 @pytest.mark.slow
@@ -110,11 +165,15 @@ def test_m1m2_classifies_and_resumes_without_m1(tmp_path: Path, capsys: pytest.C
     bernoulli = {"likelihood": "bernoulli", "latent": 8}
     m1_config = {"model": "vae", **digits, "max_steps": 400, "model_args": bernoulli}
     train(RunConfig.from_dict(m1_config), m1, progress=False)
+    m1_weights = load(m1).core.state_dict()
     top = {"model": "vae-m1m2", **digits, "labels": 50, "model_args": {"hidden": [64], "latent": 4}}
+    top.update(weight_decay=1e-3, ema=0.99)  # neither may touch the frozen M1
     train(RunConfig.from_dict({**top, "max_steps": 300, "init_from": str(m1)}), run, progress=False)
     config = json.loads((run / "config.json").read_text())
     assert config["model_args"]["m1_latent"] == 8 and config["model_args"]["m1_likelihood"] == "bernoulli"
     shutil.rmtree(m1)  # the run holds M1's weights: it no longer needs M1's folder
     train(resume_config(run, {"max_steps": 400}), run, resume=True, progress=False)
+    trained = load(run).core.m1.state_dict()
+    assert all(torch.equal(trained[k], m1_weights[k]) for k in m1_weights)
     assert main(["classify", str(run), "--data", "digits", "--json"]) == 0
     assert json.loads(capsys.readouterr().out)["accuracy"] > 0.4  # chance is 0.1
