@@ -125,9 +125,10 @@ class SemiSupervised(Objective):
     rows being those with a one-hot c (the pipeline keeps `labels` of them, repeated so that about
     half of each batch is labelled; the rest have c = 0).
 
-    Kingma et al.'s α = 0.1·N weighs the classifier against the bounds summed over the data; with
-    labelled and unlabelled rows in equal numbers per batch, the same balance is α ≈ 0.1·N_u/N_l
-    per labelled row: 50 for 100 labels of MNIST (the default).
+    Kingma et al.'s objective is Σ_l L + Σ_u U + α·E_l[−log q(y | x)] with α = 0.1·N: divided by
+    N ≈ N_u, a weight of about 0.1 on each labelled row's cross-entropy against each unlabelled
+    row's bound when both come in equal numbers per batch. The default, 50 (0.1·N_u/N_l, as some
+    re-implementations read it), learns more slowly in M1+M2 than 0.5 or 5 (benchmarks/README.md).
 
     Args:
         alpha: weight of the classification loss on each labelled row.
