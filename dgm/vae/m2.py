@@ -126,11 +126,17 @@ class M2(VAE):
     def log_prob_importance(
         self, x: Tensor, c: Tensor | None = None, k: int = 100, chunk: int | None = None
     ) -> Tensor:
-        """log p(x | y) by importance sampling with K draws; without c, log p(x) = log Σ_y p(y) p(x | y)."""
-        if c is not None:
-            return super().log_prob_importance(x, c, k, chunk)
-        per_label = self._each_label(x, lambda xs, cs: super(M2, self).log_prob_importance(xs, cs, k, chunk))
-        return torch.logsumexp(per_label, 0) - math.log(self.context_features)
+        """log p(x | y) by importance sampling with K draws; without c (or on its rows that are all
+        zero), log p(x) = log Σ_y p(y) p(x | y)."""
+        labelled = torch.zeros(len(x), dtype=torch.bool, device=x.device) if c is None else c.sum(1) > 0
+        out = x.new_empty(len(x))
+        if labelled.any():
+            out[labelled] = super().log_prob_importance(x[labelled], c[labelled], k, chunk)
+        if not labelled.all():
+            estimate = lambda xs, cs: super(M2, self).log_prob_importance(xs, cs, k, chunk)  # noqa: E731
+            per_label = self._each_label(x[~labelled], estimate)
+            out[~labelled] = torch.logsumexp(per_label, 0) - math.log(self.context_features)
+        return out
 
     def sample(self, n: int, c: Tensor | None = None) -> Tensor:
         """x ~ p(x | y, z); without c, y ~ p(y) uniform."""
