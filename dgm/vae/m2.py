@@ -111,32 +111,39 @@ class M2(VAE):
         labelled = self._each_label(x, super().elbo) - math.log(self.context_features)
         return (log_q.exp() * (labelled - log_q)).sum(0)
 
-    def elbo(self, x: Tensor, c: Tensor | None = None) -> Tensor:
-        """ELBO(x | y) for the rows with a label (c one-hot), U(x) for the rows without (c = 0)."""
+    def _by_row(
+        self,
+        x: Tensor,
+        c: Tensor | None,
+        with_label: Callable[[Tensor, Tensor], Tensor],
+        without: Callable[[Tensor], Tensor],
+    ) -> Tensor:
+        """with_label(x, c) on the rows with a label (c one-hot), then without(x) on the rest (c = 0)."""
         labelled = torch.zeros(len(x), dtype=torch.bool, device=x.device) if c is None else c.sum(1) > 0
         if labelled.all():
-            return super().elbo(x, c)
+            return with_label(x, c)
         if not labelled.any():
-            return self.unlabelled_bound(x)
+            return without(x)
         out = x.new_empty(len(x))
-        out[labelled] = super().elbo(x[labelled], c[labelled])
-        out[~labelled] = self.unlabelled_bound(x[~labelled])
+        out[labelled] = with_label(x[labelled], c[labelled])
+        out[~labelled] = without(x[~labelled])
         return out
+
+    def elbo(self, x: Tensor, c: Tensor | None = None) -> Tensor:
+        """ELBO(x | y) for the rows with a label (c one-hot), U(x) for the rows without (c = 0)."""
+        return self._by_row(x, c, super().elbo, self.unlabelled_bound)
 
     def log_prob_importance(
         self, x: Tensor, c: Tensor | None = None, k: int = 100, chunk: int | None = None
     ) -> Tensor:
         """log p(x | y) by importance sampling with K draws; without c (or on its rows that are all
         zero), log p(x) = log Σ_y p(y) p(x | y)."""
-        labelled = torch.zeros(len(x), dtype=torch.bool, device=x.device) if c is None else c.sum(1) > 0
-        out = x.new_empty(len(x))
-        if labelled.any():
-            out[labelled] = super().log_prob_importance(x[labelled], c[labelled], k, chunk)
-        if not labelled.all():
-            estimate = lambda xs, cs: super(M2, self).log_prob_importance(xs, cs, k, chunk)  # noqa: E731
-            per_label = self._each_label(x[~labelled], estimate)
-            out[~labelled] = torch.logsumexp(per_label, 0) - math.log(self.context_features)
-        return out
+        conditional = lambda xs, cs: super(M2, self).log_prob_importance(xs, cs, k, chunk)  # noqa: E731
+
+        def marginal(xs: Tensor) -> Tensor:
+            return torch.logsumexp(self._each_label(xs, conditional), 0) - math.log(self.context_features)
+
+        return self._by_row(x, c, conditional, marginal)
 
     def sample(self, n: int, c: Tensor | None = None) -> Tensor:
         """x ~ p(x | y, z); without c, y ~ p(y) uniform."""
