@@ -19,9 +19,7 @@ from dgm.errors import DgmError
 from dgm.models.base import GenerativeModel
 from dgm.nn import activation_class
 from dgm.registry import MODELS
-from dgm.vae.networks import ContextMLP, ConvDecoder, ConvDown
-
-NETWORKS = ("auto", "mlp", "conv")
+from dgm.vae.networks import ContextMLP, ConvDecoder, ConvDown, choose_network
 
 
 def _layer_types(net: nn.Module) -> list[type[nn.Module]]:
@@ -47,8 +45,9 @@ class GAN(GenerativeModel):
     Args:
         event_shape: (D,) vectors or (C, H, W) images.
         latent: q, the dimension of z.
-        hidden: hidden sizes of both MLPs (vectors).
-        width: channels of the first convolution of both image networks (the second has 2·width).
+        hidden: hidden sizes of both MLPs (vectors); default (128, 128).
+        width: channels of the first convolution of both image networks (the second has 2·width);
+            default 32.
         network: mlp, conv (images with sides divisible by 4), or auto (conv for images).
         activation: the MLPs' activation, a name in `dgm.nn.ACTIVATIONS`.
         spectral_norm: divide every critic layer's weight by its largest singular value
@@ -71,8 +70,8 @@ class GAN(GenerativeModel):
         event_shape: tuple[int, ...],
         *,
         latent: int = 8,
-        hidden: tuple[int, ...] = (128, 128),
-        width: int = 32,
+        hidden: tuple[int, ...] | None = None,
+        width: int | None = None,
         network: str = "auto",
         activation: str = "leaky_relu",
         spectral_norm: bool = False,
@@ -80,12 +79,8 @@ class GAN(GenerativeModel):
         pack: int = 1,
     ) -> None:
         super().__init__(event_shape)
-        if network not in NETWORKS:
-            raise ValueError(f"network must be one of {', '.join(NETWORKS)}, got {network!r}")
-        image = len(self.event_shape) == 3
-        self.latent, self.image, self.context_features = latent, image and network != "mlp", context_features
-        if network == "conv" and not image:
-            raise ValueError(f"network conv needs images, got data of shape {self.event_shape}")
+        self.image, hidden, width = choose_network(network, self.event_shape, hidden, width, (128, 128))
+        self.latent, self.context_features = latent, context_features
         k, self.pack, act = context_features, pack, activation_class(activation)
         if self.image:
             packed = (pack * self.event_shape[0], *self.event_shape[1:])

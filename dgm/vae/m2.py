@@ -35,7 +35,8 @@ class M2(VAE):
     As a density model it is class-conditional: `elbo(x, c)` bounds log p(x | y) (c the one-hot y;
     the constant log p(y) left out, as for every conditional model), and `elbo(x)` bounds the
     marginal log p(x) by U(x), as does `elbo(x, c)` on the rows of c that are all zero
-    (unlabelled). `classify(x)` is the classifier q(y | x) on its own. Arguments as for `vae`, and:
+    (unlabelled). `classify(x)` is the classifier q(y | x) on its own. Arguments as for `vae` (but
+    `hidden` defaults to (500,)), and:
 
     Args:
         classifier_hidden: hidden sizes of the classifier's MLP.
@@ -50,6 +51,7 @@ class M2(VAE):
     """
 
     default_objective = "m2"
+    default_hidden = (500,)
     semi_supervised = True
 
     def __init__(
@@ -57,9 +59,9 @@ class M2(VAE):
         event_shape: tuple[int, ...],
         *,
         latent: int = 50,
-        hidden: tuple[int, ...] = (500,),
+        hidden: tuple[int, ...] | None = None,
         classifier_hidden: tuple[int, ...] = (500,),
-        width: int = 32,
+        width: int | None = None,
         network: str = "mlp",
         activation: str = "softplus",
         likelihood: str = "gaussian",

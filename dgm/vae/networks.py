@@ -16,6 +16,39 @@ from torch import Tensor, nn
 
 from dgm.nn import MLP
 
+NETWORKS = ("auto", "mlp", "conv")
+
+
+def choose_network(
+    network: str,
+    event_shape: tuple[int, ...],
+    hidden: tuple[int, ...] | None,
+    width: int | None,
+    default_hidden: tuple[int, ...],
+    default_width: int = 32,
+) -> tuple[bool, tuple[int, ...], int]:
+    """(conv, hidden, width): whether to build the convolutional networks (network conv, or auto on
+    images), with the defaults filled in. A size given for the networks not built is refused, for
+    it would be ignored (hidden sizes on images under auto are the common slip)."""
+    if network not in NETWORKS:
+        raise ValueError(f"network must be one of {', '.join(NETWORKS)}, got {network!r}")
+    image = len(event_shape) == 3
+    if network == "conv" and not image:
+        raise ValueError(f"network conv needs images, got data of shape {event_shape}")
+    conv = network == "conv" or (network == "auto" and image)
+    if conv and hidden is not None:
+        why = "network=conv" if network == "conv" else "images get network=conv under network=auto"
+        raise ValueError(f"hidden sizes are for network=mlp, and {why}: set network=mlp or leave hidden out")
+    if not conv and width is not None:
+        raise ValueError(
+            "width is for network=conv, and these networks are MLPs: use hidden, or network=conv"
+        )
+    return (
+        conv,
+        default_hidden if hidden is None else tuple(hidden),
+        default_width if width is None else width,
+    )
+
 
 def with_context(h: Tensor, c: Tensor | None) -> Tensor:
     """[h, c]: a dense input with the one-hot label of a conditional model appended (h if none)."""

@@ -22,9 +22,7 @@ from dgm.models.base import GenerativeModel
 from dgm.nn import activation_class
 from dgm.registry import MODELS
 from dgm.vae.likelihoods import make_likelihood
-from dgm.vae.networks import ConvDecoder, ConvEncoder, MLPDecoder, MLPEncoder
-
-NETWORKS = ("auto", "mlp", "conv")
+from dgm.vae.networks import ConvDecoder, ConvEncoder, MLPDecoder, MLPEncoder, choose_network
 
 
 @MODELS.register(
@@ -40,8 +38,9 @@ class VAE(GenerativeModel):
     Args:
         event_shape: (D,) vectors or (C, H, W) images.
         latent: q, the dimension of z.
-        hidden: hidden sizes of the MLP encoder (the decoder mirrors them).
-        width: channels of the first convolution (the second has 2·width).
+        hidden: hidden sizes of the MLP encoder (the decoder mirrors them); default
+            `default_hidden`, (256, 256).
+        width: channels of the first convolution (the second has 2·width); default 32.
         network: mlp, conv (images with sides divisible by 4), or auto (conv for images).
         activation: a name in `dgm.nn.ACTIVATIONS`.
         likelihood: gaussian, bernoulli (binarised grey values), continuous-bernoulli (grey values
@@ -62,6 +61,7 @@ class VAE(GenerativeModel):
     importance_sampled = True
     default_objective = "elbo"
     default_steps = 5000
+    default_hidden: tuple[int, ...] = (256, 256)
     may_be_zero = (*GenerativeModel.may_be_zero, "sigma")
 
     def __init__(
@@ -69,8 +69,8 @@ class VAE(GenerativeModel):
         event_shape: tuple[int, ...],
         *,
         latent: int = 8,
-        hidden: tuple[int, ...] = (256, 256),
-        width: int = 32,
+        hidden: tuple[int, ...] | None = None,
+        width: int | None = None,
         network: str = "auto",
         activation: str = "relu",
         likelihood: str = "gaussian",
@@ -80,18 +80,14 @@ class VAE(GenerativeModel):
         context_features: int = 0,
     ) -> None:
         super().__init__(event_shape)
-        if network not in NETWORKS:
-            raise ValueError(f"network must be one of {', '.join(NETWORKS)}, got {network!r}")
+        conv, hidden, width = choose_network(network, self.event_shape, hidden, width, self.default_hidden)
         self.latent, self.context_features = latent, context_features
         self.likelihood = make_likelihood(likelihood, sigma=sigma, levels=levels)
         self.likelihood_name = likelihood
         self.discrete, self.binary = self.likelihood.discrete, self.likelihood.binary
-        image = len(self.event_shape) == 3
-        if network == "conv" and not image:
-            raise ValueError(f"network conv needs images, got data of shape {self.event_shape}")
         act = activation_class(activation)
         shape, params = self.event_shape, self.likelihood.params
-        if network == "conv" or (network == "auto" and image):
+        if conv:
             self.encoder: nn.Module = ConvEncoder(shape, latent, width, act, context_features)
             self.decoder: nn.Module = ConvDecoder(shape, latent, width, act, context_features, params)
         else:

@@ -5,6 +5,7 @@ gradient norms of 1 under the gradient penalty, and clipped weights after every 
 from __future__ import annotations
 
 import math
+from typing import Any
 
 import ot
 import pytest
@@ -114,10 +115,15 @@ def test_a_spectrally_normalised_critic_is_1_lipschitz() -> None:
     assert gradient_norms(gan.score, x).max() <= 1.0 + 1e-3
 
 
+def _small(shape: tuple[int, ...]) -> dict[str, Any]:
+    """Small networks: convolutions of width 4 for images, an MLP of 8 units for vectors."""
+    return {"width": 4} if len(shape) == 3 else {"hidden": (8,)}
+
+
 @pytest.mark.parametrize("shape", [(2,), (1, 8, 8)])
 def test_a_conditional_gan_feeds_the_label_to_both_players(shape: tuple[int, ...]) -> None:
     torch.manual_seed(4)
-    gan = GAN(shape, latent=2, width=4, hidden=(8,), context_features=3).double()
+    gan = GAN(shape, latent=2, **_small(shape), context_features=3).double()
     z = torch.randn(6, 2, dtype=torch.float64)
     c = torch.eye(3, dtype=torch.float64).repeat(2, 1)
     other = c.roll(1, dims=1)
@@ -156,7 +162,7 @@ def test_a_packing_critic_scores_groups_of_consecutive_samples(shape: tuple[int,
     from dgm.errors import DgmError
 
     torch.manual_seed(7)
-    gan = GAN(shape, latent=2, width=4, hidden=(8,), pack=4).double()
+    gan = GAN(shape, latent=2, **_small(shape), pack=4).double()
     x = torch.rand(8, *shape, dtype=torch.float64)
     scores = gan.score(x)
     assert scores.shape == (2,)

@@ -17,7 +17,7 @@ from dgm.errors import DgmError
 from dgm.metrics.evaluate import model_inputs
 from dgm.train import fit, train
 
-BERNOULLI = {"likelihood": "bernoulli", "latent": 2, "hidden": [32]}
+BERNOULLI = {"likelihood": "bernoulli", "latent": 2, "hidden": [32], "network": "mlp"}
 
 
 def _run(tmp_path: Path, monkeypatch: pytest.MonkeyPatch, **given: Any) -> dict[str, Any]:
