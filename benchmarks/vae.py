@@ -68,7 +68,13 @@ VARIANTS: dict[str, dict[str, Any]] = {
 }
 
 
-M1_ARGS = {"network": "mlp", "likelihood": "bernoulli", "latent": 50, "hidden": [600, 600], "activation": "softplus"}
+M1_ARGS = {
+    "network": "mlp",
+    "likelihood": "bernoulli",
+    "latent": 50,
+    "hidden": [600, 600],
+    "activation": "softplus",
+}
 
 
 def bench_one(

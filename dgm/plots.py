@@ -228,10 +228,26 @@ def latent_map(model: Any, data: Any, path: Path, n: int = 2000, cells: int = 15
     return _save(fig, path)
 
 
+def analogies(model: Any, data: Any, path: Path, n: int = 8) -> Path:
+    """A semi-supervised model's analogies (Kingma et al., 2014, Fig. 1): each row a test image,
+    then its style decoded under every class."""
+    x = data.split("test")[:n]
+    p = next(model.parameters())
+    grid = model.postprocess(model.core.analogies(model.preprocess(x.to(p))[0]).flatten(0, 1))
+    columns = grid.shape[0] // len(x)
+    rows = torch.cat([x[:, None], grid.cpu().to(x).reshape(len(x), columns, *x.shape[1:])], 1)
+    return image_grid(rows.flatten(0, 1).float(), path, nrow=columns + 1)
+
+
 def vae_figures(model: Any, data: Any, figs: Path) -> list[Path]:
     """Reconstructions (test images over their decoder means at μ(x)), latent interpolations between
-    pairs of test images (unconditional models) and, for a 2-D latent space, the latent map."""
+    pairs of test images (unconditional models), for a 2-D latent space the latent map, and a
+    semi-supervised model's analogies."""
     out = []
+    if data.kind == "image" and hasattr(model.core, "analogies"):
+        out.append(analogies(model, data, figs / "analogies.png"))
+    if not hasattr(model.core, "encode"):
+        return out
     if model.core.latent == 2:
         out.append(latent_map(model, data, figs / "latent.png"))
     if data.kind == "image":
@@ -274,7 +290,7 @@ def run_figures(run_dir: Path, model: Any, data: Any, n: int = 2000) -> list[Pat
     elif data.kind == "image":
         out.append(image_grid(samples.float(), figs / "samples.png"))
         out.append(nearest_training_images(samples[:8], data.split("train"), figs / "nearest.png"))
-    if hasattr(model.core, "encode"):
+    if hasattr(model.core, "encode") or hasattr(model.core, "analogies"):
         with torch.no_grad():
             out += vae_figures(model, data, figs)
     return [p for p in out if p is not None]

@@ -194,6 +194,13 @@ class M1M2(GenerativeModel):
         return torch.logsumexp(torch.cat(parts), 0) - math.log(k)
 
     # ---- generation ---------------------------------------------------------------------------
+    def analogies(self, x: Tensor, c: Tensor | None = None) -> Tensor:
+        """M2's analogies on M1's code μ₁(x), decoded by M1: E[x | z₁ = E[z₁ | z₂, e_k]] for every
+        class k, z₂ = μ₂(μ₁(x), y) (see `M2.analogies`), shape (B, K, *event_shape)."""
+        codes = self.m2.analogies(self.m1.encode(x)[0], c)
+        decoded = self.m1.decode(codes.flatten(0, 1))
+        return decoded.reshape(*codes.shape[:2], *decoded.shape[1:])
+
     def sample(self, n: int, c: Tensor | None = None) -> Tensor:
         """x ~ p(x | z₁), z₁ ~ p_M2(z₁ | y) (y ~ p(y) uniform without c)."""
         return self.m1.likelihood.sample(self.m1.decoder(self.m2.sample(n, c)))

@@ -147,6 +147,18 @@ class M2(VAE):
 
         return self._by_row(x, c, conditional, marginal)
 
+    def analogies(self, x: Tensor, c: Tensor | None = None) -> Tensor:
+        """Kingma et al.'s analogies: the style z = μ(x, y) of each x under its label y (c, or the
+        classifier's choice where c is None or zero) decoded under every class k, E[x | z, e_k];
+        column y is the reconstruction. Shape (B, K, *event_shape)."""
+        k, b = self.context_features, x.shape[0]
+        eye = torch.eye(k, dtype=x.dtype, device=x.device)
+        guess = eye[self.classify(x)]
+        c = guess if c is None else torch.where(c.sum(1, keepdim=True) > 0, c, guess)
+        z = self.encode(x, c)[0]
+        decoded = self.decode(z.repeat_interleave(k, 0), eye.repeat(b, 1))
+        return decoded.reshape(b, k, *decoded.shape[1:])
+
     def sample(self, n: int, c: Tensor | None = None) -> Tensor:
         """x ~ p(x | y, z); without c, y ~ p(y) uniform."""
         if c is None:

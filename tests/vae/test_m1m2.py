@@ -177,3 +177,30 @@ def test_m1m2_classifies_and_resumes_without_m1(tmp_path: Path, capsys: pytest.C
     assert all(torch.equal(trained[k], m1_weights[k]) for k in m1_weights)
     assert main(["classify", str(run), "--data", "digits", "--json"]) == 0
     assert json.loads(capsys.readouterr().out)["accuracy"] > 0.4  # chance is 0.1
+
+
+def test_analogies_are_m2s_on_m1s_code_decoded_by_m1() -> None:
+    m = _m1m2()
+    x = BINARY[:5]
+    c = torch.eye(2, dtype=torch.float64)[[0, 1, 1, 0, 1]]
+    with torch.no_grad():
+        grid = m.analogies(x, c)
+        mu1 = m.m1.encode(x)[0]
+        for k in range(2):
+            code = m.m2.decode(m.m2.encode(mu1, c)[0], torch.eye(2, dtype=torch.float64)[[k] * 5])
+            assert torch.allclose(grid[:, k], m.m1.decode(code))
+    assert grid.shape == (5, 2, 3)
+
+
+@pytest.mark.parametrize("name", ["vae-m2", "vae-m1m2"])
+def test_semi_supervised_image_runs_draw_analogies(tmp_path: Path, name: str) -> None:
+    from dgm.build import build_model
+    from dgm.plots import run_figures
+
+    data = load_data("digits")
+    small = {"latent": 2, "hidden": [8], "classifier_hidden": [8], "context_features": 10}
+    small.update({"m1_latent": 3, "m1_likelihood": "bernoulli"} if name == "vae-m1m2" else {"network": "mlp"})
+    model = build_model(name, (1, 8, 8), "none", small, levels=data.levels).eval()
+    figures = {p.name for p in run_figures(tmp_path, model, data)}
+    assert "analogies.png" in figures
+    assert (tmp_path / "figures" / "analogies.png").read_bytes()[:4] == b"\x89PNG"

@@ -165,3 +165,22 @@ def test_m2_is_conditional_on_its_data_s_classes() -> None:
 
     config = resolve(RunConfig.from_dict({"model": "vae-m2", "data": "digits"}), load_data("digits"))
     assert config.conditional and config.model_args["context_features"] == 10
+
+
+def test_analogies_decode_each_style_under_every_class() -> None:
+    """Column y of the analogies is the reconstruction under y; without a label (c None or a zero
+    row) the classifier's choice fixes the style."""
+    m2 = _m2().eval()
+    x = torch.randn(5, 4, dtype=torch.float64)
+    eye = torch.eye(3, dtype=torch.float64)
+    c = eye[[0, 2, 1, 1, 0]]
+    with torch.no_grad():
+        grid = m2.analogies(x, c)
+        assert grid.shape == (5, 3, 4)
+        for k in range(3):
+            assert torch.allclose(grid[:, k], m2.decode(m2.encode(x, c)[0], eye[[k] * 5]))
+        guessed = m2.analogies(x, eye[m2.classify(x)])
+        assert torch.allclose(m2.analogies(x), guessed)
+        c[1] = 0
+        mixed = m2.analogies(x, c)
+        assert torch.allclose(mixed[1], guessed[1]) and torch.allclose(mixed[0], grid[0])
