@@ -230,10 +230,12 @@ def latent_map(model: Any, data: Any, path: Path, n: int = 2000, cells: int = 15
 
 def analogies(model: Any, data: Any, path: Path, n: int = 8) -> Path:
     """A semi-supervised model's analogies (Kingma et al., 2014, Fig. 1): each row a test image,
-    then its style decoded under every class."""
+    then its style, inferred under its label, decoded under every class."""
     x = data.split("test")[:n]
+    labels = data.split_labels("test")
     p = next(model.parameters())
-    grid = model.postprocess(model.core.analogies(model.preprocess(x.to(p))[0]).flatten(0, 1))
+    c = None if labels is None else one_hot(labels[:n], model.context_features, p)
+    grid = model.postprocess(model.core.analogies(model.preprocess(x.to(p))[0], c).flatten(0, 1))
     columns = grid.shape[0] // len(x)
     rows = torch.cat([x[:, None], grid.cpu().to(x).reshape(len(x), columns, *x.shape[1:])], 1)
     return image_grid(rows.flatten(0, 1).float(), path, nrow=columns + 1)

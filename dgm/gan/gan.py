@@ -19,7 +19,7 @@ from dgm.errors import DgmError
 from dgm.models.base import GenerativeModel
 from dgm.nn import activation_class
 from dgm.registry import MODELS
-from dgm.vae.networks import ContextMLP, ConvDecoder, ConvDown, choose_network
+from dgm.vae.networks import ContextMLP, ConvDecoder, ConvDown, builds_conv, check_network_sizes
 
 
 def _layer_types(net: nn.Module) -> list[type[nn.Module]]:
@@ -45,9 +45,8 @@ class GAN(GenerativeModel):
     Args:
         event_shape: (D,) vectors or (C, H, W) images.
         latent: q, the dimension of z.
-        hidden: hidden sizes of both MLPs (vectors); default (128, 128).
-        width: channels of the first convolution of both image networks (the second has 2·width);
-            default 32.
+        hidden: hidden sizes of both MLPs (vectors).
+        width: channels of the first convolution of both image networks (the second has 2·width).
         network: mlp, conv (images with sides divisible by 4), or auto (conv for images).
         activation: the MLPs' activation, a name in `dgm.nn.ACTIVATIONS`.
         spectral_norm: divide every critic layer's weight by its largest singular value
@@ -70,8 +69,8 @@ class GAN(GenerativeModel):
         event_shape: tuple[int, ...],
         *,
         latent: int = 8,
-        hidden: tuple[int, ...] | None = None,
-        width: int | None = None,
+        hidden: tuple[int, ...] = (128, 128),
+        width: int = 32,
         network: str = "auto",
         activation: str = "leaky_relu",
         spectral_norm: bool = False,
@@ -79,7 +78,7 @@ class GAN(GenerativeModel):
         pack: int = 1,
     ) -> None:
         super().__init__(event_shape)
-        self.image, hidden, width = choose_network(network, self.event_shape, hidden, width, (128, 128))
+        self.image = builds_conv(network, self.event_shape)
         self.latent, self.context_features = latent, context_features
         k, self.pack, act = context_features, pack, activation_class(activation)
         if self.image:
@@ -93,6 +92,11 @@ class GAN(GenerativeModel):
             for layer in self.critic.modules():
                 if isinstance(layer, (nn.Linear, nn.Conv2d)):
                     _spectral_norm(layer)
+
+    @classmethod
+    def check_arguments(cls, given: dict[str, Any], event_shape: tuple[int, ...]) -> None:
+        """A size given for the networks not built is refused (`check_network_sizes`)."""
+        check_network_sizes(cls, given, event_shape)
 
     @classmethod
     def pipeline_defaults(cls, kind: str, model_args: dict[str, Any]) -> tuple[str, str]:
@@ -123,7 +127,7 @@ class GAN(GenerativeModel):
         if not same_layers or any(k not in theirs or mine[k].shape != theirs[k].shape for k in mine):
             raise DgmError(
                 "--init-from: the VAE's decoder and this generator differ in their layers or shapes "
-                "(give the GAN the VAE's latent, width, hidden sizes and activation)"
+                "(give the GAN the VAE's latent, network, and its width or hidden sizes and activation)"
             )
         self.generator.load_state_dict(theirs)
 

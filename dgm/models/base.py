@@ -75,6 +75,11 @@ class GenerativeModel(nn.Module):
         """Raise ValueError if the model cannot take data prepared this way (default: it can)."""
 
     @classmethod
+    def check_arguments(cls, given: dict[str, Any], event_shape: tuple[int, ...]) -> None:
+        """Raise ValueError for an argument of a new run, as the user gave it, that the model would
+        ignore on data of this shape (default: none)."""
+
+    @classmethod
     def arguments_from_run(cls, model_args: dict[str, Any], run: dict[str, Any]) -> dict[str, Any]:
         """The model arguments of a new run that starts from another run's weights (`--init-from`;
         `run` is that run's config.json), with what that run fixes filled in (default: nothing)."""

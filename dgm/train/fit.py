@@ -112,6 +112,11 @@ def resolve(config: RunConfig, data: DataSource, *, fresh: bool = True) -> RunCo
             c.model_args = model.arguments_from_run(c.model_args, read_config(c.init_from))
     elif model.init_from_required:
         raise DgmError(f"model {c.model!r} starts from {model.init_from_required}: give --init-from RUN")
+    if fresh:
+        try:
+            model.check_arguments(config.model_args, data.event_shape)
+        except ValueError as e:
+            raise DgmError(f"model {c.model!r}: {e}") from None
     if c.data not in DATASETS:  # a user file: keep an absolute path so the run can find it again
         c.data = str(Path(c.data).expanduser().resolve())
     preprocess, dequantize = model.pipeline_defaults(data.kind, c.model_args)

@@ -35,8 +35,7 @@ class M2(VAE):
     As a density model it is class-conditional: `elbo(x, c)` bounds log p(x | y) (c the one-hot y;
     the constant log p(y) left out, as for every conditional model), and `elbo(x)` bounds the
     marginal log p(x) by U(x), as does `elbo(x, c)` on the rows of c that are all zero
-    (unlabelled). `classify(x)` is the classifier q(y | x) on its own. Arguments as for `vae` (but
-    `hidden` defaults to (500,)), and:
+    (unlabelled). `classify(x)` is the classifier q(y | x) on its own. Arguments as for `vae`, and:
 
     Args:
         classifier_hidden: hidden sizes of the classifier's MLP.
@@ -51,7 +50,6 @@ class M2(VAE):
     """
 
     default_objective = "m2"
-    default_hidden = (500,)
     semi_supervised = True
 
     def __init__(
@@ -59,9 +57,9 @@ class M2(VAE):
         event_shape: tuple[int, ...],
         *,
         latent: int = 50,
-        hidden: tuple[int, ...] | None = None,
+        hidden: tuple[int, ...] = (500,),
         classifier_hidden: tuple[int, ...] = (500,),
-        width: int | None = None,
+        width: int = 32,
         network: str = "mlp",
         activation: str = "softplus",
         likelihood: str = "gaussian",
@@ -153,8 +151,9 @@ class M2(VAE):
         column y is the reconstruction. Shape (B, K, *event_shape)."""
         k, b = self.context_features, x.shape[0]
         eye = torch.eye(k, dtype=x.dtype, device=x.device)
-        guess = eye[self.classify(x)]
-        c = guess if c is None else torch.where(c.sum(1, keepdim=True) > 0, c, guess)
+        if c is None or not (c.sum(1) > 0).all():
+            guess = eye[self.classify(x)]
+            c = guess if c is None else torch.where(c.sum(1, keepdim=True) > 0, c, guess)
         z = self.encode(x, c)[0]
         decoded = self.decode(z.repeat_interleave(k, 0), eye.repeat(b, 1))
         return decoded.reshape(b, k, *decoded.shape[1:])

@@ -8,8 +8,10 @@ BatchNorm, so that a sample's bound does not depend on the rest of its batch).
 
 from __future__ import annotations
 
+import inspect
 import math
 from collections.abc import Callable
+from typing import Any
 
 import torch
 from torch import Tensor, nn
@@ -19,35 +21,31 @@ from dgm.nn import MLP
 NETWORKS = ("auto", "mlp", "conv")
 
 
-def choose_network(
-    network: str,
-    event_shape: tuple[int, ...],
-    hidden: tuple[int, ...] | None,
-    width: int | None,
-    default_hidden: tuple[int, ...],
-    default_width: int = 32,
-) -> tuple[bool, tuple[int, ...], int]:
-    """(conv, hidden, width): whether to build the convolutional networks (network conv, or auto on
-    images), with the defaults filled in. A size given for the networks not built is refused, for
-    it would be ignored (hidden sizes on images under auto are the common slip)."""
+def builds_conv(network: str, event_shape: tuple[int, ...]) -> bool:
+    """Whether the model builds the convolutional networks: network conv, or auto on images."""
     if network not in NETWORKS:
         raise ValueError(f"network must be one of {', '.join(NETWORKS)}, got {network!r}")
     image = len(event_shape) == 3
     if network == "conv" and not image:
         raise ValueError(f"network conv needs images, got data of shape {event_shape}")
-    conv = network == "conv" or (network == "auto" and image)
-    if conv and hidden is not None:
-        why = "network=conv" if network == "conv" else "images get network=conv under network=auto"
-        raise ValueError(f"hidden sizes are for network=mlp, and {why}: set network=mlp or leave hidden out")
-    if not conv and width is not None:
+    return network == "conv" or (network == "auto" and image)
+
+
+def check_network_sizes(model: type, given: dict[str, Any], event_shape: tuple[int, ...]) -> None:
+    """Refuse a size the user gave `model` (a class with arguments network, hidden and width) for
+    the networks it will not build, which would be ignored: hidden sizes for convolutions (on
+    images under network=auto, the common slip) or a width for MLPs."""
+    network = given.get("network", inspect.signature(model.__init__).parameters["network"].default)
+    conv = builds_conv(network, event_shape)
+    auto = " (what auto builds for images)" if conv else " (what auto builds for vectors)"
+    built = f"network={'conv' if conv else 'mlp'}{auto if network == 'auto' else ''}"
+    if conv and "hidden" in given:
         raise ValueError(
-            "width is for network=conv, and these networks are MLPs: use hidden, or network=conv"
+            f"hidden sizes are for network=mlp, not {built}: set network=mlp or leave hidden out"
         )
-    return (
-        conv,
-        default_hidden if hidden is None else tuple(hidden),
-        default_width if width is None else width,
-    )
+    if not conv and "width" in given:
+        fix = "set network=conv or leave width out" if len(event_shape) == 3 else "leave width out"
+        raise ValueError(f"width is for network=conv, not {built}: {fix}")
 
 
 def with_context(h: Tensor, c: Tensor | None) -> Tensor:

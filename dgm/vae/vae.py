@@ -22,7 +22,14 @@ from dgm.models.base import GenerativeModel
 from dgm.nn import activation_class
 from dgm.registry import MODELS
 from dgm.vae.likelihoods import make_likelihood
-from dgm.vae.networks import ConvDecoder, ConvEncoder, MLPDecoder, MLPEncoder, choose_network
+from dgm.vae.networks import (
+    ConvDecoder,
+    ConvEncoder,
+    MLPDecoder,
+    MLPEncoder,
+    builds_conv,
+    check_network_sizes,
+)
 
 
 @MODELS.register(
@@ -38,9 +45,8 @@ class VAE(GenerativeModel):
     Args:
         event_shape: (D,) vectors or (C, H, W) images.
         latent: q, the dimension of z.
-        hidden: hidden sizes of the MLP encoder (the decoder mirrors them); default
-            `default_hidden`, (256, 256).
-        width: channels of the first convolution (the second has 2·width); default 32.
+        hidden: hidden sizes of the MLP encoder (the decoder mirrors them).
+        width: channels of the first convolution (the second has 2·width).
         network: mlp, conv (images with sides divisible by 4), or auto (conv for images).
         activation: a name in `dgm.nn.ACTIVATIONS`.
         likelihood: gaussian, bernoulli (binarised grey values), continuous-bernoulli (grey values
@@ -61,7 +67,6 @@ class VAE(GenerativeModel):
     importance_sampled = True
     default_objective = "elbo"
     default_steps = 5000
-    default_hidden: tuple[int, ...] = (256, 256)
     may_be_zero = (*GenerativeModel.may_be_zero, "sigma")
 
     def __init__(
@@ -69,8 +74,8 @@ class VAE(GenerativeModel):
         event_shape: tuple[int, ...],
         *,
         latent: int = 8,
-        hidden: tuple[int, ...] | None = None,
-        width: int | None = None,
+        hidden: tuple[int, ...] = (256, 256),
+        width: int = 32,
         network: str = "auto",
         activation: str = "relu",
         likelihood: str = "gaussian",
@@ -80,7 +85,7 @@ class VAE(GenerativeModel):
         context_features: int = 0,
     ) -> None:
         super().__init__(event_shape)
-        conv, hidden, width = choose_network(network, self.event_shape, hidden, width, self.default_hidden)
+        conv = builds_conv(network, self.event_shape)
         self.latent, self.context_features = latent, context_features
         self.likelihood = make_likelihood(likelihood, sigma=sigma, levels=levels)
         self.likelihood_name = likelihood
@@ -97,6 +102,11 @@ class VAE(GenerativeModel):
             self.prior = None if prior == "normal" else finite_flow(prior, latent)
         except ValueError as e:
             raise ValueError(f"prior must be normal or a trainable flow of vectors: {e}") from None
+
+    @classmethod
+    def check_arguments(cls, given: dict[str, Any], event_shape: tuple[int, ...]) -> None:
+        """A size given for the networks not built is refused (`check_network_sizes`)."""
+        check_network_sizes(cls, given, event_shape)
 
     @classmethod
     def pipeline_defaults(cls, kind: str, model_args: dict[str, Any]) -> tuple[str, str]:

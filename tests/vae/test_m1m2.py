@@ -189,6 +189,8 @@ def test_analogies_are_m2s_on_m1s_code_decoded_by_m1() -> None:
         for k in range(2):
             code = m.m2.decode(m.m2.encode(mu1, c)[0], torch.eye(2, dtype=torch.float64)[[k] * 5])
             assert torch.allclose(grid[:, k], m.m1.decode(code))
+        guessed = torch.eye(2, dtype=torch.float64)[m.classify(x)]  # eval mode: q(y | μ₁(x))
+        assert torch.allclose(m.analogies(x), m.analogies(x, guessed))
     assert grid.shape == (5, 2, 3)
 
 
