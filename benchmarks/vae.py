@@ -11,7 +11,8 @@ decay 1e-5), trained for `--seed-epochs` epochs. The `m2-100` variant is the sem
 (Kingma et al., 2014: 500 softplus units, latent 50, Bernoulli decoder) with 100 labels, for which
 the classifier's test accuracy is reported too; `m1m2-100` is their stacked M1+M2, M1 trained for
 `--m1-time` of the budget. Each variant runs once per seed of `--seeds` (for M2, a label draw).
-Writes benchmarks/results/vae.json (or `--out`).
+Writes benchmarks/results/vae.json (or `--out`); `--keep DIR` keeps each run, with its figures
+(the semi-supervised models' analogies among them), in DIR/VARIANT-seedS/.
 
     python benchmarks/vae.py [--max-time 60m] [--variants vae,iwae5] [--k 5000] [--nll-points 10000]
     python benchmarks/vae.py --variants seed-q2 --seed-epochs 50
@@ -21,6 +22,7 @@ Writes benchmarks/results/vae.json (or `--out`).
 from __future__ import annotations
 
 import argparse
+import contextlib
 import json
 import math
 import tempfile
@@ -78,7 +80,14 @@ M1_ARGS = {
 
 
 def bench_one(
-    variant: str, seed: int, max_time: str, seed_epochs: int, k: int, nll_points: int, m1_time: str
+    variant: str,
+    seed: int,
+    max_time: str,
+    seed_epochs: int,
+    k: int,
+    nll_points: int,
+    m1_time: str,
+    keep: Path | None,
 ) -> dict[str, Any]:
     import dgm.catalog  # noqa: F401  (registers every component)
     from dgm.config import RunConfig, parse_duration
@@ -98,7 +107,8 @@ def bench_one(
     metrics = ["nll_bound", "accuracy"] if semi_supervised else ["nll_bound"]
     given.update(val_every=1000, checkpoint_every=2000)  # a step takes ~10 ms: keep the overhead small
     row: dict[str, Any] = {"variant": variant, "seed": seed}
-    with tempfile.TemporaryDirectory() as tmp:
+    kept = None if keep is None else keep / f"{variant}-seed{seed}"
+    with tempfile.TemporaryDirectory() if kept is None else contextlib.nullcontext(str(kept)) as tmp:
         t0 = time.perf_counter()
         if given["model"] == "vae-m1m2":  # M1 first, for its share of the budget
             m1_given = {**given, "model": "vae", "objective": "elbo", "labels": None, "model_args": M1_ARGS}
@@ -115,6 +125,10 @@ def bench_one(
     row.update({"steps": result.global_step, "wall_s": wall})
     row["epochs"] = result.global_step * given["batch_size"] / data.split("train").shape[0]
     row.update(evaluate(model, data, "test", metrics))
+    if kept is not None:
+        from dgm.plots import run_figures
+
+        run_figures(kept / "run", model, data)
     if semi_supervised:  # its bound is of log p(x | y); the marginal NLL is not compared
         return row
     # The importance-sampled NLL on the leading test images, binarised as `evaluate` binarises.
@@ -142,17 +156,23 @@ def main() -> None:
     p.add_argument("--seeds", default="0", help="comma-separated seeds (weights, batches, labels kept)")
     p.add_argument("--jobs", type=int, default=1, help="variants trained at once (one thread each)")
     p.add_argument("--out", type=Path, default=RESULTS / "vae.json", help="where the JSON goes")
+    p.add_argument("--keep", type=Path, help="keep the runs (with figures) in KEEP/VARIANT-seedS/")
     args = p.parse_args()
     variants = args.variants.split(",")
     if "m1m2-100" in variants and parse_duration(args.m1_time) >= parse_duration(args.max_time):
         p.error(f"--m1-time {args.m1_time} leaves nothing of --max-time {args.max_time} for M2")
     runs = [(v, int(s)) for v in variants for s in args.seeds.split(",")]
-    shared = (args.max_time, args.seed_epochs, args.k, args.nll_points, args.m1_time)
+    shared = (args.max_time, args.seed_epochs, args.k, args.nll_points, args.m1_time, args.keep)
     with ProcessPoolExecutor(args.jobs) as pool:
         rows = list(pool.map(bench_one, *zip(*runs, strict=True), *([v] * len(runs) for v in shared)))
     out = args.out
     out.parent.mkdir(parents=True, exist_ok=True)
-    out.write_text(json.dumps({"args": {**vars(args), "out": str(out)}, "rows": rows}, indent=2))
+    out.write_text(
+        json.dumps(
+            {"args": {**vars(args), "out": str(out), "keep": args.keep and str(args.keep)}, "rows": rows},
+            indent=2,
+        )
+    )
     head = f"{'steps':>7} {'epochs':>7} {'train':>7} {'−ELBO':>14} {'NLL (K, images)':>26}"
     print(f"{'variant':<9} {'seed':>4} {head}")
     for r in rows:
