@@ -138,7 +138,8 @@ def write(name: str, net: feats.FeatureNet, info: dict, command: str) -> dict:
     is_mean, is_se = inception_score(probs, 10)
     meta["floors"] = {
         "what": "n_fake training images (the first of a permutation seeded with `seed`) scored as a "
-        "model's samples against the n_real test images; kid with subsets=100, subset_size=1000",
+        "model's samples against the n_real test images; kid with its defaults (100 subsets of "
+        "min(1000, half the smaller set) rows)",
         "seed": 0,
         "fid": feats.real_floors(name, train_x, test_x, sizes),
         "inception_score": {

@@ -91,40 +91,48 @@ def _mmd2_cubic(x: Tensor, y: Tensor) -> Tensor:
 
 
 def kid(
-    f1: Tensor, f2: Tensor, *, subsets: int = 100, subset_size: int = 1000, seed: int = 0
+    f1: Tensor, f2: Tensor, *, subsets: int = 100, subset_size: int | None = None, seed: int = 0
 ) -> tuple[float, float]:
     """Return the kernel inception distance (Bińkowski et al., 2018) of features f1 (N₁, F) and f2
     (N₂, F) and its standard error: the unbiased estimate of
 
         MMD² = E k(X, X') + E k(Y, Y') − 2 E k(X, Y),   k(a, b) = (aᵀb/F + 1)³,
 
-    averaged over `subsets` pairs of subsets of m = min(subset_size, N₁, N₂) rows, in float64.
+    averaged over `subsets` pairs of subsets of m = min(subset_size, N₁, N₂) rows, in float64
+    (default m = min(1000, ⌊min(N₁, N₂)/2⌋), so that a standard error exists).
 
     Unlike the Fréchet distance, each subset's estimate is unbiased, so KID ≈ 0 (and may be < 0)
     for two samples of one law whatever the sizes; its variance still shrinks with m.
 
     The subsets are cut from seeded permutations: each permutation yields B = ⌊min(N₁, N₂)/m⌋
     disjoint, hence independent, subset pairs, and permutations are drawn until `subsets` pairs are
-    had. The standard error is s/√min(B, subsets), s the standard deviation of the subset estimates:
-    exact for the mean of one permutation's B independent pairs, and conservative for the mean over
-    several permutations, which is an average of such means (its variance is no larger). With B = 1
-    (m = the smaller N) the subsets differ only in the larger set's rows and s understates the
-    spread: give both sides ≥ 2m rows for a trustworthy error.
+    had. The standard error is s/√B, s² the variance of the estimates within a permutation (pooled
+    over the permutations): exact for the mean of one permutation's B independent pairs, and
+    conservative for the mean over several permutations, an average of such means. (The spread
+    over all pairs would understate s: pairs of different permutations share rows.) With B = 1
+    (m = the smaller N) no two pairs are independent and the standard error is NaN: give both
+    sides ≥ 2m rows.
     """
     f1, f2 = f1.reshape(f1.shape[0], -1).double(), f2.reshape(f2.shape[0], -1).double()
-    m = min(subset_size, f1.shape[0], f2.shape[0])
+    smaller = min(f1.shape[0], f2.shape[0])
+    m = min(1000, smaller // 2) if subset_size is None else min(subset_size, smaller)
     if m < 2:
         raise ValueError("kid needs at least two samples on each side")
-    blocks = min(f1.shape[0], f2.shape[0]) // m
+    blocks = smaller // m
     g = torch.Generator().manual_seed(seed)
-    values = []
-    while len(values) < subsets:
+    groups: list[Tensor] = []  # the estimates of one permutation each: independent of one another
+    while sum(map(len, groups)) < subsets:
         p1, p2 = torch.randperm(f1.shape[0], generator=g), torch.randperm(f2.shape[0], generator=g)
-        for b in range(min(blocks, subsets - len(values))):
-            values.append(_mmd2_cubic(f1[p1[b * m : (b + 1) * m]], f2[p2[b * m : (b + 1) * m]]))
-    v = torch.stack(values)
-    se = v.std().item() / math.sqrt(min(blocks, subsets)) if len(values) > 1 else float("nan")
-    return v.mean().item(), se
+        take = min(blocks, subsets - sum(map(len, groups)))
+        groups.append(
+            torch.stack(
+                [_mmd2_cubic(f1[p1[b * m : (b + 1) * m]], f2[p2[b * m : (b + 1) * m]]) for b in range(take)]
+            )
+        )
+    within = [v - v.mean() for v in groups if len(v) > 1]
+    dof = sum(len(v) - 1 for v in within)
+    se = math.sqrt(sum(v.pow(2).sum().item() for v in within) / dof / blocks) if dof else float("nan")
+    return torch.cat(groups).mean().item(), se
 
 
 def inception_score(probs: Tensor, splits: int = 10) -> tuple[float, float]:
