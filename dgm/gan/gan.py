@@ -50,7 +50,8 @@ class GAN(GenerativeModel):
         network: mlp, conv (images with sides divisible by 4), or auto (conv for images).
         activation: the MLPs' activation, a name in `dgm.nn.ACTIVATIONS`.
         spectral_norm: divide every critic layer's weight by its largest singular value
-            (Miyato et al., 2018), which makes the critic 1-Lipschitz per layer.
+            (Miyato et al., 2018): each dense layer 1-Lipschitz; for a convolution the norm is
+            the reshaped kernel's, a heuristic bound (as in Miyato et al.), not the operator's.
         context_features: size of a one-hot label fed to generator and critic (conditional GAN,
             Mirza & Osindero, 2014).
         pack: m, the samples the critic judges together, concatenated (PacGAN, Lin et al., 2018),

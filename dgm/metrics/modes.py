@@ -4,9 +4,10 @@ standard measure of a GAN's mode collapse (Srivastava et al., VEEGAN, 2017; Lin 
 
 A sample is *high quality* when it lies within 3σ of some mode (σ the modes' common std), and it
 is then assigned to the nearest mode; a mode is *covered* when at least one high-quality sample
-falls on it. The *reverse KL* compares the histogram q of the high-quality samples over the K
-modes with the truth's uniform p: KL(q ‖ p) = Σ_k q_k log(K q_k), 0 when every mode gets its
-share, log K when all samples sit on one mode.
+falls on it (VEEGAN's rule; PacGAN's stricter one counts a mode lost with fewer than 20 of 2,500
+samples, which `mode_reverse_kl` penalises instead). The *reverse KL* compares the histogram q
+of the high-quality samples over the K modes with the truth's uniform p: KL(q ‖ p) =
+Σ_k q_k log(K q_k), 0 when every mode gets its share, log K when all samples sit on one mode.
 """
 
 from __future__ import annotations

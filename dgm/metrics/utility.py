@@ -45,6 +45,13 @@ def balanced_subset(y: Tensor, per_class: int, seed: int) -> Tensor:
     return torch.cat(picks).sort().values
 
 
+def _draw(idx: Tensor, n: int, g: torch.Generator) -> Tensor:
+    """n of the indices idx: without repeats while there are enough, else with replacement."""
+    if n <= len(idx):
+        return idx[torch.randperm(len(idx), generator=g)[:n]]
+    return idx[torch.randint(len(idx), (n,), generator=g)]
+
+
 def synthetic_utility(
     samples: Tensor,
     sample_y: Tensor,
@@ -65,13 +72,13 @@ def synthetic_utility(
     - augmented_accuracy: those few real points plus every model sample.
     """
     g = torch.Generator().manual_seed(seed)
-    # The real twin of the synthetic set: for each sample, a training point of the same class.
+    # The real twin of the synthetic set: for each sample, a training point of the same class,
+    # distinct ones while the class has enough (repeats would lower the real ceiling).
     twins = torch.cat(
         [
-            idx[torch.randint(len(idx), (int((sample_y == k).sum()),), generator=g)]
+            _draw(torch.nonzero(train_y == k).flatten(), int((sample_y == k).sum()), g)
             for k in torch.unique(sample_y)
-            for idx in [torch.nonzero(train_y == k).flatten()]
-            if len(idx)
+            if (train_y == k).any()
         ]
     )
     few = balanced_subset(train_y, few_per_class, seed)

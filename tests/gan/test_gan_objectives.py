@@ -106,12 +106,25 @@ def test_weight_clipping_holds_after_every_critic_step() -> None:
 
 
 def test_a_spectrally_normalised_critic_is_1_lipschitz() -> None:
+    """Every dense layer's weight has spectral norm 1 (the critic's weights are first scaled up, so
+    that without the normalisation its gradients would exceed 1 by far), and so the critic's
+    gradient norm is at most 1."""
     torch.manual_seed(3)
     gan = GAN((2,), hidden=(64, 64), spectral_norm=True).double()
+    with torch.no_grad():
+        for name, p in gan.critic.named_parameters():
+            if "original" in name:  # the weights before normalisation
+                p.mul_(10)
     x = 3 * torch.randn(500, 2, dtype=torch.float64)
-    for _ in range(20):  # power iterations run in training mode, one per forward pass
+    for _ in range(30):  # power iterations run in training mode, one per forward pass
         gan.score(x)
     gan.eval()
+    layers = [m for m in gan.critic.modules() if isinstance(m, torch.nn.Linear)]
+    assert len(layers) == 3
+    for layer in layers:
+        assert torch.linalg.matrix_norm(layer.weight, 2).item() == pytest.approx(1.0, abs=1e-3)
+        raw = layer.parametrizations.weight.original
+        assert torch.linalg.matrix_norm(raw, 2).item() > 2
     assert gradient_norms(gan.score, x).max() <= 1.0 + 1e-3
 
 

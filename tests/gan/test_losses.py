@@ -90,5 +90,9 @@ def test_the_penalties_on_critics_with_known_gradients() -> None:
     eps = torch.rand(30, dtype=torch.float64)
     gp = losses.gradient_penalty(lambda v: v @ w, x, g, eps)
     assert gp.item() == pytest.approx((w.norm().item() - 1) ** 2, rel=1e-12)
+    # d(x) = ½‖x‖² has ∇d = x: the penalty sees the interpolates ε x + (1 − ε) g themselves
+    mixed = eps[:, None] * x + (1 - eps[:, None]) * g
+    gp = losses.gradient_penalty(lambda v: 0.5 * (v**2).sum(1), x, g, eps)
+    assert gp.item() == pytest.approx(((mixed.norm(dim=1) - 1) ** 2).mean().item(), rel=1e-12)
     r1 = losses.r1_penalty(lambda v: 0.7 * (v**2).sum(1), x)
     assert r1.item() == pytest.approx((4 * 0.49 * (x**2).sum(1)).mean().item(), rel=1e-12)

@@ -60,3 +60,13 @@ def test_utility_is_independent_of_the_order_of_the_test_points() -> None:
     a = synthetic_utility(s, s_y, x[:400], y[:400], x[400:], y[400:])
     b = synthetic_utility(s, s_y, x[:400], y[:400], x[400:][perm], y[400:][perm])
     assert a == b
+
+
+def test_real_twins_are_distinct_while_a_class_has_enough() -> None:
+    from dgm.metrics.utility import _draw
+
+    g = torch.Generator().manual_seed(0)
+    idx = torch.arange(10, 60)
+    assert len(set(_draw(idx, 50, g).tolist())) == 50  # all of them, none twice
+    more = _draw(idx, 80, g)
+    assert len(more) == 80 and set(more.tolist()) <= set(idx.tolist())
