@@ -30,8 +30,10 @@ def couple(x: Tensor, z: Tensor, coupling: str, labels: Tensor | None = None) ->
     """The noise batch z reordered so that (x_i, z_i) are the coupling's pairs. With labels
     (a conditional model) the OT pairing is taken within each class, so that the coupling does
     not mix conditions."""
-    if coupling != "ot":
+    if coupling == "independent":
         return z
+    if coupling != "ot":
+        raise ValueError(f"couple() pairs by the independent or the ot coupling, not {coupling!r}")
     if labels is None:
         return z[ot_pairing(x, z)]
     paired = z.clone()

@@ -113,7 +113,9 @@ class ConditionalFlowMatching(Objective):
 
     Args:
         coupling: independent (I-CFM), ot (exact minibatch OT pairing, OT-CFM) or reflow.
-        sigma: σ, the width of the Gaussian tube around each straight path (0: the lines).
+        sigma: σ, the width of the Gaussian tube around each straight path (0: the lines). With
+            σ > 0 the path's ends are the data and N(0, I) each blurred by N(0, σ²I), while
+            `log_prob` and `sample` take N(0, I) at t = 1: keep σ small (≤ 0.1) for a likelihood.
         teacher: for reflow, the run folder of the trained continuous flow whose pairs are used.
     """
 
@@ -169,7 +171,9 @@ class ConditionalFlowMatching(Objective):
         x = preprocessed(model, batch[0])[0]
         c = batch[1] if len(batch) > 1 else None
         n, d = x.shape
-        if self.teacher is not None:
+        if self.coupling == "reflow":
+            if self.teacher is None:
+                raise DgmError("coupling=reflow: the teacher is loaded by setup(), which was not called")
             x, z = self._teacher_pairs(model, n, d, c, ctx, x)
         else:
             z = couple(x, ctx.noise(n, d, like=x), self.coupling, None if c is None else c.argmax(1))

@@ -38,6 +38,12 @@ class Evaluation:
     label_values: Sequence[int] = ()  # a conditional model's class k is the label value label_values[k]
     progress: bool = False  # report chunked per-point computations on stderr as they go
     _cache: dict[str, Tensor] = field(default_factory=dict)
+    _diagnostics: dict[str, float | str] | None = None
+
+    def diagnostics(self) -> dict[str, float | str]:
+        """The model's diagnostics as they stood after the evaluation samples' log-density pass (an
+        ODE model's NFE is that solve's, not the normalisation grid's), or now if there was none."""
+        return self._diagnostics if self._diagnostics is not None else self.model.diagnostics()
 
     def _per_sample(
         self, name: str, fn: Callable[[Tensor, Tensor | None], Tensor], chunk: int = 4096
@@ -62,7 +68,10 @@ class Evaluation:
         """log p_model(x) for every evaluation sample, shape (N,): exact, or for a bounded density
         the importance-sampled estimate with K = importance_samples."""
         if self.model.density == "exact":
-            return self._per_sample("log_prob", self.model.log_prob)
+            if "log_prob" not in self._cache:
+                self._per_sample("log_prob", self.model.log_prob)
+                self._diagnostics = self.model.diagnostics()  # the NFE of this solve, not a later grid's
+            return self._cache["log_prob"]
         k = self.importance_samples
         # K copies of a chunk are in memory at once: keep K × chunk near 4096 samples.
         return self._per_sample(
@@ -265,5 +274,5 @@ def evaluate(
     finally:
         model.train(was_training)
     out["n_test"] = int(x.shape[0])
-    out.update(model.diagnostics())
+    out.update(ev.diagnostics())
     return out

@@ -154,6 +154,9 @@ def test_reflow_needs_a_teacher_and_only_reflow_takes_one() -> None:
         DgmError, match=r"models data of shape \(3,\) with 0 classes; this model's data have shape \(2,\)"
     ):
         objective.setup(student, lambda run: dgm.registry.MODELS.get("flow-matching")((3,)))
+    fresh = build_objective("cfm", {"coupling": "reflow", "teacher": "runs/fm"})
+    with pytest.raises(DgmError, match="the teacher is loaded by setup"):  # not independent pairs
+        fresh.loss("model", student, (torch.randn(8, 2),), StepContext(0))
 
 
 def test_objectives_refuse_models_they_cannot_train_before_training() -> None:

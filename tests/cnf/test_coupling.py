@@ -5,6 +5,7 @@ from __future__ import annotations
 import itertools
 
 import ot
+import pytest
 import torch
 
 from dgm.cnf.coupling import couple, ot_pairing
@@ -46,3 +47,10 @@ def test_conditional_pairs_stay_within_their_class() -> None:
     for k in range(3):
         rows = labels == k
         assert sorted(paired[rows][:, 0].tolist()) == sorted(z[rows][:, 0].tolist())
+
+
+def test_couple_pairs_only_by_the_couplings_it_knows() -> None:
+    x, z = torch.randn(6, 2), torch.randn(6, 2)
+    assert torch.equal(couple(x, z, "independent"), z)
+    with pytest.raises(ValueError, match="not 'reflow'"):  # reflow's pairs come from its teacher
+        couple(x, z, "reflow")
