@@ -23,7 +23,8 @@ from dgm.distributions import standard_normal
 from dgm.models.base import GenerativeModel
 
 #: Above this dimension an evaluation estimates the divergence (Hutchinson) instead of taking d
-#: backward passes per function evaluation; the report names the estimate.
+#: backward passes per function evaluation (unless eval_trace says otherwise); the report names
+#: the estimate.
 EXACT_TRACE_MAX_DIM = 32
 
 
@@ -36,8 +37,9 @@ class ContinuousFlow(GenerativeModel):
         solver, steps: how training integrates (euler | rk4 with `steps` steps, or dopri5).
         eval_solver, eval_steps: how evaluation and sampling integrate (OT-Flow uses more steps).
         atol, rtol: dopri5's tolerances.
-        trace: "exact" divergence or a "hutchinson" estimate in training; evaluation is exact up
-            to d = 32 and an unbiased Hutchinson estimate of log p above.
+        trace: "exact" divergence or a "hutchinson" estimate in training.
+        eval_trace: the same for evaluation and sampling's likelihoods; "auto" is exact up to
+            d = 32 and an unbiased Hutchinson estimate of log p (one probe per point) above.
         probe: Hutchinson's probe distribution (rademacher | gaussian).
     """
 
@@ -61,6 +63,7 @@ class ContinuousFlow(GenerativeModel):
         atol: float = 1e-5,
         rtol: float = 1e-5,
         trace: str = "exact",
+        eval_trace: str = "auto",
         probe: str = "rademacher",
     ) -> None:
         super().__init__(event_shape)
@@ -68,12 +71,14 @@ class ContinuousFlow(GenerativeModel):
             raise ValueError(f"{type(self).__name__} models vectors, not data of shape {tuple(event_shape)}")
         if trace not in ("exact", "hutchinson"):
             raise ValueError(f"trace must be 'exact' or 'hutchinson', got {trace!r}")
+        if eval_trace not in ("auto", "exact", "hutchinson"):
+            raise ValueError(f"eval_trace must be 'auto', 'exact' or 'hutchinson', got {eval_trace!r}")
         if probe not in PROBES:
             raise ValueError(f"probe must be one of {', '.join(PROBES)}, got {probe!r}")
         self.context_features = context_features
         self.train_solver = Solver(solver, steps, atol, rtol)
         self.eval_solver = Solver(eval_solver, eval_steps, atol, rtol)
-        self.train_trace, self.probe = trace, probe
+        self.train_trace, self.eval_trace, self.probe = trace, eval_trace, probe
         self.nfe = 0  # function evaluations of the latest log-density solve
 
     # -- the field ---------------------------------------------------------------------------
@@ -92,8 +97,14 @@ class ContinuousFlow(GenerativeModel):
         given = {k: v for k, v in (("method", method), ("steps", steps)) if v is not None}
         self.eval_solver = replace(self.eval_solver, **given)
 
-    def _estimates_trace(self) -> bool:
-        return self.train_trace == "hutchinson" if self.training else self.dim > EXACT_TRACE_MAX_DIM
+    def _estimates_trace(self, training: bool | None = None) -> bool:
+        """Whether the divergence is Hutchinson's estimate in training (or evaluation) mode, by
+        default the current one."""
+        if self.training if training is None else training:
+            return self.train_trace == "hutchinson"
+        if self.eval_trace == "auto":
+            return self.dim > EXACT_TRACE_MAX_DIM
+        return self.eval_trace == "hutchinson"
 
     def rates(
         self, x: Tensor, t: float | Tensor, c: Tensor | None, probe: Tensor | None
@@ -166,7 +177,7 @@ class ContinuousFlow(GenerativeModel):
         return states
 
     def diagnostics(self) -> dict[str, float | str]:
-        trace = "hutchinson estimate (1 probe per sample)" if self.dim > EXACT_TRACE_MAX_DIM else "exact"
+        trace = "hutchinson estimate (1 probe per point)" if self._estimates_trace(False) else "exact"
         return {"nfe": self.nfe, "solver": self.eval_solver.describe(), "trace": trace}
 
 

@@ -53,6 +53,7 @@ class FFJORD(ContinuousFlow):
         atol: float = 1e-5,
         rtol: float = 1e-5,
         trace: str = "hutchinson",
+        eval_trace: str = "auto",
         probe: str = "rademacher",
     ) -> None:
         super().__init__(
@@ -65,6 +66,7 @@ class FFJORD(ContinuousFlow):
             atol=atol,
             rtol=rtol,
             trace=trace,
+            eval_trace=eval_trace,
             probe=probe,
         )
         self.net = velocity_network(self.dim, context_features, hidden, activation)

@@ -43,6 +43,7 @@ class FlowMatching(ContinuousFlow):
         eval_steps: int = 16,
         atol: float = 1e-5,
         rtol: float = 1e-5,
+        eval_trace: str = "auto",
     ) -> None:
         super().__init__(
             event_shape,
@@ -53,6 +54,7 @@ class FlowMatching(ContinuousFlow):
             eval_steps=eval_steps,
             atol=atol,
             rtol=rtol,
+            eval_trace=eval_trace,
         )
         self.net = velocity_network(self.dim, context_features, hidden, activation)
 

@@ -147,7 +147,7 @@ class OTFlow(ContinuousFlow):
         kinetic = 0.5 * gx.pow(2).sum(1)
         return -gx, -laplacian, torch.stack([kinetic, (gt - kinetic).abs()], 1)
 
-    def _estimates_trace(self) -> bool:
+    def _estimates_trace(self, training: bool | None = None) -> bool:
         return False  # the closed form is exact in every dimension
 
     def diagnostics(self) -> dict[str, float | str]:

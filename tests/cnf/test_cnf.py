@@ -163,3 +163,23 @@ def test_dopri5_counts_evaluations_and_meets_its_tolerance() -> None:
     y0 = (torch.ones(1, dtype=torch.float64),)
     (y,), nfe = odeint(lambda t, s: (-s[0] * t,), y0, 0.0, 2.0, Solver("dopri5", atol=1e-10, rtol=1e-10))
     assert abs(y.item() - math.exp(-2.0)) < 1e-8 and nfe > 6
+
+
+@pytest.mark.parametrize("name", ["ffjord", "flow-matching"])
+def test_above_32_dimensions_evaluation_estimates_the_trace_unless_told_exact(name: str) -> None:
+    """eval_trace=auto: one Hutchinson probe per point above d = 32 (the diagnostics name it, and
+    two evaluations differ); eval_trace=exact: the same log p twice, and it is the estimate's mean."""
+    x = torch.randn(3, 40, dtype=torch.float64)
+    estimated = _model(name, d=40)
+    exact = _model(name, d=40, eval_trace="exact")
+    for m in (estimated, exact):
+        m.use_solver("rk4", 2)
+    with torch.no_grad():
+        first, second = estimated.log_prob(x), estimated.log_prob(x)
+        assert not torch.allclose(first, second)
+        assert estimated.diagnostics()["trace"] == "hutchinson estimate (1 probe per point)"
+        truth = exact.log_prob(x)
+        assert torch.equal(truth, exact.log_prob(x)) and exact.diagnostics()["trace"] == "exact"
+        torch.manual_seed(1)
+        mean = estimated.log_prob(x.repeat(400, 1)).reshape(400, 3).mean(0)  # a probe per row
+    assert torch.allclose(mean, truth, atol=0.5), (mean, truth)
