@@ -41,8 +41,9 @@ class Evaluation:
     _diagnostics: dict[str, float | str] | None = None
 
     def diagnostics(self) -> dict[str, float | str]:
-        """The model's diagnostics as they stood after the evaluation samples' log-density pass (an
-        ODE model's NFE is that solve's, not the normalisation grid's), or now if there was none."""
+        """The model's diagnostics as they stood after the evaluation samples' log-density pass,
+        numbers the largest over its chunks (an ODE model's NFE is the test data's solve's, not the
+        normalisation grid's), or the model's now if there was no such pass."""
         return self._diagnostics if self._diagnostics is not None else self.model.diagnostics()
 
     def _per_sample(
@@ -69,8 +70,18 @@ class Evaluation:
         the importance-sampled estimate with K = importance_samples."""
         if self.model.density == "exact":
             if "log_prob" not in self._cache:
-                self._per_sample("log_prob", self.model.log_prob)
-                self._diagnostics = self.model.diagnostics()  # the NFE of this solve, not a later grid's
+                seen: list[dict[str, float | str]] = []
+
+                def log_prob(x: Tensor, c: Tensor | None) -> Tensor:
+                    out = self.model.log_prob(x, c)
+                    seen.append(self.model.diagnostics())  # e.g. this chunk's NFE
+                    return out
+
+                self._per_sample("log_prob", log_prob)
+                numbers = {
+                    k: max(d[k] for d in seen) for k, v in seen[-1].items() if isinstance(v, int | float)
+                }
+                self._diagnostics = {**seen[-1], **numbers}
             return self._cache["log_prob"]
         k = self.importance_samples
         # K copies of a chunk are in memory at once: keep K × chunk near 4096 samples.

@@ -99,28 +99,29 @@ def kid(
         MMD² = E k(X, X') + E k(Y, Y') − 2 E k(X, Y),   k(a, b) = (aᵀb/F + 1)³,
 
     averaged over `subsets` pairs of subsets of m = min(subset_size, N₁, N₂) rows, in float64
-    (default m = min(1000, ⌊min(N₁, N₂)/2⌋), so that a standard error exists).
+    (default m = min(1000, ⌊min(N₁, N₂)/2⌋), at least 2, so that a standard error exists).
 
     Unlike the Fréchet distance, each subset's estimate is unbiased, so KID ≈ 0 (and may be < 0)
     for two samples of one law whatever the sizes; its variance still shrinks with m.
 
     The subsets are cut from seeded permutations: each permutation yields B = ⌊min(N₁, N₂)/m⌋
     disjoint, hence independent, subset pairs, and permutations are drawn until `subsets` pairs are
-    had. The standard error is s/√B, s² the variance of the estimates within a permutation (pooled
-    over the permutations): exact for the mean of one permutation's B independent pairs, and
-    conservative for the mean over several permutations, an average of such means. (The spread
-    over all pairs would understate s: pairs of different permutations share rows.) With B = 1
+    had. s² is the variance of the estimates within a permutation (pooled over the permutations),
+    and the standard error s·Σ_g √k_g / Σ_g k_g over permutations g of k_g pairs: s/√B when each
+    permutation gives all B, exact for one permutation's mean and conservative for an average of
+    several, however correlated. (The spread over all pairs would understate s: pairs of
+    different permutations share rows.) With B = 1
     (m = the smaller N) no two pairs are independent and the standard error is NaN: give both
     sides ≥ 2m rows.
     """
     f1, f2 = f1.reshape(f1.shape[0], -1).double(), f2.reshape(f2.shape[0], -1).double()
     smaller = min(f1.shape[0], f2.shape[0])
-    m = min(1000, smaller // 2) if subset_size is None else min(subset_size, smaller)
-    if m < 2:
+    m = min(1000, max(2, smaller // 2)) if subset_size is None else min(subset_size, smaller)
+    if m < 2 or smaller < 2:
         raise ValueError("kid needs at least two samples on each side")
     blocks = smaller // m
     g = torch.Generator().manual_seed(seed)
-    groups: list[Tensor] = []  # the estimates of one permutation each: independent of one another
+    groups: list[Tensor] = []  # per permutation, its pairs' estimates: independent of one another
     while sum(map(len, groups)) < subsets:
         p1, p2 = torch.randperm(f1.shape[0], generator=g), torch.randperm(f2.shape[0], generator=g)
         take = min(blocks, subsets - sum(map(len, groups)))
@@ -131,7 +132,9 @@ def kid(
         )
     within = [v - v.mean() for v in groups if len(v) > 1]
     dof = sum(len(v) - 1 for v in within)
-    se = math.sqrt(sum(v.pow(2).sum().item() for v in within) / dof / blocks) if dof else float("nan")
+    s = math.sqrt(sum(v.pow(2).sum().item() for v in within) / dof) if dof else float("nan")
+    # sd(Σ_g S_g) ≤ Σ_g sd(S_g) = s Σ_g √k_g for permutations g of k_g pairs, however correlated
+    se = s * sum(math.sqrt(len(v)) for v in groups) / sum(map(len, groups))
     return torch.cat(groups).mean().item(), se
 
 

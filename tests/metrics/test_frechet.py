@@ -146,6 +146,17 @@ def test_kid_standard_error_matches_the_spread_over_data_sets() -> None:
     ratio = torch.tensor(ses).mean() / torch.tensor(values).std()
     assert 0.75 < ratio < 1.6, ratio
     assert math.isnan(kid(x, y, subsets=4, subset_size=400)[1])
+    # fewer pairs than one permutation holds (5 of B = 20): the error of a mean of 5, not of 20
+    values, ses = [], []
+    for i in range(60):
+        x = torch.randn(400, 4, generator=g, dtype=torch.float64)
+        y = torch.randn(400, 4, generator=g, dtype=torch.float64) + 0.3
+        value, se = kid(x, y, subsets=5, subset_size=20, seed=i)
+        values.append(value)
+        ses.append(se)
+    ratio = torch.tensor(ses).mean() / torch.tensor(values).std()
+    assert 0.75 < ratio < 1.6, ratio
+    assert math.isnan(kid(x[:3], y[:3])[1])  # three rows: one pair of two, no error to give
 
 
 def test_inception_score_of_known_probabilities() -> None:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import pytest
 import torch
 
 from dgm.data.base import DataSource, seeded_split
@@ -62,11 +63,19 @@ def test_utility_is_independent_of_the_order_of_the_test_points() -> None:
     assert a == b
 
 
-def test_real_twins_are_distinct_while_a_class_has_enough() -> None:
-    from dgm.metrics.utility import _draw
+def test_real_twins_are_distinct_while_a_class_has_enough(monkeypatch: pytest.MonkeyPatch) -> None:
+    """The TRTR baseline trains on as many real training points as there are samples, per class,
+    none twice while the class has enough (repeats would lower the real ceiling)."""
+    from dgm.metrics import utility
 
-    g = torch.Generator().manual_seed(0)
-    idx = torch.arange(10, 60)
-    assert len(set(_draw(idx, 50, g).tolist())) == 50  # all of them, none twice
-    more = _draw(idx, 80, g)
-    assert len(more) == 80 and set(more.tolist()) <= set(idx.tolist())
+    fitted = []
+    monkeypatch.setattr(utility, "classifier_accuracy", lambda x, y, *_: fitted.append((x, y)) or 0.5)
+    g = torch.Generator().manual_seed(2)
+    y = torch.randint(3, (600,), generator=g)
+    x = MEANS[y] + torch.randn(600, 2, generator=g)
+    s_y = y[:300][torch.randperm(300, generator=g)]  # as many per class as the real rows hold
+    utility.synthetic_utility(MEANS[s_y], s_y, x[:300], y[:300], x[300:], y[300:])
+    twins_x, twins_y = fitted[1]  # tstr, trtr, few real, augmented
+    assert len(torch.unique(twins_x, dim=0)) == 300 and torch.equal(twins_y.sort()[0], s_y.sort()[0])
+    more = utility._draw(torch.arange(10, 60), 80, g)  # more than the class holds: with repeats
+    assert len(more) == 80 and set(more.tolist()) <= set(range(10, 60))
