@@ -50,32 +50,20 @@ def test_unlabelled_bound_sums_the_labelled_bounds_under_the_classifier() -> Non
     assert (u <= torch.logsumexp(labelled - math.log(3), 0) + 1e-12).all()
 
 
-def test_mixed_batches_score_labelled_rows_conditionally_and_the_rest_marginally() -> None:
+@pytest.mark.parametrize("score", ["elbo", "log_prob_importance"])
+def test_mixed_batches_score_labelled_rows_conditionally_and_the_rest_marginally(score: str) -> None:
+    """Rows with c = 0 are scored for log p(x) (the label summed out), the rest for log p(x | y),
+    by the bound and by the importance-sampled estimate alike."""
     m2 = _m2()
+    fn = m2.elbo if score == "elbo" else lambda x, c=None: m2.log_prob_importance(x, c, k=50)
     x = torch.randn(4, 4, dtype=torch.float64)
     c = torch.tensor([[0, 1, 0], [0, 0, 0], [1, 0, 0], [0, 0, 0]], dtype=torch.float64)
     with torch.no_grad():
         torch.manual_seed(2)
-        mixed = m2.elbo(x, c)
+        mixed = fn(x, c)
         torch.manual_seed(2)  # the same draws: the labelled rows are scored first
-        cond, marg = m2.elbo(x[[0, 2]], c[[0, 2]]), m2.elbo(x[[1, 3]])
+        cond, marg = fn(x[[0, 2]], c[[0, 2]]), fn(x[[1, 3]])
     assert torch.allclose(mixed[[0, 2]], cond, atol=1e-12) and torch.allclose(mixed[[1, 3]], marg, atol=1e-12)
-
-
-def test_the_importance_estimate_sums_out_the_label_of_rows_without_one() -> None:
-    """Rows with c = 0 are estimated as log p(x), the rest as log p(x | y), as `elbo` scores them."""
-    m2 = _m2()
-    x = torch.randn(4, 4, dtype=torch.float64)
-    c = torch.tensor([[0, 1, 0], [0, 0, 0], [1, 0, 0], [0, 0, 0]], dtype=torch.float64)
-    with torch.no_grad():
-        torch.manual_seed(4)
-        mixed = m2.log_prob_importance(x, c, k=50)
-        torch.manual_seed(4)  # the same draws: the labelled rows are estimated first
-        cond, marg = (
-            m2.log_prob_importance(x[[0, 2]], c[[0, 2]], k=50),
-            m2.log_prob_importance(x[[1, 3]], k=50),
-        )
-    assert torch.equal(mixed[[0, 2]], cond) and torch.equal(mixed[[1, 3]], marg)
 
 
 def test_the_m2_loss_adds_alpha_times_the_cross_entropy_of_labelled_rows() -> None:
