@@ -51,6 +51,8 @@ class M2(VAE):
 
     default_objective = "m2"
     semi_supervised = True
+    #: the name under which the `m2` objective logs the mean negative of `semi_supervised_terms`' bound
+    semi_supervised_bound = "bound"
 
     def __init__(
         self,
@@ -97,6 +99,11 @@ class M2(VAE):
     def classify(self, x: Tensor) -> Tensor:
         """The most probable class under q(y | x), shape (B,)."""
         return self.class_logits(x).argmax(1)
+
+    def semi_supervised_terms(self, x: Tensor, c: Tensor) -> tuple[Tensor, Tensor]:
+        """What the `m2` objective trains on: the bound of each row (`elbo(x, c)`: L(x, y) with
+        a label, U(x) without) and the classifier's logits on the labelled rows, (B,) and (B_l, K)."""
+        return self.elbo(x, c), self.class_logits(x[c.sum(1) > 0])
 
     def _each_label(self, x: Tensor, bound: Callable[[Tensor, Tensor], Tensor]) -> Tensor:
         """bound(x, c_y) for every class y, shape (K, B)."""

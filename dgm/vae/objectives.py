@@ -123,7 +123,9 @@ def _dreg_log_weights(vae: VAE, x: Tensor, c: Tensor | None, k: int) -> Tensor:
 class SemiSupervised(Objective):
     """loss = (1/B) [Σ_unlabelled −U(x) + Σ_labelled (−L(x, y) + α·(−log q(y | x)))], labelled
     rows being those with a one-hot c (the pipeline keeps `labels` of them, repeated so that about
-    half of each batch is labelled; the rest have c = 0).
+    half of each batch is labelled; the rest have c = 0). The model gives both terms
+    (`semi_supervised_terms`); M1+M2's bound is M2's on M1's code, which differs from the bound on
+    log p(x | y) by a term of frozen M1 alone: the same gradients, logged as `code_bound`.
 
     Kingma et al.'s objective is Σ_l L + Σ_u U + α·E_l[−log q(y | x)] with α = 0.1·N: divided by
     N ≈ N_u, a weight of about 0.1 on each labelled row's cross-entropy against each unlabelled
@@ -153,11 +155,11 @@ class SemiSupervised(Objective):
             else torch.zeros(len(y), m2.context_features, dtype=y.dtype, device=y.device)
         )
         labelled = c.sum(1) > 0
-        bound = m2.elbo(y, c) + ladj
-        logits = m2.class_logits(y[labelled])
+        bound, logits = m2.semi_supervised_terms(y, c)
+        bound = bound + ladj
         ce = torch.nn.functional.cross_entropy(logits, c[labelled].argmax(1), reduction="sum")
         loss = (-bound.sum() + self.alpha * ce) / len(y)
-        terms = {"bound": -bound.mean().detach()}
+        terms = {m2.semi_supervised_bound: -bound.mean().detach()}
         if labelled.any():
             terms["accuracy"] = (logits.argmax(1) == c[labelled].argmax(1)).double().mean()
         return loss, terms

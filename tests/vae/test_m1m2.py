@@ -82,6 +82,30 @@ def test_the_m2_objective_trains_m2_and_leaves_m1_as_it_was() -> None:
     assert all(p.grad is not None for p in m.m2.parameters())
 
 
+def test_the_m2_objective_leaves_out_only_m1_s_constant_term_of_the_bound() -> None:
+    """The loss on M2's bound of one code draw z₁ has the gradients of the loss on the full bound
+    log p(x | z₁) − log q(z₁ | x) + ELBO_M2(z₁ | y) with the classifier on the same z₁, and differs
+    from it by the mean of M1's term."""
+    m, alpha = _m1m2().train(), 3.0
+    x = BINARY.repeat(2, 1)
+    c = torch.zeros(16, 2, dtype=torch.float64)
+    c[:4, 0], c[4:8, 1] = 1, 1
+    torch.manual_seed(4)
+    loss, terms = build_objective("m2", {"alpha": alpha}).loss("model", m, (x, c), StepContext(0))
+    fast = torch.autograd.grad(loss, list(m.m2.parameters()))
+    torch.manual_seed(4)  # the same draws, in the same order: z₁, then M2's
+    z1 = m.code(x)
+    mu, log_sigma = m.m1.encode(x)
+    m1_term = m.m1.likelihood.log_prob(x, m.m1.decoder(z1)) - log_normal(z1, mu, log_sigma)
+    bound = m1_term + m.m2.elbo(z1, c)
+    ce = torch.nn.functional.cross_entropy(m.m2.class_logits(z1[:8]), c[:8].argmax(1), reduction="sum")
+    full = (-bound.sum() + alpha * ce) / len(x)
+    for g, h in zip(fast, torch.autograd.grad(full, list(m.m2.parameters())), strict=True):
+        assert torch.allclose(g, h, atol=1e-12)
+    assert (full - loss).item() == pytest.approx(-m1_term.mean().item(), rel=1e-10)
+    assert set(terms) == {"code_bound", "accuracy"}
+
+
 def test_the_classifier_sees_draws_in_training_and_the_posterior_mean_in_eval_mode() -> None:
     m = _m1m2()
     x = BINARY
