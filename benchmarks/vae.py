@@ -10,20 +10,23 @@ seed paper's convolutional VAE with a 2-D latent space (width 32, batch 64, Adam
 decay 1e-5), trained for `--seed-epochs` epochs. The `m2-100` variant is the semi-supervised M2
 (Kingma et al., 2014: 500 softplus units, latent 50, Bernoulli decoder) with 100 labels, for which
 the classifier's test accuracy is reported too; `m1m2-100` is their stacked M1+M2, M1 trained for
-`--m1-time` of the budget (`m1m2-100-300`: with Kingma et al.'s smaller M2 for 100 labels).
-Each variant runs once per seed of `--seeds` (for M2, a label draw).
+`--m1-time` of the budget (`m1m2-100-300`: with Kingma et al.'s smaller M2 for 100 labels), or
+taken from a finished run (`--m1-from`: one M1 for every label draw, its training time counted
+against each draw's budget). Each variant runs once per seed of `--seeds` (for M2, a label draw).
 Writes benchmarks/results/vae.json (or `--out`); `--keep DIR` keeps each run, with its figures
 (the semi-supervised models' analogies among them), in DIR/VARIANT-seedS/.
 
     python benchmarks/vae.py [--max-time 60m] [--variants vae,iwae5] [--k 5000] [--nll-points 10000]
     python benchmarks/vae.py --variants seed-q2 --seed-epochs 50
     python benchmarks/vae.py --variants m1m2-100 --seeds 0,1,2 --jobs 2
+    python benchmarks/vae.py --variants m1m2-100-300 --seeds 0,1,2 --m1-from runs/m1
 """
 
 from __future__ import annotations
 
 import argparse
 import contextlib
+import csv
 import json
 import math
 import tempfile
@@ -100,6 +103,7 @@ def bench_one(
     nll_points: int,
     m1_time: str,
     keep: Path | None,
+    m1_from: Path | None = None,
 ) -> dict[str, Any]:
     import dgm.catalog  # noqa: F401  (registers every component)
     from dgm.config import RunConfig, parse_duration
@@ -122,7 +126,12 @@ def bench_one(
     kept = None if keep is None else keep / f"{variant}-seed{seed}"
     with tempfile.TemporaryDirectory() if kept is None else contextlib.nullcontext(str(kept)) as tmp:
         t0 = time.perf_counter()
-        if given["model"] == "vae-m1m2":  # M1 first, for its share of the budget
+        if given["model"] == "vae-m1m2" and m1_from is not None:  # M1 trained before: its time counts
+            row["m1_from"] = str(m1_from)
+            row["m1_steps"], row["m1_wall_s"] = _last_step(m1_from / "metrics.csv")
+            given["init_from"] = str(m1_from)
+            given["max_time"] = f"{max(1.0, parse_duration(max_time) - row['m1_wall_s']):.0f}s"
+        elif given["model"] == "vae-m1m2":  # M1 first, for its share of the budget
             m1_given = {**given, "model": "vae", "objective": "elbo", "labels": None, "model_args": M1_ARGS}
             m1_given.update(objective_args={}, lr=1e-3, batch_size=100)
             m1_result = train(
@@ -132,7 +141,7 @@ def bench_one(
             given["init_from"] = str(Path(tmp) / "m1")
             given["max_time"] = f"{max(1.0, parse_duration(max_time) - row['m1_wall_s']):.0f}s"
         result = train(RunConfig.from_dict(given), Path(tmp) / "run", progress=False)
-        wall = time.perf_counter() - t0
+        wall = time.perf_counter() - t0 + (row["m1_wall_s"] if m1_from is not None else 0.0)
     model = result.model.eval()
     row.update({"steps": result.global_step, "wall_s": wall})
     row["epochs"] = result.global_step * given["batch_size"] / data.split("train").shape[0]
@@ -154,6 +163,14 @@ def bench_one(
     return row
 
 
+def _last_step(metrics_csv: Path) -> tuple[int, float]:
+    """A finished run's last step and its training time in seconds (that of the last row that logs
+    one: the final validation row does not), from its metrics.csv."""
+    with metrics_csv.open() as f:
+        rows = list(csv.DictReader(f))
+    return int(rows[-1]["step"]), float(next(r["wall_time"] for r in reversed(rows) if r["wall_time"]))
+
+
 def main() -> None:
     from dgm.config import parse_duration
     from dgm.metrics.likelihood import mean_and_se
@@ -169,21 +186,32 @@ def main() -> None:
     p.add_argument("--jobs", type=int, default=1, help="variants trained at once (one thread each)")
     p.add_argument("--out", type=Path, default=RESULTS / "vae.json", help="where the JSON goes")
     p.add_argument("--keep", type=Path, help="keep the runs (with figures) in KEEP/VARIANT-seedS/")
+    p.add_argument(
+        "--m1-from",
+        type=Path,
+        help="a finished M1 run (vae) for every m1m2 seed instead of training one each; its training "
+        "time counts against --max-time",
+    )
     args = p.parse_args()
     variants = args.variants.split(",")
-    if any(v.startswith("m1m2") for v in variants) and parse_duration(args.m1_time) >= parse_duration(
-        args.max_time
+    if (
+        args.m1_from is None
+        and any(v.startswith("m1m2") for v in variants)
+        and parse_duration(args.m1_time) >= parse_duration(args.max_time)
     ):
         p.error(f"--m1-time {args.m1_time} leaves nothing of --max-time {args.max_time} for M2")
     runs = [(v, int(s)) for v in variants for s in args.seeds.split(",")]
-    shared = (args.max_time, args.seed_epochs, args.k, args.nll_points, args.m1_time, args.keep)
+    shared = (args.max_time, args.seed_epochs, args.k, args.nll_points, args.m1_time, args.keep, args.m1_from)
     with ProcessPoolExecutor(args.jobs) as pool:
         rows = list(pool.map(bench_one, *zip(*runs, strict=True), *([v] * len(runs) for v in shared)))
     out = args.out
     out.parent.mkdir(parents=True, exist_ok=True)
     out.write_text(
         json.dumps(
-            {"args": {**vars(args), "out": str(out), "keep": args.keep and str(args.keep)}, "rows": rows},
+            {
+                "args": {**vars(args), **{k: str(v) for k, v in vars(args).items() if isinstance(v, Path)}},
+                "rows": rows,
+            },
             indent=2,
         )
     )
