@@ -20,9 +20,10 @@ if __name__ == "__main__":
     p = argparse.ArgumentParser(description=__doc__)
     p.add_argument("--quick", action="store_true", help="shortened runs: check the pipeline")
     p.add_argument("--only", help="comma-separated experiments to run now (default all)")
+    p.add_argument("--threads", type=int, help="torch CPU threads of each run (default: dgm's)")
     args = p.parse_args()
     out = RESULTS / ("seed-paper-quick" if args.quick else "seed-paper")
     only = None if args.only is None else [name.strip() for name in args.only.split(",") if name.strip()]
-    table = reproduce(out, quick=args.quick, only=only)
+    table = reproduce(out, quick=args.quick, only=only, threads=args.threads)
     print(table.read_text(), end="")
     shutil.copy(out / "seed-paper.json", RESULTS / "seed-paper.json")

@@ -68,7 +68,7 @@ def run(args: argparse.Namespace) -> int:
         "run": str(args.run),
         "data": data.name,
         "split": args.split,
-        "density": model.density,
+        "density": model.reported_density(),
         **({"model_step": kept["step"]} if "step" in kept else {}),
         **result,
     }

@@ -17,6 +17,11 @@ def add_parser(sub: argparse._SubParsersAction) -> None:
         help="comma-separated experiments to run now (default all); the table holds every finished one",
     )
     p.add_argument("--out", type=Path, help="output folder (default ./seed-paper, or ./seed-paper-quick)")
+    p.add_argument(
+        "--threads",
+        type=int,
+        help="torch CPU threads of each run (default: 1 for vectors, the cores shared out for images)",
+    )
     add_seed(p)
     add_device(p)
     p.set_defaults(handler=run)
@@ -27,7 +32,9 @@ def run(args: argparse.Namespace) -> int:
 
     out = args.out or Path("seed-paper-quick" if args.quick else "seed-paper")
     only = None if args.only is None else [name.strip() for name in args.only.split(",") if name.strip()]
-    table = reproduce(out, quick=args.quick, seed=args.seed, device=args.device, only=only)
+    table = reproduce(
+        out, quick=args.quick, seed=args.seed, device=args.device, only=only, threads=args.threads
+    )
     print(table.read_text(), end="")
     print(f"table: {table}")
     return 0

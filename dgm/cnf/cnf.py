@@ -176,8 +176,13 @@ class ContinuousFlow(GenerativeModel):
             states.append(self.flow(states[-1], k / frames, (k + 1) / frames, c, steps=steps))
         return states
 
+    @property
+    def log_prob_probes(self) -> int:
+        return 1 if self._estimates_trace(False) else 0  # one probe per point, drawn once per solve
+
     def diagnostics(self) -> dict[str, float | str]:
-        trace = "hutchinson estimate (1 probe per point)" if self._estimates_trace(False) else "exact"
+        probes = self.log_prob_probes
+        trace = f"hutchinson estimate ({probes} probe per point)" if probes else "exact"
         return {"nfe": self.nfe, "solver": self.eval_solver.describe(), "trace": trace}
 
 

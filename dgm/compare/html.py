@@ -60,6 +60,7 @@ COST = (
 SIZES = (
     "n_test",
     "nll_k",
+    "nll_probes",
     "prdc_k",
     "prdc_n",
     "ot_n",

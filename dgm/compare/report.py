@@ -63,10 +63,17 @@ def _summary(rows: list[Row], meta: dict[str, Any]) -> str:
     )
     n_test = next((r.metrics.get("n_test") for r in rows), "?")
     k = meta.get("importance_samples", 0)
+    probes = max((r.metrics.get("nll_probes", 0) for r in rows), default=0)
     return (
         f"{len(rows)} models on {meta['data']} (test split, n = {n_test}), trained for {budget} each "
         f"(capped at a model's default length; closed-form fits take none), seed {meta['seed']}. "
         f"Sample metrics use {meta['n_samples']} model samples; "
         + (f"bounded densities report an NLL importance-sampled with K = {k}. " if k else "")
+        + (
+            'A density marked "trace estimated" reports an NLL with Hutchinson\'s unbiased estimate '
+            f"of its flow's trace ({probes} probe per point), not its exact value. "
+            if probes
+            else ""
+        )
         + f"dgm {meta['dgm_version']}, torch {meta['torch']}, threads: {meta['threads']}, {meta['date']}."
     )

@@ -212,7 +212,7 @@ def _evaluate(
         name=name,
         model=config["model"],
         family=family(config["model"]),
-        density=model.density,
+        density=model.reported_density(),
         run=str(run),
         steps=steps,
         train_seconds=seconds,

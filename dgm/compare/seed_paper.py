@@ -174,11 +174,13 @@ def reproduce(
     device: str = "auto",
     progress: bool = True,
     only: Sequence[str] | None = None,
+    threads: int | None = None,
 ) -> Path:
     """Run every experiment (or those named in `only`) into out/NAME, resuming where an earlier
     call stopped, and write out/seed-paper.json and the Markdown table out/seed-paper.md of every
     finished experiment; return the table's path. With `only`, experiments run in separate
-    processes, or on separate machines, join one table in one folder."""
+    processes, or on separate machines, join one table in one folder; `threads` are each run's
+    torch CPU threads (None: dgm's default for the data)."""
     import torch
 
     import dgm.catalog  # noqa: F401  (registers every component)
@@ -217,6 +219,7 @@ def reproduce(
             max_steps=steps,
             seed=seed,
             device=device,
+            threads=threads,
             init_from=str(out / ex.init_from) if ex.init_from else None,
             val_every=max(1, steps // 10),
             checkpoint_every=max(1, min(1000, steps // 10)),

@@ -91,6 +91,17 @@ class GenerativeModel(nn.Module):
         return self.density == "exact"
 
     @property
+    def log_prob_probes(self) -> int:
+        """Hutchinson probes per point behind evaluation's `log_prob`: 0 when it is log p itself,
+        k > 0 when it is an unbiased estimate of log p (a continuous flow above 32 dimensions)."""
+        return 0
+
+    def reported_density(self) -> str:
+        """The density kind as reports show it: `density`, with "(trace estimated)" after an
+        exact density whose evaluated log p is an estimate (`log_prob_probes` > 0)."""
+        return f"{self.density} (trace estimated)" if self.log_prob_probes else self.density
+
+    @property
     def dim(self) -> int:
         return int(torch.Size(self.event_shape).numel())
 
@@ -175,6 +186,10 @@ class Preprocessed(GenerativeModel):
     def log_prob_importance(self, x: Tensor, c: Tensor | None = None, k: int = 100) -> Tensor:
         y, ladj = self.transform(x)
         return self.model.log_prob_importance(y, c, k) + ladj
+
+    @property
+    def log_prob_probes(self) -> int:
+        return self.model.log_prob_probes
 
     def diagnostics(self) -> dict[str, float]:
         return self.model.diagnostics()

@@ -8,8 +8,11 @@ import pytest
 import torch
 
 import dgm.catalog  # noqa: F401
+from dgm.build import build_model
 from dgm.cnf import ContinuousFlow, Solver, odeint
 from dgm.cnf.divergence import draw_probe, exact_divergence, hutchinson_divergence
+from dgm.data.base import DataSource, seeded_split
+from dgm.metrics import evaluate
 from dgm.registry import MODELS
 
 CNFS = [e.name for e in MODELS if issubclass(e.obj, ContinuousFlow)]
@@ -183,3 +186,22 @@ def test_above_32_dimensions_evaluation_estimates_the_trace_unless_told_exact(na
         torch.manual_seed(1)
         mean = estimated.log_prob(x.repeat(400, 1)).reshape(400, 3).mean(0)  # a probe per row
     assert torch.allclose(mean, truth, atol=0.5), (mean, truth)
+
+
+@pytest.mark.parametrize("eval_trace", ["auto", "exact"])
+def test_an_estimated_log_density_is_named_so_in_the_report(eval_trace: str) -> None:
+    """Above d = 32 the evaluated NLL is an estimate: `evaluate` reports its probes per point
+    beside it and the model's reported density says so; with the exact trace, neither."""
+    x = torch.randn(300, 40)
+    data = DataSource("d40", "points", seeded_split(x))
+    model = build_model("flow-matching", (40,), "standardize", {"eval_trace": eval_trace})
+    model.transform.fit(data.split("train"))
+    model.core.use_solver("rk4", 2)
+    out = evaluate(model, data, "test", ["nll"])
+    if eval_trace == "auto":
+        assert model.log_prob_probes == 1 and out["nll_probes"] == 1
+        assert model.reported_density() == "exact (trace estimated)"
+        assert out["trace"] == "hutchinson estimate (1 probe per point)"
+    else:
+        assert model.log_prob_probes == 0 and "nll_probes" not in out
+        assert model.reported_density() == "exact" and out["trace"] == "exact"

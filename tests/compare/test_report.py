@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import html
 import json
 import re
 import shutil
@@ -91,3 +92,18 @@ def test_browser_check_catches_a_broken_page(tmp_path: Path) -> None:
     attrs, console = chromium_check(page)
     assert attrs["broken-images"] == "1"
     assert any("nothing is not defined" in line for line in console)
+
+
+def test_an_estimated_nll_is_named_in_the_summary_and_not_a_column(tmp_path: Path) -> None:
+    rows = _rows(tmp_path)
+    page, _ = write_report(rows, tmp_path, _settings())
+    assert "trace estimated" not in page.read_text()
+    rows.append(
+        Row("cnf", "ffjord", "continuous flow", "exact (trace estimated)", train_seconds=1.0, parameters=9,
+            run=str(tmp_path), steps=10, sample_seconds_per_10k=0.5, figures=[],
+            metrics={"nll": 1.1, "nll_se": 0.01, "nll_probes": 1})
+    )  # fmt: skip
+    assert "nll_probes" not in metric_columns(rows)
+    page, _ = write_report(rows, tmp_path, _settings())
+    text = html.unescape(page.read_text())
+    assert "Hutchinson's unbiased estimate of its flow's trace (1 probe per point)" in text

@@ -18,11 +18,16 @@ from dgm.utils import one_hot
 
 
 def _nll(ev: Evaluation) -> dict[str, float]:
-    """−log p: exact, or importance-sampled (reported with its K) for a bounded density."""
+    """−log p: exact; importance-sampled for a bounded density (reported with its K, `nll_k`); or,
+    for a continuous flow above 32 dimensions, with Hutchinson's unbiased estimate of the trace
+    (reported with its probes per point, `nll_probes`). The standard error includes the estimate's
+    own spread, since every point's value carries its own draws."""
     nll, se = mean_and_se(-ev.log_prob())
     out = {"nll": nll, "nll_se": se}
     if ev.model.density != "exact":
         out["nll_k"] = ev.importance_samples
+    elif ev.model.log_prob_probes:
+        out["nll_probes"] = ev.model.log_prob_probes
     return out
 
 
