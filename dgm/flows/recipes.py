@@ -23,13 +23,17 @@ from dgm.nn import activation_class
 from dgm.registry import MODELS
 
 
-def finite_flow(name: str, features: int) -> Flow:
-    """The registered finite flow of vectors `name` (realnvp, nice, maf, nsf) at its defaults, on
-    R^features: a learnable density that other models build in (a VAE's prior, a Flow-GAN)."""
+def finite_flow(name: str, event_shape: tuple[int, ...]) -> Flow:
+    """The registered finite flow `name` at its defaults on data of `event_shape` (realnvp, nice,
+    maf, nsf for vectors; glow for images): a learnable density that other models build in (a
+    VAE's prior, a Flow-GAN's generator)."""
+    kind = "points" if len(event_shape) == 1 else "image"
     entry = MODELS.get(name) if name in MODELS else None
-    if entry is None or not issubclass(entry, Flow) or "points" not in entry.data_kinds:
-        raise ValueError(f"{name!r} is no registered finite flow of vectors (realnvp, nice, maf, nsf)")
-    return entry((features,))
+    if entry is None or not issubclass(entry, Flow) or kind not in entry.data_kinds:
+        names = ", ".join(e.name for e in MODELS if issubclass(e.obj, Flow) and kind in e.obj.data_kinds)
+        what = "vectors" if kind == "points" else "images"
+        raise ValueError(f"{name!r} is no registered finite flow of {what} ({names})")
+    return entry(tuple(event_shape))
 
 
 def _features(event_shape: tuple[int, ...], name: str) -> int:

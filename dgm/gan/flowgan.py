@@ -9,9 +9,12 @@ numbers what the adversarial game does to likelihood.
 
 from __future__ import annotations
 
-from torch import Tensor
+from typing import Any
+
+from torch import Tensor, nn
 
 from dgm.flows.recipes import finite_flow
+from dgm.gan.gan import conv_critic
 from dgm.gan.objectives import NonSaturatingGAN
 from dgm.models.base import GenerativeModel
 from dgm.nn import activation_class
@@ -24,14 +27,19 @@ from dgm.vae.networks import ContextMLP
     "flow-gan", "Flow-GAN: a normalizing flow as the generator, with its exact NLL (Grover et al., 2018)"
 )
 class FlowGAN(GenerativeModel):
-    """Creates a Flow-GAN for vectors: a registered finite flow as generator, an MLP critic.
+    """Creates a Flow-GAN: a registered finite flow as generator, and a critic: an MLP for vectors,
+    DCGAN's convolutional discriminator (`conv_critic`) for images.
+
+    The critic judges data as the flow sees it (after the preprocessing, e.g. the logit of
+    dequantised images), where the generator draws its samples.
 
     Args:
-        event_shape: (D,).
-        flow: the generator, a registered finite flow of vectors (realnvp, nice, maf, nsf) at its
-            default arguments.
-        hidden: hidden sizes of the critic.
-        activation: the critic's activation, a name in `dgm.nn.ACTIVATIONS`.
+        event_shape: (D,) vectors or (C, H, W) images.
+        flow: the generator, a registered finite flow at its default arguments: realnvp, nice,
+            maf or nsf for vectors, glow for images; auto: realnvp for vectors, glow for images.
+        hidden: hidden sizes of the critic (vectors).
+        width: channels of the critic's first convolution (images; the second has 2·width).
+        activation: the MLP critic's activation, a name in `dgm.nn.ACTIVATIONS`.
 
     Example:
         >>> import torch
@@ -40,7 +48,6 @@ class FlowGAN(GenerativeModel):
     """
 
     density = "exact"
-    data_kinds = ("points",)
     default_objective = "flow-gan"
     default_steps = 3000
 
@@ -48,16 +55,29 @@ class FlowGAN(GenerativeModel):
         self,
         event_shape: tuple[int, ...],
         *,
-        flow: str = "realnvp",
+        flow: str = "auto",
         hidden: tuple[int, ...] = (128, 128),
+        width: int = 32,
         activation: str = "leaky_relu",
     ) -> None:
         super().__init__(event_shape)
-        if len(self.event_shape) != 1:
-            raise ValueError(f"flow-gan models vectors, not data of shape {self.event_shape}")
-        self.generator = finite_flow(flow, self.dim)
-        self.critic = ContextMLP(self.dim, 1, hidden, activation_class(activation), 0)
-        self.latent = self.dim
+        image = len(self.event_shape) == 3
+        if flow == "auto":
+            flow = "glow" if image else "realnvp"
+        self.generator = finite_flow(flow, self.event_shape)
+        if image:
+            self.critic: nn.Module = conv_critic(self.event_shape, width)
+        else:
+            self.critic = ContextMLP(self.dim, 1, hidden, activation_class(activation), 0)
+        self.latent = self.dim  # z ~ N(0, I_D), flat (a multi-scale flow splits it itself)
+
+    @classmethod
+    def check_arguments(cls, given: dict[str, Any], event_shape: tuple[int, ...]) -> None:
+        """Refuse a critic size for the critic not built: hidden sizes on images, a width on vectors."""
+        if len(event_shape) == 3 and "hidden" in given:
+            raise ValueError("hidden sizes are for the MLP critic of vectors; the image critic takes width")
+        if len(event_shape) != 3 and "width" in given:
+            raise ValueError("width is for the convolutional critic of images; the MLP critic takes hidden")
 
     def generate(self, z: Tensor, c: Tensor | None = None) -> Tensor:
         """x = f⁻¹(z)."""

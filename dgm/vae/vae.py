@@ -99,7 +99,7 @@ class VAE(GenerativeModel):
             self.encoder = MLPEncoder(shape, latent, hidden, act, context_features)
             self.decoder = MLPDecoder(shape, latent, hidden, act, context_features, params)
         try:
-            self.prior = None if prior == "normal" else finite_flow(prior, latent)
+            self.prior = None if prior == "normal" else finite_flow(prior, (latent,))
         except ValueError as e:
             raise ValueError(f"prior must be normal or a trainable flow of vectors: {e}") from None
 

@@ -152,13 +152,20 @@ def test_a_conditional_gan_feeds_the_label_to_both_players(shape: tuple[int, ...
             assert all(p.grad is not None for p in obj.parameters(player, gan))
 
 
-def test_the_hybrid_flow_gan_adds_lambda_times_the_exact_nll_to_the_generator() -> None:
+@pytest.mark.parametrize("shape", [(2,), (1, 8, 8)])
+def test_the_hybrid_flow_gan_adds_lambda_times_the_exact_nll_to_the_generator(shape: tuple[int, ...]) -> None:
+    """On vectors (RealNVP, MLP critic) and images (Glow, convolutional critic), in the data's units."""
     from dgm.build import build_model
 
     torch.manual_seed(5)
-    model = build_model("flow-gan", (2,), "standardize").double()
-    x = torch.randn(64, 2, dtype=torch.float64) * 3 + 1
-    model.transform.fit(x)
+    if len(shape) == 1:
+        model = build_model("flow-gan", shape, "standardize").double()
+        x = torch.randn(64, *shape, dtype=torch.float64) * 3 + 1
+        model.transform.fit(x)
+    else:
+        model = build_model("flow-gan", shape, "logit").double()
+        x = torch.rand(64, *shape, dtype=torch.float64) * 0.9 + 0.05
+        model.initialize(x)
     losses = {}
     for weight in (0.0, 2.5):
         torch.manual_seed(6)
