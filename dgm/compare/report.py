@@ -34,13 +34,19 @@ def write_report(rows: list[Row], out: Path, settings: dict[str, Any]) -> tuple[
         "date": datetime.now(timezone.utc).isoformat(timespec="seconds"),
     }
     meta["summary"] = _summary(rows, meta)
+    from dgm.plots import tradeoff
+
     extra = []
     for key, label in TRADEOFFS:
         points = [(r.name, r.train_seconds, r.metrics[key]) for r in rows if _finite(r.metrics.get(key))]
         if len(points) >= 2:
-            from dgm.plots import tradeoff
-
             extra.append(tradeoff(points, "training time (s)", label, out / "figures" / f"{key}_vs_time.png"))
+    # Optimal transport's trade-off: how far each flow moves mass against how well it fits.
+    moved = [r for r in rows if _finite(r.metrics.get("transport_cost")) and _finite(r.metrics.get("nll"))]
+    if len(moved) >= 2:
+        points = [(r.name, r.metrics["transport_cost"], r.metrics["nll"]) for r in moved]
+        label = "transport cost E‖f(x) − x‖²"
+        extra.append(tradeoff(points, label, "NLL (nats)", out / "figures" / "nll_vs_transport.png"))
     notes = {name: METRICS.summary(name) for name in METRICS.names()}
     shown = set(metric_columns(rows))
     notes = {k: v for k, v in notes.items() if any(c == k or c.startswith(k) for c in shown) or k in shown}

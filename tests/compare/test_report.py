@@ -54,6 +54,16 @@ def test_report_files(tmp_path: Path) -> None:
     assert re.search(r'class="num best">1.2 ±', text) and re.search(r'class="num best">0.01<', text)
     assert 'src="http' not in text and "<script src" not in text  # self-contained
     assert (tmp_path / "figures" / "nll_vs_time.png").exists()
+    assert not (tmp_path / "figures" / "nll_vs_transport.png").exists()  # one flow reports it: no plot
+
+
+def test_flows_that_move_mass_get_a_transport_plot(tmp_path: Path) -> None:
+    rows = _rows(tmp_path)
+    rows[0].metrics["transport_cost"] = 0.3
+    rows[1].metrics["transport_cost"] = 0.5  # a bound's importance-sampled NLL: a point like any
+    page, _ = write_report(rows, tmp_path, _settings())
+    assert (tmp_path / "figures" / "nll_vs_transport.png").read_bytes()[:4] == b"\x89PNG"
+    assert "nll vs transport" in page.read_text()  # inlined, captioned by its name
 
 
 def chromium_check(page: Path) -> tuple[dict[str, str], list[str]]:
