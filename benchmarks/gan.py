@@ -38,6 +38,7 @@ VARIANTS: dict[str, tuple[str, dict[str, Any]]] = {
     "wgan": ("wgan", {}),
     "wgan-gp": ("wgan-gp", {}),
     "r3gan": ("r3gan", {}),
+    "pacgan4": ("gan-ns", {"pack": 4}),  # PacGAN: the critic judges 4 samples at once (Lin et al., 2018)
 }
 
 
