@@ -38,13 +38,15 @@ def write_report(rows: list[Row], out: Path, settings: dict[str, Any]) -> tuple[
 
     extra = []
     for key, label in TRADEOFFS:
-        points = [(r.name, r.train_seconds, r.metrics[key]) for r in rows if _finite(r.metrics.get(key))]
+        points = [
+            (_label(r, key), r.train_seconds, r.metrics[key]) for r in rows if _finite(r.metrics.get(key))
+        ]
         if len(points) >= 2:
             extra.append(tradeoff(points, "training time (s)", label, out / "figures" / f"{key}_vs_time.png"))
     # Optimal transport's trade-off: how far each flow moves mass against how well it fits.
     moved = [r for r in rows if _finite(r.metrics.get("transport_cost")) and _finite(r.metrics.get("nll"))]
     if len(moved) >= 2:
-        points = [(r.name, r.metrics["transport_cost"], r.metrics["nll"]) for r in moved]
+        points = [(_label(r, "nll"), r.metrics["transport_cost"], r.metrics["nll"]) for r in moved]
         label = "transport cost E‖f(x) − x‖²"
         extra.append(tradeoff(points, label, "NLL (nats)", out / "figures" / "nll_vs_transport.png"))
     notes = {name: METRICS.summary(name) for name in METRICS.names()}
@@ -53,6 +55,11 @@ def write_report(rows: list[Row], out: Path, settings: dict[str, Any]) -> tuple[
     json_path = write_json_report(rows, out / "report.json", meta)
     html_path = write_html(rows, out / "report.html", meta, notes, extra)
     return html_path, json_path
+
+
+def _label(row: Row, key: str) -> str:
+    """The row's name in a plot of `key`, starred where its NLL is an estimate (trace estimated)."""
+    return row.name + ("*" if key == "nll" and row.metrics.get("nll_probes") else "")
 
 
 def _finite(v: Any) -> bool:
@@ -76,8 +83,8 @@ def _summary(rows: list[Row], meta: dict[str, Any]) -> str:
         f"Sample metrics use {meta['n_samples']} model samples; "
         + (f"bounded densities report an NLL importance-sampled with K = {k}. " if k else "")
         + (
-            'A density marked "trace estimated" reports an NLL with Hutchinson\'s unbiased estimate '
-            f"of its flow's trace ({probes} probe per point), not its exact value. "
+            'A density marked "trace estimated" (starred in the plots) reports an NLL with Hutchinson\'s '
+            f"unbiased estimate of its flow's trace ({probes} probe per point), not its exact value. "
             if probes
             else ""
         )

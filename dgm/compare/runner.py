@@ -42,7 +42,7 @@ class Row:
     name: str  # the model's name in the report (the registered name, or the run folder's)
     model: str  # registered model name
     family: str
-    density: str  # exact | bound | none
+    density: str  # exact | bound | none, or "exact (trace estimated)" (`reported_density`)
     run: str  # run folder
     steps: int
     train_seconds: float  # training time, validation excluded (the run's own clock)

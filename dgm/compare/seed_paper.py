@@ -190,7 +190,7 @@ def reproduce(
     from dgm.io import load
     from dgm.metrics import evaluate
     from dgm.train import train
-    from dgm.train.fit import CHECKPOINT
+    from dgm.train.fit import CHECKPOINT, default_threads
     from dgm.utils import resolve_device
 
     names = [ex.name for ex in EXPERIMENTS]
@@ -232,9 +232,10 @@ def reproduce(
         where = resolve_device(device)
         model = load(run, device=where)
         k = ex.extra.get("importance_samples", 0)
+        data = load_data(ex.config["data"])
         metrics = evaluate(
             model,
-            load_data(ex.config["data"]),
+            data,
             "test",
             list(ex.metrics),
             seed=seed,
@@ -247,6 +248,8 @@ def reproduce(
             "steps": steps,
             "seconds": seconds,
             "device": torch.cuda.get_device_name(where) if where.type == "cuda" else "cpu",
+            # the threads of the call that finished it (its seconds depend on them)
+            "threads": config.threads or default_threads(data.kind, config.devices),
             "quick": quick,
             "run_seed": seed,
             "metric": ex.metric,
@@ -321,12 +324,18 @@ def markdown(rows: list[dict[str, Any]], quick: bool) -> str:
         lines.append(
             f"| {r['experiment']} | {r['section']} | {r['seed_label']} | {r['seed']:g} | "
             f"{r['metric']} {dgm_text} | {also} | {r['steps']:,} | {r['seconds']:.0f} | "
-            f"{r.get('device', '?')} |"
+            f"{r.get('device', '?')}{_threads(r)} |"
         )
     lines += ["", *(f"- **{r['experiment']}**: {r['note']}" for r in rows)]
     if quick:
         lines += ["", "Quick mode: every run shortened; the numbers check the pipeline, not the models."]
     return "\n".join(lines) + "\n"
+
+
+def _threads(row: dict[str, Any]) -> str:
+    """ ", N threads" of a CPU row that recorded them (rows written before they were, nothing)."""
+    n = row.get("threads")
+    return f", {n} thread{'s' * (n != 1)}" if n and row.get("device") == "cpu" else ""
 
 
 _SHOWN = ("nll", "kl", "transport_cost", "nll_bound", "fid", "prdc_precision", "prdc_recall")

@@ -36,10 +36,11 @@ class FlowGAN(GenerativeModel):
     Args:
         event_shape: (D,) vectors or (C, H, W) images.
         flow: the generator, a registered finite flow at its default arguments: realnvp, nice,
-            maf or nsf for vectors, glow for images; auto: realnvp for vectors, glow for images.
+            maf or nsf for vectors, glow for images; auto (recorded as such in a run's config, so
+            its meaning is fixed): realnvp for vectors, glow for images.
         hidden: hidden sizes of the critic (vectors).
         width: channels of the critic's first convolution (images; the second has 2·width).
-        activation: the MLP critic's activation, a name in `dgm.nn.ACTIVATIONS`.
+        activation: the MLP critic's activation, a name in `dgm.nn.ACTIVATIONS` (vectors).
 
     Example:
         >>> import torch
@@ -73,11 +74,20 @@ class FlowGAN(GenerativeModel):
 
     @classmethod
     def check_arguments(cls, given: dict[str, Any], event_shape: tuple[int, ...]) -> None:
-        """Refuse a critic size for the critic not built: hidden sizes on images, a width on vectors."""
-        if len(event_shape) == 3 and "hidden" in given:
-            raise ValueError("hidden sizes are for the MLP critic of vectors; the image critic takes width")
-        if len(event_shape) != 3 and "width" in given:
-            raise ValueError("width is for the convolutional critic of images; the MLP critic takes hidden")
+        """Refuse a setting of the critic not built: hidden sizes or an activation on images (DCGAN's
+        critic has leaky ReLUs of its own), a width on vectors."""
+        for name in ("hidden", "activation") if len(event_shape) == 3 else ("width",):
+            if name in given:
+                built, takes = (
+                    ("convolutional", "width") if name != "width" else ("MLP", "hidden, activation")
+                )
+                raise ValueError(f"{name} is not for the {built} critic of this data, which takes {takes}")
+
+    def check_pipeline(self, preprocess: str, dequantize: str, levels: int | None) -> None:
+        """Uniform noise only: a variational dequantiser belongs to neither player of the game, and the
+        critic would compare the raw discrete images with the generator's continuous ones."""
+        if dequantize == "variational":
+            raise ValueError("a Flow-GAN dequantises its images uniformly: use dequantize=uniform")
 
     def generate(self, z: Tensor, c: Tensor | None = None) -> Tensor:
         """x = f⁻¹(z)."""

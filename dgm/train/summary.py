@@ -28,6 +28,7 @@ def summarize(out: Path, result: TrainResult, *, verbose: bool = True) -> dict[s
         "steps": result.global_step,
         "model_step": result.kept_step,
         "processes": result.world_size,
+        "density": result.model.reported_density(),
         **metrics,
     }
     write_json(out / "report.json", valid_json(report))
@@ -44,6 +45,8 @@ def summarize(out: Path, result: TrainResult, *, verbose: bool = True) -> dict[s
     figures = plots.run_figures(out, result.model, data)
     shown = ("nll", "nll_bound", "kl", "energy_distance", "accuracy", "modes_covered")
     line = ", ".join(f"{k} {v:.4g}" for k, v in metrics.items() if k in shown)
+    if metrics.get("nll_probes"):
+        line += f" (trace estimated: {metrics['nll_probes']} Hutchinson probe per point)"
     kept = (
         f" (model of step {result.kept_step}, best on validation)"
         if result.kept_step != result.global_step

@@ -116,4 +116,6 @@ def test_an_estimated_nll_is_named_in_the_summary_and_not_a_column(tmp_path: Pat
     assert "nll_probes" not in metric_columns(rows)
     page, _ = write_report(rows, tmp_path, _settings())
     text = html.unescape(page.read_text())
-    assert "Hutchinson's unbiased estimate of its flow's trace (1 probe per point)" in text
+    assert (
+        "reports an NLL with Hutchinson's unbiased estimate of its flow's trace (1 probe per point)" in text
+    )

@@ -62,18 +62,19 @@ def test_reproduce_writes_the_table_and_resumes(tmp_path: Path, monkeypatch: pyt
     # trained but killed before its evaluation: evaluated, not trained again
     (tmp_path / "realnvp-moons" / "evaluation.json").unlink()
     trained = (tmp_path / "realnvp-moons" / "model.safetensors").stat().st_mtime_ns
-    table = seed_paper.reproduce(tmp_path, quick=True, progress=False)
+    table = seed_paper.reproduce(tmp_path, quick=True, progress=False, threads=1)
     assert (tmp_path / "realnvp-moons" / "model.safetensors").stat().st_mtime_ns == trained
     rows = json.loads((tmp_path / "seed-paper.json").read_text())["rows"]
     assert [r["experiment"] for r in rows] == [ex.name for ex in tiny]
     assert all(r["steps"] == 3 and isinstance(r["dgm"], float) for r in rows)
-    assert all(r["device"] == "cpu" and r["seconds"] > 0 for r in rows)
+    assert all(r["device"] == "cpu" and r["seconds"] > 0 and r["threads"] == 1 for r in rows)
     assert rows[1]["metrics"]["nll_k"] == 5 and rows[1]["metrics"]["n_test"] == 1000
     text = table.read_text()
     assert (
         "| realnvp-moons | 3.1, Fig. 5 | mean NLL" in text
         and "| -5.654 | nll " in text
         and "below the data's entropy" in text
+        and "| cpu, 1 thread |" in text
     )
     assert text.count("\n| ") == len(tiny) and "Quick mode" in text
     stamp = (tmp_path / "dcgan-vae-init" / "evaluation.json").stat().st_mtime_ns
