@@ -209,3 +209,18 @@ def test_progress_reports_each_chunk_of_a_long_computation(capsys: pytest.Captur
     assert len(values) == len(x) and f"log_prob: {n}/{n} chunks of 128\n" in err and err.count("\r") == n
     Evaluation(model, data, x)._per_sample("log_prob", model.log_prob, chunk=128)
     assert capsys.readouterr().err == ""  # off by default (the report after training, pipes)
+
+
+def test_a_bounded_density_reports_kl_from_its_importance_sampled_nll() -> None:
+    """On a toy with a known density, a VAE's KL is its importance-sampled NLL minus the entropy,
+    and without an importance-sampled NLL it has none (a bound is no KL)."""
+    from dgm.data import load_data
+
+    data = load_data("moons")
+    model = build_model("vae", (2,), "standardize", {"hidden": [8], "latent": 2})
+    model.transform.fit(data.split("train"))
+    out = evaluate(model, data, "test", ["nll", "kl"], importance_samples=5, max_points=200)
+    assert out["nll_k"] == 5 and out["kl"] == pytest.approx(out["nll"] - data.entropy[0])
+    assert "kl" not in evaluate(model, data, "test", max_points=200, extended=False)
+    with pytest.raises(DgmError, match="known true density|--importance-samples"):
+        evaluate(model, data, "test", ["kl"], max_points=200)
