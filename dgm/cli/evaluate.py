@@ -25,8 +25,8 @@ def add_parser(sub: argparse._SubParsersAction) -> None:
         type=int,
         default=0,
         metavar="K",
-        help="for a model whose density is only bounded: estimate the NLL by importance sampling "
-        "with K draws per point (default 0: report the bound, nll_bound, alone)",
+        help="for a model whose density is only bounded: estimate the NLL (and the KL to a known "
+        "truth) by importance sampling with K draws per point (default 0: the bound, nll_bound, alone)",
     )
     p.add_argument("--json", action="store_true", help="print one JSON object on stdout")
     add_solver(p)

@@ -61,6 +61,7 @@ SIZES = (
     "n_test",
     "nll_k",
     "nll_probes",
+    "kl_k",
     "prdc_k",
     "prdc_n",
     "ot_n",

@@ -81,7 +81,12 @@ def _summary(rows: list[Row], meta: dict[str, Any]) -> str:
         f"{len(rows)} models on {meta['data']} (test split, n = {n_test}), trained for {budget} each "
         f"(capped at a model's default length; closed-form fits take none), seed {meta['seed']}. "
         f"Sample metrics use {meta['n_samples']} model samples; "
-        + (f"bounded densities report an NLL importance-sampled with K = {k}. " if k else "")
+        + (
+            f"bounded densities report an NLL (and, where the true density is known, a KL) "
+            f"importance-sampled with K = {k}. "
+            if k
+            else ""
+        )
         + (
             'A density marked "trace estimated" (starred in the plots) reports an NLL with Hutchinson\'s '
             f"unbiased estimate of its flow's trace ({probes} probe per point), not its exact value. "

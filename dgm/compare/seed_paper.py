@@ -105,7 +105,7 @@ EXPERIMENTS = (
         "Not comparable, and not a bound: the seed drew z with std exp(logvar) but scored its entropy with "
         "exp(logvar/2), used the channel count for the prior's dimension, and scored grey values as "
         "Bernoulli (not a normalised likelihood). dgm reports a valid −ELBO and an importance-sampled "
-        "NLL (K = 1,000, on the first 1,000 test images) on dynamically binarised images; its FID and "
+        "NLL (its K and test images in the table) on dynamically binarised images; its FID and "
         "precision/recall compare binary samples with binarised test images, so they do not compare "
         "with the GANs' (grey values).",
         ("nll_bound", "nll", "fid", "prdc"),
@@ -318,7 +318,13 @@ def markdown(rows: list[dict[str, Any]], quick: bool) -> str:
     for r in rows:
         m = r["metrics"]
         also = ", ".join(
-            f"{k} {m[k]:.4g}" + (f" ± {m[k + '_se']:.2g}" if isinstance(m.get(k + "_se"), float) else "")
+            f"{k} {m[k]:.4g}"
+            + (f" ± {m[k + '_se']:.2g}" if isinstance(m.get(k + "_se"), float) else "")
+            + (
+                f" (K = {m['nll_k']:,}, first {m.get('nll_n', m['n_test']):,})"
+                if k == "nll" and "nll_k" in m
+                else ""
+            )
             for k in m
             if k != r["metric"] and isinstance(m[k], float) and not k.endswith("_se") and k in _SHOWN
         )

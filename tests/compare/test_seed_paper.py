@@ -76,6 +76,7 @@ def test_reproduce_writes_the_table_and_resumes(tmp_path: Path, monkeypatch: pyt
         and "| -5.654 | nll " in text
         and "below the data's entropy" in text
         and "| cpu, 1 thread |" in text
+        and "(K = 5, first 100)" in text
     )
     assert text.count("\n| ") == len(tiny) and "Quick mode" in text
     stamp = (tmp_path / "dcgan-vae-init" / "evaluation.json").stat().st_mtime_ns

@@ -220,7 +220,9 @@ def test_a_bounded_density_reports_kl_from_its_importance_sampled_nll() -> None:
     model = build_model("vae", (2,), "standardize", {"hidden": [8], "latent": 2})
     model.transform.fit(data.split("train"))
     out = evaluate(model, data, "test", ["nll", "kl"], importance_samples=5, max_points=200)
-    assert out["nll_k"] == 5 and out["kl"] == pytest.approx(out["nll"] - data.entropy[0])
+    h, h_se = data.entropy
+    assert out["nll_k"] == out["kl_k"] == 5 and out["kl"] == pytest.approx(out["nll"] - h)
+    assert out["kl_se"] == pytest.approx(math.hypot(out["nll_se"], h_se))
     assert "kl" not in evaluate(model, data, "test", max_points=200, extended=False)
     with pytest.raises(DgmError, match="known true density|--importance-samples"):
         evaluate(model, data, "test", ["kl"], max_points=200)

@@ -52,7 +52,10 @@ def _kl(ev: Evaluation) -> dict[str, float]:
     expectation (E log p̂ ≤ log p) by less as K grows."""
     nll, se = mean_and_se(-ev.log_prob())
     h, h_se = ev.data.entropy
-    return {"kl": nll - h, "kl_se": math.hypot(se, h_se), "entropy": h}
+    out = {"kl": nll - h, "kl_se": math.hypot(se, h_se), "entropy": h}
+    if ev.model.density != "exact":
+        out["kl_k"] = ev.importance_samples
+    return out
 
 
 def _mass(ev: Evaluation) -> dict[str, float]:
