@@ -76,11 +76,12 @@ class FlowGAN(GenerativeModel):
     def check_arguments(cls, given: dict[str, Any], event_shape: tuple[int, ...]) -> None:
         """Refuse a setting of the critic not built: hidden sizes or an activation on images (DCGAN's
         critic has leaky ReLUs of its own), a width on vectors."""
-        for name in ("hidden", "activation") if len(event_shape) == 3 else ("width",):
+        if len(event_shape) == 3:
+            ignored, built, takes = ("hidden", "activation"), "convolutional", "width"
+        else:
+            ignored, built, takes = ("width",), "MLP", "hidden, activation"
+        for name in ignored:
             if name in given:
-                built, takes = (
-                    ("convolutional", "width") if name != "width" else ("MLP", "hidden, activation")
-                )
                 raise ValueError(f"{name} is not for the {built} critic of this data, which takes {takes}")
 
     def check_pipeline(self, preprocess: str, dequantize: str, levels: int | None) -> None:
