@@ -26,10 +26,17 @@ def _layer_types(net: nn.Module) -> list[type[nn.Module]]:
     return [type(m) for m in net.modules()][1:]
 
 
-def conv_critic(event_shape: tuple[int, ...], width: int, context: int = 0) -> ConvDown:
-    """DCGAN's discriminator without BatchNorm (which a WGAN-GP critic must not have: the penalty is
-    per sample): `ConvDown` with leaky ReLUs of slope 0.2, to one score."""
-    return ConvDown(event_shape, width, lambda: nn.LeakyReLU(0.2), context, 1)
+def conv_critic(
+    event_shape: tuple[int, ...], width: int, context: int = 0, batch_norm: bool = False
+) -> ConvDown:
+    """DCGAN's discriminator, by default without its BatchNorm (which a WGAN-GP critic must not
+    have: the penalty is per sample): `ConvDown` with leaky ReLUs of slope 0.2, to one score."""
+    return ConvDown(event_shape, width, lambda: nn.LeakyReLU(0.2), context, 1, batch_norm)
+
+
+def has_batch_norm(net: nn.Module) -> bool:
+    """Whether any layer of `net` normalises over its batch."""
+    return any(isinstance(m, nn.modules.batchnorm._BatchNorm) for m in net.modules())
 
 
 @MODELS.register(
@@ -56,6 +63,9 @@ class GAN(GenerativeModel):
             Mirza & Osindero, 2014).
         pack: m, the samples the critic judges together, concatenated (PacGAN, Lin et al., 2018),
             which penalises a generator that repeats itself; batches must be divisible by m.
+        batch_norm: BatchNorm in both image networks, as in DCGAN (Radford et al., 2016) and the
+            seed paper: in training a sample depends on the rest of its batch; sampling and
+            evaluation use the running statistics. Not with a gradient penalty (per sample).
 
     Example:
         >>> GAN((2,), latent=4).sample(5).shape
@@ -77,6 +87,7 @@ class GAN(GenerativeModel):
         spectral_norm: bool = False,
         context_features: int = 0,
         pack: int = 1,
+        batch_norm: bool = False,
     ) -> None:
         super().__init__(event_shape)
         self.image = builds_conv(network, self.event_shape)
@@ -84,8 +95,10 @@ class GAN(GenerativeModel):
         k, self.pack, act = context_features, pack, activation_class(activation)
         if self.image:
             packed = (pack * self.event_shape[0], *self.event_shape[1:])
-            self.generator: nn.Module = ConvDecoder(self.event_shape, latent, width, nn.ReLU, k, 1)
-            self.critic: nn.Module = conv_critic(packed, width, pack * k)
+            self.generator: nn.Module = ConvDecoder(
+                self.event_shape, latent, width, nn.ReLU, k, 1, batch_norm
+            )
+            self.critic: nn.Module = conv_critic(packed, width, pack * k, batch_norm)
         else:
             self.generator = ContextMLP(latent, self.dim, hidden, act, k)
             self.critic = ContextMLP(pack * self.dim, 1, hidden, act, pack * k)
@@ -96,8 +109,11 @@ class GAN(GenerativeModel):
 
     @classmethod
     def check_arguments(cls, given: dict[str, Any], event_shape: tuple[int, ...]) -> None:
-        """A size given for the networks not built is refused (`check_network_sizes`)."""
+        """A size given for the networks not built is refused (`check_network_sizes`), and so is
+        BatchNorm for the MLPs, which have none."""
         check_network_sizes(cls, given, event_shape)
+        if given.get("batch_norm") and not builds_conv(given.get("network", "auto"), event_shape):
+            raise ValueError("batch_norm is for the image networks (network=conv), not the MLPs")
 
     @classmethod
     def pipeline_defaults(cls, kind: str, model_args: dict[str, Any]) -> tuple[str, str]:

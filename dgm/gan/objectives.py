@@ -16,6 +16,7 @@ from torch import Tensor, nn
 
 from dgm.errors import DgmError
 from dgm.gan import losses
+from dgm.gan.gan import has_batch_norm
 from dgm.models.base import GenerativeModel, Preprocessed
 from dgm.objectives.base import Objective, OptimSettings, Player, StepContext, preprocessed
 from dgm.registry import OBJECTIVES
@@ -59,7 +60,12 @@ class Adversarial(Objective):
         return {"d_real": real.sigmoid().mean()}  # D(x) averaged over real data: ½ at equilibrium
 
     def setup(self, model: GenerativeModel, load_run: Callable[[str], GenerativeModel]) -> None:
-        _gan(model)
+        gan = _gan(model)
+        if type(self).penalty is not Adversarial.penalty and has_batch_norm(gan.critic):
+            raise DgmError(
+                "a gradient penalty is per sample, and a critic with BatchNorm scores each sample "
+                "by its batch: leave batch_norm out for this objective"
+            )
 
     def parameters(self, player: str, model: GenerativeModel) -> list[nn.Parameter]:
         gan = _gan(model)

@@ -110,17 +110,34 @@ def _check_image(event_shape: tuple[int, ...]) -> tuple[int, int, int]:
     return c, h, w
 
 
+def _normed(layer: nn.Module, channels: int, batch_norm: bool) -> list[nn.Module]:
+    """[layer, BatchNorm2d(channels)] with batch_norm (DCGAN's networks), else [layer]."""
+    return [layer, nn.BatchNorm2d(channels)] if batch_norm else [layer]
+
+
 class ConvDown(nn.Module):
     """Two stride-2 4×4 convolutions (w, 2w channels), then a dense layer that also reads the label
-    c: (x, c) ↦ y ∈ R^out. The VAE's encoder (out = 2q) and the image GAN's critic (out = 1)."""
+    c: (x, c) ↦ y ∈ R^out. The VAE's encoder (out = 2q) and the image GAN's critic (out = 1).
+    With batch_norm, each convolution is followed by BatchNorm (DCGAN's discriminator), which makes
+    an output depend on the rest of its batch in training mode."""
 
     def __init__(
-        self, event_shape: tuple[int, ...], width: int, act: Callable[[], nn.Module], context: int, out: int
+        self,
+        event_shape: tuple[int, ...],
+        width: int,
+        act: Callable[[], nn.Module],
+        context: int,
+        out: int,
+        batch_norm: bool = False,
     ) -> None:
         super().__init__()
         c, h, w = _check_image(event_shape)
         self.conv = nn.Sequential(
-            nn.Conv2d(c, width, 4, 2, 1), act(), nn.Conv2d(width, 2 * width, 4, 2, 1), act(), nn.Flatten()
+            *_normed(nn.Conv2d(c, width, 4, 2, 1), width, batch_norm),
+            act(),
+            *_normed(nn.Conv2d(width, 2 * width, 4, 2, 1), 2 * width, batch_norm),
+            act(),
+            nn.Flatten(),
         )
         self.dense = nn.Linear(2 * width * (h // 4) * (w // 4) + context, out)
 
@@ -141,7 +158,9 @@ class ConvEncoder(ConvDown):
 
 
 class ConvDecoder(nn.Module):
-    """A dense layer to 2w × H/4 × W/4, then two stride-2 transposed convolutions (w, params·C)."""
+    """A dense layer to 2w × H/4 × W/4, then two stride-2 transposed convolutions (w, params·C).
+    With batch_norm, the dense layer's and the first convolution's outputs are batch-normalised
+    before their activations (DCGAN's generator, the seed paper's decoder)."""
 
     def __init__(
         self,
@@ -151,13 +170,17 @@ class ConvDecoder(nn.Module):
         act: type[nn.Module],
         context: int,
         params: int,
+        batch_norm: bool = False,
     ) -> None:
         super().__init__()
         c, h, w = _check_image(event_shape)
         self.start = (2 * width, h // 4, w // 4)
-        self.dense = nn.Sequential(nn.Linear(latent + context, math.prod(self.start)), act())
+        dense = nn.Linear(latent + context, math.prod(self.start))
+        # the layers' indices (the weights' names) without BatchNorm are those of runs made before it
+        norm = [nn.Unflatten(1, self.start), nn.BatchNorm2d(2 * width)] if batch_norm else []
+        self.dense = nn.Sequential(dense, *norm, act())
         self.deconv = nn.Sequential(
-            nn.ConvTranspose2d(2 * width, width, 4, 2, 1),
+            *_normed(nn.ConvTranspose2d(2 * width, width, 4, 2, 1), width, batch_norm),
             act(),
             nn.ConvTranspose2d(width, params * c, 4, 2, 1),
         )

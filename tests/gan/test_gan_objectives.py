@@ -194,3 +194,37 @@ def test_a_packing_critic_scores_groups_of_consecutive_samples(shape: tuple[int,
     assert torch.isfinite(loss)
     with pytest.raises(DgmError, match="divisible by 4"):
         gan.score(x[:6])
+
+
+def test_a_batch_normalised_gan_samples_per_sample_and_refuses_what_batchnorm_breaks() -> None:
+    """DCGAN's BatchNorm (`batch_norm=true`): both image networks have it; out of training a
+    sample does not depend on the rest of its batch; without it the weights keep the names of runs
+    made before the option; gradient penalties (per sample) and the MLPs refuse it."""
+    from dgm.errors import DgmError
+    from dgm.gan.gan import has_batch_norm
+    from dgm.vae.networks import ConvDecoder
+
+    torch.manual_seed(3)
+    shape = (1, 8, 8)
+    gan = GAN(shape, latent=2, width=4, batch_norm=True).double()
+    assert has_batch_norm(gan.generator) and has_batch_norm(gan.critic)
+    assert not has_batch_norm(GAN(shape, latent=2, width=4).critic)
+    x = torch.rand(16, *shape, dtype=torch.float64)
+    loss, _ = build_objective("gan-ns", {}).loss("critic", gan, (x,), StepContext(0))
+    loss.backward()  # training mode: batch statistics, and the running ones move
+    assert gan.critic.conv[1].running_mean.abs().sum() > 0
+    gan.eval()
+    z = torch.randn(6, 2, dtype=torch.float64)
+    torch.testing.assert_close(gan.generate(z)[:1], gan.generate(z[:1]))
+    torch.testing.assert_close(gan.score(x)[:2], gan.score(x[:2]))
+    plain = ConvDecoder(shape, 2, 4, torch.nn.ReLU, 0, 1).state_dict()
+    assert sorted(plain) == sorted(
+        f"{m}.{p}" for m in ("dense.0", "deconv.0", "deconv.2") for p in ("weight", "bias")
+    )
+    for objective in ("wgan-gp", "r3gan"):
+        with pytest.raises(DgmError, match="leave batch_norm out"):
+            build_objective(objective, {}).setup(gan, lambda run: gan)
+    build_objective("wgan", {}).setup(gan, lambda run: gan)  # clipping is per weight: allowed
+    with pytest.raises(ValueError, match="batch_norm is for the image networks"):
+        GAN.check_arguments({"batch_norm": True}, (2,))
+    GAN.check_arguments({"batch_norm": True}, shape)
