@@ -19,7 +19,14 @@ from dgm.errors import DgmError
 from dgm.models.base import GenerativeModel
 from dgm.nn import activation_class
 from dgm.registry import MODELS
-from dgm.vae.networks import ContextMLP, ConvDecoder, ConvDown, builds_conv, check_network_sizes
+from dgm.vae.networks import (
+    ContextMLP,
+    ConvDecoder,
+    ConvDown,
+    builds_conv,
+    check_batch_norm,
+    check_network_sizes,
+)
 
 
 def _layer_types(net: nn.Module) -> list[type[nn.Module]]:
@@ -112,8 +119,7 @@ class GAN(GenerativeModel):
         """A size given for the networks not built is refused (`check_network_sizes`), and so is
         BatchNorm for the MLPs, which have none."""
         check_network_sizes(cls, given, event_shape)
-        if given.get("batch_norm") and not builds_conv(given.get("network", "auto"), event_shape):
-            raise ValueError("batch_norm is for the image networks (network=conv), not the MLPs")
+        check_batch_norm(cls, given, event_shape)
 
     @classmethod
     def pipeline_defaults(cls, kind: str, model_args: dict[str, Any]) -> tuple[str, str]:

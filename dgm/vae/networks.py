@@ -48,6 +48,13 @@ def check_network_sizes(model: type, given: dict[str, Any], event_shape: tuple[i
         raise ValueError(f"width is for network=conv, not {built}: {fix}")
 
 
+def check_batch_norm(model: type, given: dict[str, Any], event_shape: tuple[int, ...]) -> None:
+    """Refuse batch_norm for `model`'s MLPs, which have none (it would be ignored)."""
+    network = given.get("network", inspect.signature(model.__init__).parameters["network"].default)
+    if given.get("batch_norm") and not builds_conv(network, event_shape):
+        raise ValueError("batch_norm is for the convolutional networks (network=conv), not the MLPs")
+
+
 def with_context(h: Tensor, c: Tensor | None) -> Tensor:
     """[h, c]: a dense input with the one-hot label of a conditional model appended (h if none)."""
     return h if c is None else torch.cat([h, c.to(h)], dim=1)

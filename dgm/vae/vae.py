@@ -28,6 +28,7 @@ from dgm.vae.networks import (
     MLPDecoder,
     MLPEncoder,
     builds_conv,
+    check_batch_norm,
     check_network_sizes,
 )
 
@@ -56,6 +57,10 @@ class VAE(GenerativeModel):
         prior: normal (N(0, I)), or the name of a registered finite flow of vectors (realnvp,
             nice, maf, nsf), trained with the VAE.
         context_features: size of a one-hot label fed to encoder and decoder (conditional VAE).
+        batch_norm: BatchNorm in the convolutional decoder, as in the seed paper's (whose decoder
+            is its GANs' generator: `--init-from` needs the same layers). In training a sample's
+            bound then depends on its batch; evaluation uses the running statistics, where
+            every bound holds per sample.
 
     Example:
         >>> import torch
@@ -83,6 +88,7 @@ class VAE(GenerativeModel):
         levels: int = 256,
         prior: str = "normal",
         context_features: int = 0,
+        batch_norm: bool = False,
     ) -> None:
         super().__init__(event_shape)
         conv = builds_conv(network, self.event_shape)
@@ -94,7 +100,9 @@ class VAE(GenerativeModel):
         shape, params = self.event_shape, self.likelihood.params
         if conv:
             self.encoder: nn.Module = ConvEncoder(shape, latent, width, act, context_features)
-            self.decoder: nn.Module = ConvDecoder(shape, latent, width, act, context_features, params)
+            self.decoder: nn.Module = ConvDecoder(
+                shape, latent, width, act, context_features, params, batch_norm
+            )
         else:
             self.encoder = MLPEncoder(shape, latent, hidden, act, context_features)
             self.decoder = MLPDecoder(shape, latent, hidden, act, context_features, params)
@@ -105,8 +113,10 @@ class VAE(GenerativeModel):
 
     @classmethod
     def check_arguments(cls, given: dict[str, Any], event_shape: tuple[int, ...]) -> None:
-        """A size given for the networks not built is refused (`check_network_sizes`)."""
+        """A size given for the networks not built is refused (`check_network_sizes`), and so is
+        BatchNorm for the MLPs, which have none."""
         check_network_sizes(cls, given, event_shape)
+        check_batch_norm(cls, given, event_shape)
 
     @classmethod
     def pipeline_defaults(cls, kind: str, model_args: dict[str, Any]) -> tuple[str, str]:

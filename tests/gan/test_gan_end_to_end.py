@@ -43,14 +43,18 @@ def test_gan_trains_samples_and_evaluates_without_a_likelihood(
         assert samples.shape == (16, 1, 8, 8) and samples.min() >= 0 and samples.max() <= 1
 
 
-def test_a_gan_starts_from_a_vae_decoder(tmp_path: Path, capsys: pytest.CaptureFixture) -> None:
+@pytest.mark.parametrize("batch_norm", [False, True])
+def test_a_gan_starts_from_a_vae_decoder(
+    tmp_path: Path, capsys: pytest.CaptureFixture, batch_norm: bool
+) -> None:
     """The seed paper's VAE-initialised GAN: with --init-from, the generator draws the VAE decoder's
-    mean σ(h(z)) before any GAN step; a decoder of another shape or likelihood is refused."""
+    mean σ(h(z)) before any GAN step (with BatchNorm in both, its running statistics too); a decoder
+    of another shape, likelihood or normalisation is refused."""
     import torch
 
     import dgm
 
-    small = {"latent": 2, "width": 8}
+    small = {"latent": 2, "width": 8, "batch_norm": batch_norm}
     dgm.fit(
         "vae", "digits", out=tmp_path / "vae", max_steps=30, model_args={**small, "likelihood": "bernoulli"}
     )
@@ -63,6 +67,9 @@ def test_a_gan_starts_from_a_vae_decoder(tmp_path: Path, capsys: pytest.CaptureF
         torch.testing.assert_close(gan.core.generate(z), vae.core.decode(z))
     args = ["train", "dcgan", "--data", "digits", "--max-steps", "0", "--init-from", str(tmp_path / "vae")]
     assert main([*args, "--out", str(tmp_path / "g2"), "--set", "width=16", "--set", "latent=2"]) == 2
+    assert "differ in their layers or shapes" in capsys.readouterr().err
+    other = ["--set", "width=8", "--set", "latent=2", "--set", f"batch_norm={str(not batch_norm).lower()}"]
+    assert main([*args, "--out", str(tmp_path / "g4"), *other]) == 2
     assert "differ in their layers or shapes" in capsys.readouterr().err
     dgm.fit("vae", "digits", out=tmp_path / "gauss", max_steps=0, model_args=small)
     args[-1] = str(tmp_path / "gauss")

@@ -199,10 +199,11 @@ def test_a_packing_critic_scores_groups_of_consecutive_samples(shape: tuple[int,
 def test_a_batch_normalised_gan_samples_per_sample_and_refuses_what_batchnorm_breaks() -> None:
     """DCGAN's BatchNorm (`batch_norm=true`): both image networks have it; out of training a
     sample does not depend on the rest of its batch; without it the weights keep the names of runs
-    made before the option; gradient penalties (per sample) and the MLPs refuse it."""
+    made before the option; gradient penalties (per sample) and the MLPs (GAN's, VAE's) refuse it."""
     from dgm.errors import DgmError
     from dgm.gan.gan import has_batch_norm
     from dgm.vae.networks import ConvDecoder
+    from dgm.vae.vae import VAE
 
     torch.manual_seed(3)
     shape = (1, 8, 8)
@@ -225,6 +226,8 @@ def test_a_batch_normalised_gan_samples_per_sample_and_refuses_what_batchnorm_br
         with pytest.raises(DgmError, match="leave batch_norm out"):
             build_objective(objective, {}).setup(gan, lambda run: gan)
     build_objective("wgan", {}).setup(gan, lambda run: gan)  # clipping is per weight: allowed
-    with pytest.raises(ValueError, match="batch_norm is for the image networks"):
+    with pytest.raises(ValueError, match="batch_norm is for the convolutional networks"):
         GAN.check_arguments({"batch_norm": True}, (2,))
     GAN.check_arguments({"batch_norm": True}, shape)
+    with pytest.raises(ValueError, match="batch_norm is for the convolutional networks"):
+        VAE.check_arguments({"batch_norm": True, "network": "mlp"}, shape)
