@@ -36,7 +36,7 @@ def _layer_types(net: nn.Module) -> list[type[nn.Module]]:
 def conv_critic(
     event_shape: tuple[int, ...], width: int, context: int = 0, batch_norm: bool = False
 ) -> ConvDown:
-    """DCGAN's discriminator, by default without its BatchNorm (which a WGAN-GP critic must not
+    """DCGAN's discriminator, by default without BatchNorm (which a WGAN-GP critic must not
     have: the penalty is per sample): `ConvDown` with leaky ReLUs of slope 0.2, to one score."""
     return ConvDown(event_shape, width, lambda: nn.LeakyReLU(0.2), context, 1, batch_norm)
 
@@ -70,9 +70,10 @@ class GAN(GenerativeModel):
             Mirza & Osindero, 2014).
         pack: m, the samples the critic judges together, concatenated (PacGAN, Lin et al., 2018),
             which penalises a generator that repeats itself; batches must be divisible by m.
-        batch_norm: BatchNorm in both image networks, as in DCGAN (Radford et al., 2016) and the
-            seed paper: in training a sample depends on the rest of its batch; sampling and
-            evaluation use the running statistics. Not with a gradient penalty (per sample).
+        batch_norm: BatchNorm in both image networks, after every convolution but the output's,
+            as the seed paper had it (DCGAN, Radford et al., 2016, leaves the critic's first layer
+            out): in training a sample depends on the rest of its batch; sampling and evaluation
+            use the running statistics. Not with a gradient penalty (per sample).
 
     Example:
         >>> GAN((2,), latent=4).sample(5).shape

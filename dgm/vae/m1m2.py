@@ -135,6 +135,8 @@ class M1M2(GenerativeModel):
         m1 = run.get("model_args", {})
         if m1.get("context_features") or m1.get("prior", "normal") != "normal":
             raise DgmError("--init-from: M1 must be an unconditional vae with the normal prior")
+        if m1.get("batch_norm"):  # frozen M1 must code each image alone, not by its batch
+            raise DgmError("--init-from: M1 must be a vae without batch_norm")
         out = dict(model_args)
         for name in M1_ARGUMENTS:
             if name not in m1:

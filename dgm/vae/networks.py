@@ -2,8 +2,9 @@
 
 Both take an optional context c (a one-hot label), concatenated to their dense input. The MLPs
 take vectors or flattened images; the convolutional pair halves the image twice (28 → 14 → 7,
-8 → 4 → 2) with width w and 2w channels, as the seed paper's MNIST VAE did (without its
-BatchNorm, so that a sample's bound does not depend on the rest of its batch).
+8 → 4 → 2) with width w and 2w channels, as the seed paper's MNIST VAE did; by default without
+its BatchNorm, so that a sample's bound does not depend on the rest of its batch (`batch_norm`
+puts it back, as the seed had it).
 """
 
 from __future__ import annotations
@@ -125,8 +126,9 @@ def _normed(layer: nn.Module, channels: int, batch_norm: bool) -> list[nn.Module
 class ConvDown(nn.Module):
     """Two stride-2 4×4 convolutions (w, 2w channels), then a dense layer that also reads the label
     c: (x, c) ↦ y ∈ R^out. The VAE's encoder (out = 2q) and the image GAN's critic (out = 1).
-    With batch_norm, each convolution is followed by BatchNorm (DCGAN's discriminator), which makes
-    an output depend on the rest of its batch in training mode."""
+    With batch_norm, each convolution is followed by BatchNorm, as in the seed paper's
+    discriminator (the DCGAN paper leaves the first unnormalised), which makes an output depend on
+    the rest of its batch in training mode."""
 
     def __init__(
         self,

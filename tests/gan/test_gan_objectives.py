@@ -218,10 +218,14 @@ def test_a_batch_normalised_gan_samples_per_sample_and_refuses_what_batchnorm_br
     z = torch.randn(6, 2, dtype=torch.float64)
     torch.testing.assert_close(gan.generate(z)[:1], gan.generate(z[:1]))
     torch.testing.assert_close(gan.score(x)[:2], gan.score(x[:2]))
-    plain = ConvDecoder(shape, 2, 4, torch.nn.ReLU, 0, 1).state_dict()
-    assert sorted(plain) == sorted(
-        f"{m}.{p}" for m in ("dense.0", "deconv.0", "deconv.2") for p in ("weight", "bias")
+
+    def names(layers: tuple[str, ...]) -> list[str]:
+        return sorted(f"{m}.{p}" for m in layers for p in ("weight", "bias"))
+
+    assert sorted(ConvDecoder(shape, 2, 4, torch.nn.ReLU, 0, 1).state_dict()) == names(
+        ("dense.0", "deconv.0", "deconv.2")
     )
+    assert sorted(GAN(shape, latent=2, width=4).critic.state_dict()) == names(("conv.0", "conv.2", "dense"))
     for objective in ("wgan-gp", "r3gan"):
         with pytest.raises(DgmError, match="leave batch_norm out"):
             build_objective(objective, {}).setup(gan, lambda run: gan)

@@ -132,6 +132,9 @@ def test_m1_s_architecture_comes_from_its_run_and_may_not_be_contradicted() -> N
     for m1 in ({"prior": "realnvp"}, {"context_features": 10}):
         with pytest.raises(DgmError, match="unconditional vae with the normal prior"):
             M1M2.arguments_from_run({}, _vae_run(m1))
+    with pytest.raises(DgmError, match="M1 must be a vae without batch_norm"):
+        M1M2.arguments_from_run({}, _vae_run({"network": "conv", "batch_norm": True}))
+    M1M2.arguments_from_run({}, _vae_run({"network": "conv", "batch_norm": False}))
 
 
 def test_m1_s_defaults_are_the_vae_s() -> None:
