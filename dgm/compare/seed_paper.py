@@ -120,9 +120,9 @@ EXPERIMENTS = (
         "seed_energy_x1000",
         113.0,
         "energy statistic summed over the last 1,000 steps",
-        "The seed's DCGAN minimised the saturating log(1 − d(g(z))); dgm trains the non-saturating "
-        "loss. The statistic is the seed's, on 50 test batches of 64 instead of its last 1,000 training "
-        "batches.",
+        "The seed's DCGAN minimised the saturating log(1 − d(g(z))) and had BatchNorm in both networks; "
+        "dgm trains the non-saturating loss, here without BatchNorm. The statistic is the seed's, on 50 "
+        "test batches of 64 instead of its last 1,000 training batches.",
         GAN_METRICS,
     ),
     Experiment(
@@ -148,7 +148,7 @@ EXPERIMENTS = (
         92.9,
         "energy statistic summed over the last 1,000 steps",
         "The seed clamped the critic before each update (so its last update went unclamped) and kept "
-        "BatchNorm in the critic; dgm clips after each critic step, with no BatchNorm.",
+        "BatchNorm in both networks; dgm clips after each critic step, with no BatchNorm.",
         GAN_METRICS,
     ),
     Experiment(
