@@ -24,7 +24,6 @@ from dgm.vae.networks import (
     ConvDecoder,
     ConvDown,
     builds_conv,
-    check_batch_norm,
     check_network_sizes,
 )
 
@@ -117,10 +116,8 @@ class GAN(GenerativeModel):
 
     @classmethod
     def check_arguments(cls, given: dict[str, Any], event_shape: tuple[int, ...]) -> None:
-        """A size given for the networks not built is refused (`check_network_sizes`), and so is
-        BatchNorm for the MLPs, which have none."""
+        """A size or BatchNorm given for the networks not built is refused (`check_network_sizes`)."""
         check_network_sizes(cls, given, event_shape)
-        check_batch_norm(cls, given, event_shape)
 
     @classmethod
     def pipeline_defaults(cls, kind: str, model_args: dict[str, Any]) -> tuple[str, str]:

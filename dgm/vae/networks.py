@@ -35,7 +35,7 @@ def builds_conv(network: str, event_shape: tuple[int, ...]) -> bool:
 def check_network_sizes(model: type, given: dict[str, Any], event_shape: tuple[int, ...]) -> None:
     """Refuse a size the user gave `model` (a class with arguments network, hidden and width) for
     the networks it will not build, which would be ignored: hidden sizes for convolutions (on
-    images under network=auto, the common slip) or a width for MLPs."""
+    images under network=auto, the common slip), a width or BatchNorm for MLPs."""
     network = given.get("network", inspect.signature(model.__init__).parameters["network"].default)
     conv = builds_conv(network, event_shape)
     auto = " (what auto builds for images)" if conv else " (what auto builds for vectors)"
@@ -47,13 +47,8 @@ def check_network_sizes(model: type, given: dict[str, Any], event_shape: tuple[i
     if not conv and "width" in given:
         fix = "set network=conv or leave width out" if len(event_shape) == 3 else "leave width out"
         raise ValueError(f"width is for network=conv, not {built}: {fix}")
-
-
-def check_batch_norm(model: type, given: dict[str, Any], event_shape: tuple[int, ...]) -> None:
-    """Refuse batch_norm for `model`'s MLPs, which have none (it would be ignored)."""
-    network = given.get("network", inspect.signature(model.__init__).parameters["network"].default)
-    if given.get("batch_norm") and not builds_conv(network, event_shape):
-        raise ValueError("batch_norm is for the convolutional networks (network=conv), not the MLPs")
+    if not conv and given.get("batch_norm"):
+        raise ValueError(f"batch_norm is for the convolutional networks (network=conv), not {built}")
 
 
 def with_context(h: Tensor, c: Tensor | None) -> Tensor:
