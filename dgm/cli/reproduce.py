@@ -22,6 +22,11 @@ def add_parser(sub: argparse._SubParsersAction) -> None:
         type=int,
         help="torch CPU threads of each run (default: 1 for vectors, the cores shared out for images)",
     )
+    p.add_argument(
+        "--batch-norm",
+        action="store_true",
+        help="BatchNorm where the seed's networks had it (the VAE's decoder, both GAN networks)",
+    )
     add_seed(p)
     add_device(p)
     p.set_defaults(handler=run)
@@ -33,7 +38,13 @@ def run(args: argparse.Namespace) -> int:
     out = args.out or Path("seed-paper-quick" if args.quick else "seed-paper")
     only = None if args.only is None else [name.strip() for name in args.only.split(",") if name.strip()]
     table = reproduce(
-        out, quick=args.quick, seed=args.seed, device=args.device, only=only, threads=args.threads
+        out,
+        quick=args.quick,
+        seed=args.seed,
+        device=args.device,
+        only=only,
+        threads=args.threads,
+        batch_norm=args.batch_norm,
     )
     print(table.read_text(), end="")
     print(f"table: {table}")

@@ -45,6 +45,7 @@ class Experiment:
     note: str
     metrics: tuple[str, ...] = ()  # everything dgm reports for it (the headline metric included)
     init_from: str | None = None  # an earlier experiment whose run initialises this one
+    seed_batch_norm: bool = False  # the seed's networks had BatchNorm (dgm's take it on request)
     extra: dict[str, Any] = field(default_factory=dict)  # evaluation settings
 
 
@@ -110,6 +111,7 @@ EXPERIMENTS = (
         "with the GANs' (grey values).",
         ("nll_bound", "nll", "fid", "prdc"),
         extra={"importance_samples": 1000, "nll_points": 1000},
+        seed_batch_norm=True,
     ),
     Experiment(
         "dcgan-mnist",
@@ -121,9 +123,10 @@ EXPERIMENTS = (
         113.0,
         "energy statistic summed over the last 1,000 steps",
         "The seed's DCGAN minimised the saturating log(1 − d(g(z))) and had BatchNorm in both networks; "
-        "dgm trains the non-saturating loss, here without BatchNorm. The statistic is the seed's, on 50 "
+        "dgm trains the non-saturating loss. The statistic is the seed's, on 50 "
         "test batches of 64 instead of its last 1,000 training batches.",
         GAN_METRICS,
+        seed_batch_norm=True,
     ),
     Experiment(
         "dcgan-vae-init",
@@ -137,6 +140,7 @@ EXPERIMENTS = (
         "As above, the generator started from the trained VAE's decoder.",
         GAN_METRICS,
         init_from="vae-q2-mnist",
+        seed_batch_norm=True,
     ),
     Experiment(
         "wgan-mnist",
@@ -148,8 +152,9 @@ EXPERIMENTS = (
         92.9,
         "energy statistic summed over the last 1,000 steps",
         "The seed clamped the critic before each update (so its last update went unclamped) and kept "
-        "BatchNorm in both networks; dgm clips after each critic step, with no BatchNorm.",
+        "BatchNorm in both networks; dgm clips after each critic step.",
         GAN_METRICS,
+        seed_batch_norm=True,
     ),
     Experiment(
         "wgan-vae-init",
@@ -163,6 +168,7 @@ EXPERIMENTS = (
         "As above, the generator started from the trained VAE's decoder.",
         GAN_METRICS,
         init_from="vae-q2-mnist",
+        seed_batch_norm=True,
     ),
 )
 
@@ -176,12 +182,14 @@ def reproduce(
     progress: bool = True,
     only: Sequence[str] | None = None,
     threads: int | None = None,
+    batch_norm: bool = False,
 ) -> Path:
     """Run every experiment (or those named in `only`) into out/NAME, resuming where an earlier
     call stopped, and write out/seed-paper.json and the Markdown table out/seed-paper.md of every
     finished experiment; return the table's path. With `only`, experiments run in separate
     processes, or on separate machines, join one table in one folder; `threads` are each run's
-    torch CPU threads (None: dgm's default for the data)."""
+    torch CPU threads (None: dgm's default for the data); `batch_norm` gives the networks that had
+    BatchNorm in the seed's code theirs (the VAE's decoder, both networks of each GAN)."""
     import torch
 
     import dgm.catalog  # noqa: F401  (registers every component)
@@ -205,18 +213,23 @@ def reproduce(
     for ex in todo:  # a GAN starts from the VAE's model: finished before, or trained first in this call
         if ex.init_from and _row(out, ex.init_from) is None and ex.init_from not in {e.name for e in todo}:
             raise DgmError(f"{ex.name} starts from {ex.init_from}'s model, which is not finished in {out}")
+    setting = (quick, seed, batch_norm)
     for name in names:  # one table holds one setting
         row = _row(out, name)
-        if row is not None and (row.get("quick"), row.get("run_seed")) != (quick, seed):
+        found = None if row is None else (row.get("quick"), row.get("run_seed"), row.get("batch_norm", False))
+        if found not in (None, setting):
             raise DgmError(
-                f"{out / name} holds a run with quick={row.get('quick')}, seed={row.get('run_seed')}, not "
-                f"quick={quick}, seed={seed}: use another --out"
+                f"{out / name} holds a run with {_setting(*found)}, not {_setting(*setting)}: "
+                "use another --out"
             )
     for ex in todo:
         run = out / ex.name
         steps = ex.quick_steps if quick else ex.steps
+        settings = dict(ex.config)
+        if batch_norm and ex.seed_batch_norm:
+            settings["model_args"] = {**settings["model_args"], "batch_norm": True}
         config = RunConfig(
-            **ex.config,
+            **settings,
             max_steps=steps,
             seed=seed,
             device=device,
@@ -257,6 +270,7 @@ def reproduce(
             "threads": config.threads or default_threads(data.kind, config.devices),
             "quick": quick,
             "run_seed": seed,
+            "batch_norm": batch_norm,
             "metric": ex.metric,
             "dgm": metrics.get(ex.metric, math.nan),
             "seed": ex.seed_value,
@@ -338,9 +352,24 @@ def markdown(rows: list[dict[str, Any]], quick: bool) -> str:
             f"{r.get('device', '?')}{_threads(r)} |"
         )
     lines += ["", *(f"- **{r['experiment']}**: {r['note']}" for r in rows)]
+    if any(r.get("batch_norm") for r in rows):
+        lines += [
+            "",
+            "BatchNorm where the seed's networks had it (`--batch-norm`): the VAE's decoder, both GAN "
+            "networks.",
+        ]
+    else:
+        lines += [
+            "",
+            "No BatchNorm: the seed's VAE decoder and GAN networks had it (`--batch-norm` adds it).",
+        ]
     if quick:
         lines += ["", "Quick mode: every run shortened; the numbers check the pipeline, not the models."]
     return "\n".join(lines) + "\n"
+
+
+def _setting(quick: bool, seed: int, batch_norm: bool) -> str:
+    return f"quick={quick}, seed={seed}, batch_norm={batch_norm}"
 
 
 def _threads(row: dict[str, Any]) -> str:

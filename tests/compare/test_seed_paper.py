@@ -7,6 +7,7 @@ import json
 from pathlib import Path
 
 import pytest
+import torch
 
 import dgm.catalog  # noqa: F401  (registers every component)
 from dgm.build import build_model
@@ -16,22 +17,31 @@ from dgm.errors import DgmError
 from dgm.registry import MODELS
 
 
-def test_experiments_are_valid_runs() -> None:
-    """Each experiment's settings make a valid RunConfig and build; a VAE-initialised GAN starts from
-    an experiment that runs before it and whose decoder fits its generator."""
+@pytest.mark.parametrize("batch_norm", [False, True])
+def test_experiments_are_valid_runs(batch_norm: bool) -> None:
+    """Each experiment's settings make a valid RunConfig and build, with the seed's BatchNorm where
+    its networks had it or without; a VAE-initialised GAN starts from an experiment that runs before
+    it and whose decoder fits its generator."""
     names = [ex.name for ex in seed_paper.EXPERIMENTS]
+
+    def model_args(ex: seed_paper.Experiment) -> dict:
+        return {
+            **ex.config.get("model_args", {}),
+            **({"batch_norm": True} if batch_norm and ex.seed_batch_norm else {}),
+        }
+
     for i, ex in enumerate(seed_paper.EXPERIMENTS):
-        RunConfig(**ex.config, max_steps=ex.steps).resolve()
+        RunConfig(**{**ex.config, "model_args": model_args(ex)}, max_steps=ex.steps).resolve()
         assert ex.config["model"] in MODELS and ex.metric.removesuffix("_x1000") in {
             k.removesuffix("_bound") for k in ex.metrics
         } | set(ex.metrics)
+        assert ex.seed_batch_norm == (ex.config["data"] == "mnist")  # the seed's MNIST networks had it
         if ex.init_from:
             assert ex.init_from in names[:i]
             source = seed_paper.EXPERIMENTS[names.index(ex.init_from)]
-            vae = build_model(
-                source.config["model"], (1, 28, 28), "none", source.config["model_args"], levels=256
-            )
-            gan = build_model(ex.config["model"], (1, 28, 28), "none", ex.config["model_args"])
+            vae = build_model(source.config["model"], (1, 28, 28), "none", model_args(source), levels=256)
+            gan = build_model(ex.config["model"], (1, 28, 28), "none", model_args(ex))
+            assert any(isinstance(m, torch.nn.BatchNorm2d) for m in gan.modules()) == batch_norm
             gan.core.init_from(vae.core)
 
 
@@ -57,8 +67,12 @@ def test_reproduce_writes_the_table_and_resumes(tmp_path: Path, monkeypatch: pyt
     seed_paper.reproduce(tmp_path, quick=True, progress=False, only=["realnvp-moons"])
     rows = json.loads((tmp_path / "seed-paper.json").read_text())["rows"]
     assert [r["experiment"] for r in rows] == ["realnvp-moons"]
-    with pytest.raises(DgmError, match="holds a run with quick=True, seed=0, not quick=False, seed=0"):
-        seed_paper.reproduce(tmp_path, quick=False, progress=False)
+    for quick, batch_norm, setting in [(False, False, "quick=False, seed=0, batch_norm=False"),
+                                       (True, True, "quick=True, seed=0, batch_norm=True")]:  # fmt: skip
+        with pytest.raises(
+            DgmError, match=f"holds a run with quick=True, seed=0, batch_norm=False, not {setting}"
+        ):
+            seed_paper.reproduce(tmp_path, quick=quick, progress=False, batch_norm=batch_norm)
     # trained but killed before its evaluation: evaluated, not trained again
     (tmp_path / "realnvp-moons" / "evaluation.json").unlink()
     trained = (tmp_path / "realnvp-moons" / "model.safetensors").stat().st_mtime_ns
@@ -71,6 +85,7 @@ def test_reproduce_writes_the_table_and_resumes(tmp_path: Path, monkeypatch: pyt
     vae = rows[1]["metrics"]  # its importance-sampled NLL on a leading subset, the rest on all
     assert vae["nll_k"] == 5 and vae["nll_n"] == 100 and vae["n_test"] == 1000 and "nll_bound" in vae
     text = table.read_text()
+    assert all(r["batch_norm"] is False for r in rows) and "No BatchNorm: the seed's" in text
     assert (
         "| realnvp-moons | 3.1, Fig. 5 | mean NLL" in text
         and "| -5.654 | nll " in text
@@ -82,3 +97,10 @@ def test_reproduce_writes_the_table_and_resumes(tmp_path: Path, monkeypatch: pyt
     stamp = (tmp_path / "dcgan-vae-init" / "evaluation.json").stat().st_mtime_ns
     seed_paper.reproduce(tmp_path, quick=True, progress=False)  # every experiment done: nothing reruns
     assert (tmp_path / "dcgan-vae-init" / "evaluation.json").stat().st_mtime_ns == stamp
+    # The seed's BatchNorm: in the VAE's decoder and the GAN started from it, not in the flow.
+    bn = tmp_path / "bn"
+    table = seed_paper.reproduce(bn, quick=True, progress=False, threads=1, batch_norm=True)
+    for name, has in [("realnvp-moons", False), ("vae-q2-mnist", True), ("dcgan-vae-init", True)]:
+        config = json.loads((bn / name / "config.json").read_text())
+        assert config["model_args"].get("batch_norm", False) is has
+    assert "BatchNorm where the seed's networks had it" in table.read_text()
