@@ -109,7 +109,8 @@ def _accuracy(ev: Evaluation) -> dict[str, float]:
 METRICS.add(
     "nll",
     Metric(_nll, density=("exact", "estimate")),
-    "negative log-likelihood, nats per sample (importance-sampled with nll_k samples for a bound)",
+    "negative log-likelihood, nats per sample (importance-sampled with nll_k samples for a bound; "
+    "images: of the dequantised values in [0, 1)^D, bits_per_dim the 8-bit figure)",
 )
 
 
