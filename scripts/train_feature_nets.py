@@ -2,6 +2,7 @@
 
     DGM_DATA=/work/shared/data/mnist python scripts/train_feature_nets.py             # mnist, digits
     python scripts/train_feature_nets.py --data digits
+    python scripts/train_feature_nets.py --measure-only   # the shipped weights: floors recomputed
 
 writes dgm/metrics/weights/<data>.safetensors and <data>.json (architecture, seed, epochs, this
 command, test accuracy, real-data floors). Each net trains on the training split only, for a fixed
@@ -104,7 +105,7 @@ def train(name: str, seed: int, epochs: int | None) -> tuple[feats.FeatureNet, d
 
 
 def write(name: str, net: feats.FeatureNet, info: dict, command: str) -> dict:
-    """Save the weights, then measure the saved net as dgm loads it: accuracy, floors, Inception score."""
+    """Save the weights and their description, then `measure` the saved net."""
     WEIGHTS.mkdir(parents=True, exist_ok=True)
     path = WEIGHTS / f"{name}.safetensors"
     save_file({k: v.contiguous() for k, v in net.state_dict().items()}, str(path))
@@ -125,9 +126,15 @@ def write(name: str, net: feats.FeatureNet, info: dict, command: str) -> dict:
         "training": info,
     }
     (WEIGHTS / f"{name}.json").write_text(json.dumps(meta, indent=2) + "\n")
+    return measure(name)
+
+
+def measure(name: str) -> dict:
+    """Measure the shipped net as dgm loads it (accuracy, floors, Inception score) into its JSON:
+    after training, or alone (`--measure-only`) when a metric's definition changed."""
     feats.feature_metadata.cache_clear()
     feats._load.cache_clear()
-
+    meta = dict(feats.feature_metadata(name))
     data = load_data(name)
     train_x, test_x = data.split("train"), data.split("test")
     probs = feats.class_probabilities(test_x, name)
@@ -162,6 +169,9 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("--seed", type=int, default=0)
     parser.add_argument("--epochs", type=int, default=None, help="default: per dataset (SETTINGS)")
     parser.add_argument("--threads", type=int, default=1)
+    parser.add_argument(
+        "--measure-only", action="store_true", help="keep the shipped weights; recompute accuracy and floors"
+    )
     args = parser.parse_args(argv)
     if Path(feats.__file__).resolve().parent != WEIGHTS.parent:
         sys.exit(f"dgm is imported from {feats.__file__}, not this checkout: pip install -e . first")
@@ -174,8 +184,11 @@ def main(argv: list[str] | None = None) -> None:
             ["--data", name, "--seed", str(args.seed), "--threads", str(args.threads)]
             + ([] if args.epochs is None else ["--epochs", str(args.epochs)])
         )
-        net, info = train(name, args.seed, args.epochs)
-        meta = write(name, net, info, command)
+        if args.measure_only:
+            meta, info = measure(name), {"seconds": 0.0}
+        else:
+            net, info = train(name, args.seed, args.epochs)
+            meta = write(name, net, info, command)
         print(
             f"{name}: {meta['parameters']} parameters, {info['seconds']} s, "
             f"test accuracy {meta['test_accuracy']:.4f}, floors {json.dumps(meta['floors']['fid'])}, "

@@ -194,6 +194,7 @@ def test_glow_on_digits_reports_bits_per_dim(
     bpd, nll = out[f"bits_per_dim{bound}"], out[f"nll{bound}"]
     assert 0 < bpd < 4.09
     assert bpd == pytest.approx((nll / 64 + math.log(17)) / math.log(2))
+    assert out[f"bits_per_dim{bound}_se"] == pytest.approx(out[f"nll{bound}_se"] / (64 * math.log(2)))
     assert main(["sample", str(run), "-n", "16", "-o", str(tmp_path / "g.png")]) == 0
 
 

@@ -161,14 +161,19 @@ def test_evaluate_reports_image_metrics_for_digits() -> None:
     data = load_data("digits")
     model = build_model("vae", (1, 8, 8), "logit", {"latent": 2}, dequantize="uniform", levels=17)
     out = evaluate(model, data, "test", ["fid", "kid", "inception_score"], n_samples=300)
-    assert {"fid", "fid_n_fake", "fid_n_real", "fid_floor", "kid", "kid_se"} <= set(out)
+    assert {"fid", "fid_se", "fid_n_fake", "fid_n_real", "fid_floor", "kid", "kid_se", "kid_floor"} <= set(
+        out
+    )
     assert {"inception_score", "inception_score_se"} <= set(out)
     assert out["fid_n_fake"] == 300 and out["fid_n_real"] == data.split("test").shape[0]
     assert out["fid"] > out["fid_floor"] > 0 and 1 <= out["inception_score"] <= 10
+    # an untrained model is far from the data, by many standard errors; real images are not
+    assert out["fid"] > 5 * out["fid_se"] > 0 and out["kid"] > 5 * out["kid_se"]
+    assert abs(out["kid_floor"]) < 3 * out["kid_floor_se"]
     # a binary model is compared with the binarised images it models: no floor of grey images
     binary = build_model("vae", (1, 8, 8), "none", {"likelihood": "bernoulli"}, dequantize="none", levels=17)
-    out = evaluate(binary, data, "test", ["fid"], n_samples=300)
-    assert "fid" in out and "fid_floor" not in out
+    out = evaluate(binary, data, "test", ["fid", "kid"], n_samples=300)
+    assert "fid" in out and "kid" in out and "fid_floor" not in out and "kid_floor" not in out
 
 
 def test_image_metrics_need_a_shipped_feature_net() -> None:

@@ -1,6 +1,7 @@
-"""The registered sample metrics (mmd, sliced_wasserstein, wasserstein, sinkhorn, prdc, c2st,
-memorisation): independent of the samples' order and of their float dtype, reported by `evaluate`
-with their standard errors and sizes, for unconditional and class-conditional models."""
+"""The registered sample metrics (energy_distance, seed_energy, mmd, sliced_wasserstein,
+wasserstein, sinkhorn, prdc, c2st, memorisation): independent of the samples' order and of their
+float dtype, reported by `evaluate` with their standard errors and sizes, for unconditional and
+class-conditional models."""
 
 from __future__ import annotations
 
@@ -17,8 +18,20 @@ from dgm.metrics.uncertainty import content_order, seeded_order, subset_se, subs
 from dgm.models.base import GenerativeModel
 from dgm.registry import METRICS
 
-SAMPLE_METRICS = ["mmd", "sliced_wasserstein", "wasserstein", "sinkhorn", "prdc", "c2st", "memorisation"]
+SAMPLE_METRICS = [
+    "energy_distance",
+    "seed_energy",
+    "mmd",
+    "sliced_wasserstein",
+    "wasserstein",
+    "sinkhorn",
+    "prdc",
+    "c2st",
+    "memorisation",
+]
 KEYS = {
+    "energy_distance": {"energy_distance", "energy_distance_se"},
+    "seed_energy": {"seed_energy", "seed_energy_se", "seed_energy_x1000"},
     "mmd": {"mmd2", "mmd2_se", "mmd_n", "mmd_bandwidth"},
     "sliced_wasserstein": {"sw2", "sw2_se", "sw_n"},
     "wasserstein": {"w1", "w1_se", "w2", "w2_se", "ot_n"},
@@ -48,8 +61,8 @@ def _evaluation(samples: torch.Tensor, x: torch.Tensor, train: torch.Tensor) -> 
 
 def _sets(dtype: torch.dtype = torch.float64) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
     g = torch.Generator().manual_seed(0)
-    x = torch.randn(120, 3, generator=g)
-    samples = torch.randn(120, 3, generator=g) * 1.1 + 0.2
+    x = torch.randn(300, 3, generator=g)  # more points than samples: the metrics pick a subset
+    samples = torch.randn(160, 3, generator=g) * 1.1 + 0.2
     train = torch.randn(400, 3, generator=g)
     return samples.to(dtype), x.to(dtype), train.to(dtype)
 

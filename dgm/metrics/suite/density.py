@@ -37,13 +37,18 @@ def _nll_bound(ev: Evaluation) -> dict[str, float]:
     out = {"nll_bound": nll, "nll_bound_se": se}
     if ev.levels is not None:
         out["bits_per_dim_bound"] = bits_per_dim(nll, ev.data.dim, ev.levels)
+        out["bits_per_dim_bound_se"] = se / (ev.data.dim * math.log(2))
     return out
 
 
 def _bpd(ev: Evaluation) -> dict[str, float]:
-    """Bits per dimension of discrete data: (E[−log p(x̃)]/D + log L)/ln 2 on dequantised x̃."""
+    """Bits per dimension of discrete data: (E[−log p(x̃)]/D + log L)/ln 2 on dequantised x̃, with
+    its standard error se(NLL)/(D ln 2)."""
     nll, se = mean_and_se(-ev.log_prob())
-    return {"bits_per_dim": bits_per_dim(nll, ev.data.dim, ev.levels)}
+    return {
+        "bits_per_dim": bits_per_dim(nll, ev.data.dim, ev.levels),
+        "bits_per_dim_se": se / (ev.data.dim * math.log(2)),
+    }
 
 
 def _kl(ev: Evaluation) -> dict[str, float]:

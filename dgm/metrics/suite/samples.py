@@ -40,9 +40,7 @@ def _energy(ev: Evaluation) -> dict[str, float]:
     if ev.c is not None:  # a conditional model's samples follow the first labels: compare with those points
         x = ev.x[: samples.shape[0]]
     else:
-        x = ev.x[
-            torch.randperm(ev.x.shape[0], generator=torch.Generator().manual_seed(ev.seed))[: ev.n_samples]
-        ]
+        x = ev.x[seeded_order(ev.x, seed=ev.seed)[: ev.n_samples]]
     if x.shape[0] < 2 or samples.shape[0] < 2:
         return {}  # a U-statistic needs two points on each side
     # Sample i shares point i's label, so the two are dependent: pairs (i, i) leave the cross mean.
@@ -65,10 +63,10 @@ def _seed_energy(ev: Evaluation, batches: int = 50, size: int = 64) -> dict[str,
     n = min(len(samples), ev.x.shape[0]) // size * size
     if n < size:
         return {}
-    g = torch.Generator().manual_seed(ev.seed)
-    data = ev.x[torch.randperm(ev.x.shape[0], generator=g)[:n]]
+    data = ev.x[seeded_order(ev.x, seed=ev.seed)[:n]]
+    samples = samples[seeded_order(samples, seed=ev.seed + 1)[:n]]
     values = torch.stack(
-        [seed_energy_statistic(s, d) for s, d in zip(samples[:n].split(size), data.split(size), strict=True)][
+        [seed_energy_statistic(s, d) for s, d in zip(samples.split(size), data.split(size), strict=True)][
             :batches
         ]
     )
@@ -90,9 +88,8 @@ def _compared(ev: Evaluation) -> tuple[Tensor, Tensor, bool]:
     samples = ev.samples()
     if ev.c is not None:
         return samples, ev.x[: samples.shape[0]], True
-    g = torch.Generator().manual_seed(ev.seed)
-    keep = torch.randperm(ev.x.shape[0], generator=g)[: samples.shape[0]]
-    return samples[: len(keep)], ev.x[keep], False
+    keep = seeded_order(ev.x, seed=ev.seed)[: samples.shape[0]]
+    return samples[seeded_order(samples, seed=ev.seed + 1)[: len(keep)]], ev.x[keep], False
 
 
 def _subsample(samples: Tensor, x: Tensor, paired: bool, n: int, seed: int) -> tuple[Tensor, Tensor]:
