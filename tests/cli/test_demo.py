@@ -32,4 +32,12 @@ def test_demo_compares_every_model_of_points_and_starts_afresh(tmp_path: Path) -
     assert main(argv) == 0
     rows = json.loads((out / "report.json").read_text())["rows"]
     assert [r["name"] for r in rows] == models_for(load_data("moons"))  # the registry decides
-    assert (out / "report.html").exists() and not (out / "stale.txt").exists()
+    assert not (out / "stale.txt").exists()
+    # Each model's section shows its figures: samples beside the data, the density beside the truth
+    # where it is exact (a VAE's bound draws none), training curves where it trained.
+    page = (out / "report.html").read_text()
+    for r in rows:
+        section = page.split(f"id='model-{r['name']}'")[1].split("</section>")[0]
+        assert 'alt="samples"' in section, r["name"]
+        assert ('alt="density"' in section) == (r["density"] == "exact"), r["name"]
+        assert ('alt="training"' in section) == (r["steps"] > 0), r["name"]
