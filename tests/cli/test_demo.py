@@ -41,3 +41,6 @@ def test_demo_compares_every_model_of_points_and_starts_afresh(tmp_path: Path) -
         assert 'alt="samples"' in section, r["name"]
         assert ('alt="density"' in section) == (r["density"] == "exact"), r["name"]
         assert ('alt="training"' in section) == (r["steps"] > 0), r["name"]
+        # and its costs: training time where it trained, sampling time, parameters
+        assert (r["train_seconds"] > 0) == (r["steps"] > 0) and r["sample_seconds_per_10k"] > 0, r["name"]
+        assert r["parameters"] >= 4, r["name"]  # the smallest: a diagonal Gaussian's mean and scales
