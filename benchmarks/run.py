@@ -34,6 +34,7 @@ BENCHMARKS = {
     "mnist": ["--threads", "1"],
     "gan": ["--max-time", "1m", "--seeds", "0,1,2", "--jobs", "2"],
     "flowgan": ["--max-time", "1m", "--seeds", "0,1"],
+    "utility": ["--max-time", "2m", "--seeds", "0,1,2", "--jobs", "2"],
     "vae": ["--max-time", "30m", "--variants", "vae,iwae5", "--nll-points", "2000", "--jobs", "2"],
     "threads": [],
     "memory": [],
