@@ -1,4 +1,5 @@
-"""`dgm reproduce seed-paper [--quick] [--out DIR]`: the seed paper's experiments beside its logs."""
+"""`dgm reproduce seed-paper [--quick] [--batch-norm] [--out DIR]`: the seed paper's experiments
+beside its logs."""
 
 from __future__ import annotations
 
@@ -16,7 +17,11 @@ def add_parser(sub: argparse._SubParsersAction) -> None:
         "--only",
         help="comma-separated experiments to run now (default all); the table holds every finished one",
     )
-    p.add_argument("--out", type=Path, help="output folder (default ./seed-paper, or ./seed-paper-quick)")
+    p.add_argument(
+        "--out",
+        type=Path,
+        help="output folder (default ./seed-paper, -quick and -bn added for those options)",
+    )
     p.add_argument(
         "--threads",
         type=int,
@@ -35,7 +40,7 @@ def add_parser(sub: argparse._SubParsersAction) -> None:
 def run(args: argparse.Namespace) -> int:
     from dgm.compare.seed_paper import reproduce
 
-    out = args.out or Path("seed-paper-quick" if args.quick else "seed-paper")
+    out = args.out or Path("seed-paper" + "-quick" * args.quick + "-bn" * args.batch_norm)
     only = None if args.only is None else [name.strip() for name in args.only.split(",") if name.strip()]
     table = reproduce(
         out,

@@ -73,6 +73,7 @@ SIZES = (
     "sinkhorn_reg",
     "entropy",
     "fid_floor",
+    "kid_floor",
     "seed_energy_x1000",
 )
 
@@ -86,7 +87,7 @@ def metric_columns(rows: list[Row]) -> list[str]:
         if isinstance(v, int | float)
         and not k.endswith("_se")
         and k not in SIZES
-        and not k.startswith(("memorisation_n", "utility_n", "fid_n", "fid_floor_n"))
+        and not k.startswith(("memorisation_n", "utility_n", "fid_n", "fid_floor_n", "kid_floor_n"))
     }
     order = list(BETTER)
     return sorted(keys, key=lambda k: (order.index(k) if k in order else len(order), k))

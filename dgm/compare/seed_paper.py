@@ -240,6 +240,8 @@ def reproduce(
         )
         if run.exists() and not (run / CHECKPOINT).exists():
             _clear(run)  # killed before its first checkpoint: start it afresh
+        elif run.exists():  # trained, perhaps killed before its evaluation: under this setting?
+            _check_run(run, config)
         if _trained_steps(run) < steps:  # else trained, killed before its evaluation: evaluate it
             train(config, run, resume=(run / CHECKPOINT).exists(), progress=progress)
         _, seconds = training_clock(run / "metrics.csv")  # all its parts, where it was resumed
@@ -286,10 +288,12 @@ def reproduce(
             )
     # Read back from disk: experiments that other processes finished meanwhile join the table.
     rows = [row for row in (_row(out, name) for name in names) if row is not None]
-    write_json(out / "seed-paper.json", {"quick": quick, "seed": seed, "rows": rows})
+    write_json(
+        out / "seed-paper.json", {"quick": quick, "seed": seed, "batch_norm": batch_norm, "rows": rows}
+    )
     table = out / "seed-paper.md"
     with atomic_path(table) as tmp:
-        tmp.write_text(markdown(rows, quick))
+        tmp.write_text(markdown(rows, quick, batch_norm))
     return table
 
 
@@ -317,13 +321,26 @@ def _clear(run: Path) -> None:
                 p.unlink()
 
 
+def _check_run(run: Path, config: Any) -> None:
+    """Refuse a run folder trained with another seed or BatchNorm setting than `config` (a resumed
+    run would be refused by training, but a finished one is only evaluated)."""
+    saved = json.loads((run / "config.json").read_text())["train"]
+    got = (saved["seed"], saved["model_args"].get("batch_norm", False))
+    want = (config.seed, config.model_args.get("batch_norm", False))
+    if got != want:
+        raise DgmError(
+            f"{run} was trained with seed={got[0]}, batch_norm={got[1]}, not seed={want[0]}, "
+            f"batch_norm={want[1]}: use another --out"
+        )
+
+
 def _row(out: Path, name: str) -> dict[str, Any] | None:
     """The finished experiment's row, or None."""
     path = out / name / EVALUATION
     return json.loads(path.read_text()) if path.exists() else None
 
 
-def markdown(rows: list[dict[str, Any]], quick: bool) -> str:
+def markdown(rows: list[dict[str, Any]], quick: bool, batch_norm: bool = False) -> str:
     """The table: each experiment, the seed's logged figure, dgm's, and why they differ."""
     lines = [
         "| experiment | paper | what the seed logged | seed | dgm | dgm also | steps | training (s) | on |",
@@ -352,7 +369,7 @@ def markdown(rows: list[dict[str, Any]], quick: bool) -> str:
             f"{r.get('device', '?')}{_threads(r)} |"
         )
     lines += ["", *(f"- **{r['experiment']}**: {r['note']}" for r in rows)]
-    if any(r.get("batch_norm") for r in rows):
+    if batch_norm:
         lines += [
             "",
             "BatchNorm where the seed's networks had it (`--batch-norm`): the VAE's decoder, both GAN "

@@ -80,3 +80,8 @@ def pipeline_noise(levels: int | None, model: GenerativeModel) -> PipelineNoise 
 def bits_per_dim(nll: float, dim: int, levels: int) -> float:
     """bits/dim = (nll/D + log L)/ln 2 for nll = E[−log p(x̃)] in nats on dequantised data in [0, 1)^D."""
     return (nll / dim + math.log(levels)) / math.log(2)
+
+
+def bits_per_dim_se(nll_se: float, dim: int) -> float:
+    """The standard error of `bits_per_dim`, an affine map of the NLL: se(nll)/(D ln 2)."""
+    return nll_se / (dim * math.log(2))

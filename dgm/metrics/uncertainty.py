@@ -20,6 +20,9 @@ from collections.abc import Callable, Sequence
 import torch
 from torch import Tensor
 
+#: disjoint seeded subsets behind the standard errors of the sample metrics
+SUBSETS = 5
+
 #: the fixed seed of the projection that orders rows by content (not the user's seed)
 _ORDER_SEED = 20200612
 

@@ -16,6 +16,8 @@ import numpy as np
 import torch
 from torch import Tensor
 
+from dgm.metrics.uncertainty import content_order
+
 
 def classifier_accuracy(train_x: Tensor, train_y: Tensor, test_x: Tensor, test_y: Tensor) -> float:
     """Accuracy on (test_x, test_y) of a multinomial logistic regression (L2, C = 1) fitted to
@@ -71,6 +73,8 @@ def synthetic_utility(
     - few_real_accuracy: fitted to `few_per_class` real training points per class;
     - augmented_accuracy: those few real points plus every model sample.
     """
+    order = content_order(train_x)  # the real points are drawn whatever order they come in
+    train_x, train_y = train_x[order], train_y[order]
     g = torch.Generator().manual_seed(seed)
     # The real twin of the synthetic set: for each sample, a training point of the same class,
     # distinct ones while the class has enough (repeats would lower the real ceiling).

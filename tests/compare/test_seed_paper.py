@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import dataclasses
 import json
+import shutil
 from pathlib import Path
 
 import pytest
@@ -104,3 +105,11 @@ def test_reproduce_writes_the_table_and_resumes(tmp_path: Path, monkeypatch: pyt
         config = json.loads((bn / name / "config.json").read_text())
         assert config["model_args"].get("batch_norm", False) is has
     assert "BatchNorm where the seed's networks had it" in table.read_text()
+    assert json.loads((bn / "seed-paper.json").read_text())["batch_norm"] is True
+    # A run trained without it, killed before its evaluation, is not evaluated as if it had it.
+    shutil.copytree(tmp_path / "vae-q2-mnist", tmp_path / "bn2" / "vae-q2-mnist")
+    (tmp_path / "bn2" / "vae-q2-mnist" / "evaluation.json").unlink()
+    with pytest.raises(DgmError, match="trained with seed=0, batch_norm=False, not seed=0, batch_norm=True"):
+        seed_paper.reproduce(
+            tmp_path / "bn2", quick=True, progress=False, batch_norm=True, only=["vae-q2-mnist"]
+        )

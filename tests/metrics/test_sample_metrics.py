@@ -14,9 +14,11 @@ from dgm.data.base import DataSource, seeded_split
 from dgm.errors import DgmError
 from dgm.metrics import evaluate
 from dgm.metrics.evaluate import Evaluation
+from dgm.metrics.suite.samples import _compared
 from dgm.metrics.uncertainty import content_order, seeded_order, subset_se, subset_values
 from dgm.models.base import GenerativeModel
 from dgm.registry import METRICS
+from dgm.utils import one_hot
 
 SAMPLE_METRICS = [
     "energy_distance",
@@ -133,7 +135,9 @@ def test_evaluate_reports_the_sample_metrics_of_a_fitted_gaussian() -> None:
     assert out["ot_n"] == 300 and out["sinkhorn_n"] == 300 and out["memorisation_n_train"] == 2400
     assert abs(out["mmd2"]) < 3 * out["mmd2_se"]
     assert abs(out["c2st_accuracy"] - 0.5) < 3 * out["c2st_se"]
-    assert out["memorisation_ratio"] == pytest.approx(1.0, abs=0.15)
+    # a ratio of means of heavy-tailed nearest-neighbour distances: on 300 points its SE is 0.06-0.1
+    # and a low draw comes with a low SE, so allow 0.25 (copying scores near 0)
+    assert out["memorisation_ratio"] == pytest.approx(1.0, abs=0.25)
 
 
 MEANS = torch.tensor([[0.0, 0.0], [6.0, 0.0], [0.0, 6.0]])
@@ -159,6 +163,11 @@ def test_evaluate_pairs_a_conditional_models_samples_with_their_points() -> None
     data = DataSource("labelled", "points", seeded_split(x), labels=seeded_split(labels))
     out = evaluate(_PerfectConditional(), data, "test", SAMPLE_METRICS)
     assert set(out) >= set().union(*KEYS.values())
+    # sample i was drawn for point i's label, and is compared with point i, in order
+    test_x, test_c = data.split("test"), one_hot(data.split_labels("test"), 3, data.split("test"))
+    ev = Evaluation(_PerfectConditional(), data, test_x, test_c, n_samples=100)
+    samples, x, paired = _compared(ev)
+    assert paired and torch.equal(x, test_x[:100]) and torch.equal(samples, ev.samples())
     assert abs(out["mmd2"]) < 3 * out["mmd2_se"]
     assert abs(out["c2st_accuracy"] - 0.5) < 3 * out["c2st_se"]
 

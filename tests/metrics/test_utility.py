@@ -51,16 +51,20 @@ def test_a_perfect_model_teaches_as_well_as_real_data_and_a_mislabelled_one_fail
     assert bad["trtr_accuracy"] == good["trtr_accuracy"]  # the real baseline does not see the model
 
 
-def test_utility_is_independent_of_the_order_of_the_test_points() -> None:
+def test_utility_is_independent_of_the_order_of_the_test_and_training_points() -> None:
+    """The real twins and the few real points per class are drawn from the training points in an
+    order fixed by their content: permuting them changes nothing but the classifier's rounding."""
     g = torch.Generator().manual_seed(1)
     y = torch.randint(3, (600,), generator=g)
     x = MEANS[y] + torch.randn(600, 2, generator=g)
     s_y = torch.randint(3, (300,), generator=g)
     s = MEANS[s_y] + torch.randn(300, 2, generator=g)
-    perm = torch.randperm(200, generator=g)
+    perm, train_perm = torch.randperm(200, generator=g), torch.randperm(400, generator=g)
     a = synthetic_utility(s, s_y, x[:400], y[:400], x[400:], y[400:])
     b = synthetic_utility(s, s_y, x[:400], y[:400], x[400:][perm], y[400:][perm])
     assert a == b
+    c = synthetic_utility(s, s_y, x[:400][train_perm], y[:400][train_perm], x[400:], y[400:])
+    assert c == pytest.approx(a, abs=1 / 200)  # at most one test point's prediction may flip
 
 
 def test_real_twins_are_distinct_while_a_class_has_enough(monkeypatch: pytest.MonkeyPatch) -> None:

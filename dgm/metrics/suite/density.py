@@ -9,7 +9,7 @@ import math
 import torch
 from torch import Tensor
 
-from dgm.data.dequantize import bits_per_dim
+from dgm.data.dequantize import bits_per_dim, bits_per_dim_se
 from dgm.metrics.evaluate import Evaluation, Metric, model_classifier
 from dgm.metrics.likelihood import mean_and_se
 from dgm.metrics.normalization import grid_mass, padded_extent
@@ -37,7 +37,7 @@ def _nll_bound(ev: Evaluation) -> dict[str, float]:
     out = {"nll_bound": nll, "nll_bound_se": se}
     if ev.levels is not None:
         out["bits_per_dim_bound"] = bits_per_dim(nll, ev.data.dim, ev.levels)
-        out["bits_per_dim_bound_se"] = se / (ev.data.dim * math.log(2))
+        out["bits_per_dim_bound_se"] = bits_per_dim_se(se, ev.data.dim)
     return out
 
 
@@ -47,7 +47,7 @@ def _bpd(ev: Evaluation) -> dict[str, float]:
     nll, se = mean_and_se(-ev.log_prob())
     return {
         "bits_per_dim": bits_per_dim(nll, ev.data.dim, ev.levels),
-        "bits_per_dim_se": se / (ev.data.dim * math.log(2)),
+        "bits_per_dim_se": bits_per_dim_se(se, ev.data.dim),
     }
 
 

@@ -10,8 +10,7 @@ from torch import Tensor
 from dgm.metrics.evaluate import Evaluation, Metric
 from dgm.metrics.features import class_probabilities, feature_metadata, features
 from dgm.metrics.frechet import frechet_distance, inception_score, kid
-from dgm.metrics.suite.samples import SUBSETS
-from dgm.metrics.uncertainty import subset_se, subset_values
+from dgm.metrics.uncertainty import SUBSETS, subset_se, subset_values
 from dgm.registry import METRICS
 
 
@@ -36,14 +35,18 @@ def _fid(ev: Evaluation) -> dict[str, float]:
     """The Fréchet distance between model samples and the reference images in dgm's own feature
     space (`dgm.metrics.features`), not Inception's, with both sample sizes (it is biased in them),
     and the real-data floor at the nearest n_fake: the test split against that many training images,
-    precomputed with the feature net (of grey images, so not given for a binary model). Its standard
-    error comes from SUBSETS disjoint subsets of both sets (`dgm.metrics.uncertainty`): sampling
-    variability only, not the bias."""
+    precomputed with the feature net (of grey images, so not given for a binary model).
+
+    Its standard error is the spread of the FID on SUBSETS disjoint subsets of both sets, scaled to
+    the whole sets as if its variance fell as 1/n (`dgm.metrics.uncertainty`): sampling variability
+    only, not the bias, and rough (each subset's FID is about SUBSETS times as biased, more so near
+    the floor, where the SE is conservative). Given only when every subset holds more rows than
+    there are features (else its covariances are singular)."""
     fake, real = _image_features(ev)
     if len(fake) < 2 or len(real) < 2:
         return {}
     out = {"fid": frechet_distance(fake, real), "fid_n_fake": len(fake), "fid_n_real": len(real)}
-    if min(len(fake), len(real)) >= 2 * SUBSETS:
+    if min(len(fake), len(real)) // SUBSETS > fake.shape[1]:
         out["fid_se"] = subset_se(
             subset_values(frechet_distance, fake, real, subsets=SUBSETS, seed=ev.seed)
         ).item()
@@ -94,7 +97,8 @@ METRICS.add(
     Metric(_fid, needs_features=True),
     "Fréchet distance in dgm's MNIST (or digits) classifier features, not Inception's: compare only "
     "with scores at the same fid_n_fake and fid_n_real (it is biased in them) and with fid_floor, "
-    "real test images against fid_floor_n_fake training images",
+    "real test images against fid_floor_n_fake training images; fid_se from disjoint subsets "
+    "(sampling variability only)",
 )
 
 
@@ -102,7 +106,8 @@ METRICS.add(
     "kid",
     Metric(_kid, needs_features=True, extended=True),
     "kernel inception distance (unbiased MMD², cubic kernel) in dgm's classifier features, not "
-    "Inception's, with its standard error; ≈ 0 for samples of the data's law",
+    "Inception's, with its standard error; ≈ 0 for samples of the data's law (kid_floor, ± "
+    "kid_floor_se: real training images against the test split)",
 )
 
 

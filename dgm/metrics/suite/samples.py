@@ -17,14 +17,10 @@ from dgm.metrics.mmd import SCALES as MMD_SCALES
 from dgm.metrics.mmd import median_bandwidths, mmd2
 from dgm.metrics.modes import mode_statistics
 from dgm.metrics.samples import energy_distance, seed_energy_statistic
-from dgm.metrics.uncertainty import seeded_order, subset_se, subset_values
+from dgm.metrics.uncertainty import SUBSETS, seeded_order, subset_se, subset_values
 from dgm.metrics.utility import synthetic_utility
 from dgm.metrics.wasserstein import sinkhorn_divergence, sliced_wasserstein, wasserstein
 from dgm.registry import METRICS
-
-#: disjoint seeded subsets behind the standard errors of the sample metrics (`dgm.metrics.uncertainty`)
-SUBSETS = 5
-
 
 #: at most this many points per side for exact OT (network simplex: time and memory grow as n²)
 OT_POINTS = 1000
@@ -40,7 +36,7 @@ def _energy(ev: Evaluation) -> dict[str, float]:
     if ev.c is not None:  # a conditional model's samples follow the first labels: compare with those points
         x = ev.x[: samples.shape[0]]
     else:
-        x = ev.x[seeded_order(ev.x, seed=ev.seed)[: ev.n_samples]]
+        x = ev.x[seeded_order(ev.x, seed=ev.seed + 1)[: ev.n_samples]]
     if x.shape[0] < 2 or samples.shape[0] < 2:
         return {}  # a U-statistic needs two points on each side
     # Sample i shares point i's label, so the two are dependent: pairs (i, i) leave the cross mean.
@@ -63,8 +59,9 @@ def _seed_energy(ev: Evaluation, batches: int = 50, size: int = 64) -> dict[str,
     n = min(len(samples), ev.x.shape[0]) // size * size
     if n < size:
         return {}
-    data = ev.x[seeded_order(ev.x, seed=ev.seed)[:n]]
-    samples = samples[seeded_order(samples, seed=ev.seed + 1)[:n]]
+    # samples dealt in the order of seed, points of seed + 1, as everywhere (`two_sample_orders`)
+    samples = samples[seeded_order(samples, seed=ev.seed)[:n]]
+    data = ev.x[seeded_order(ev.x, seed=ev.seed + 1)[:n]]
     values = torch.stack(
         [seed_energy_statistic(s, d) for s, d in zip(samples.split(size), data.split(size), strict=True)][
             :batches
@@ -83,13 +80,14 @@ def _modes(ev: Evaluation) -> dict[str, float]:
 def _compared(ev: Evaluation) -> tuple[Tensor, Tensor, bool]:
     """Model samples, as many evaluation points, and whether the two are paired. A conditional
     model's samples follow the first labels of ev.x: they are compared with those points, sample i
-    paired with point i (as in `_energy`); otherwise with the seeded subset of points `_energy` uses,
-    the samples cut to its size when the split holds fewer points than n_samples."""
+    paired with point i (as in `_energy`); otherwise with the seeded subset of points `_energy` uses
+    (seed + 1), and where the split holds fewer points than n_samples, with a seeded subset of as
+    many samples (seed)."""
     samples = ev.samples()
     if ev.c is not None:
         return samples, ev.x[: samples.shape[0]], True
-    keep = seeded_order(ev.x, seed=ev.seed)[: samples.shape[0]]
-    return samples[seeded_order(samples, seed=ev.seed + 1)[: len(keep)]], ev.x[keep], False
+    keep = seeded_order(ev.x, seed=ev.seed + 1)[: samples.shape[0]]
+    return samples[seeded_order(samples, seed=ev.seed)[: len(keep)]], ev.x[keep], False
 
 
 def _subsample(samples: Tensor, x: Tensor, paired: bool, n: int, seed: int) -> tuple[Tensor, Tensor]:
