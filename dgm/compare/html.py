@@ -74,7 +74,9 @@ SIZES = (
     "entropy",
     "fid_floor",
     "kid_floor",
+    "energy_n",
     "seed_energy_x1000",
+    "seed_energy_batches",
 )
 
 

@@ -32,8 +32,8 @@ SAMPLE_METRICS = [
     "memorisation",
 ]
 KEYS = {
-    "energy_distance": {"energy_distance", "energy_distance_se"},
-    "seed_energy": {"seed_energy", "seed_energy_se", "seed_energy_x1000"},
+    "energy_distance": {"energy_distance", "energy_distance_se", "energy_n"},
+    "seed_energy": {"seed_energy", "seed_energy_se", "seed_energy_x1000", "seed_energy_batches"},
     "mmd": {"mmd2", "mmd2_se", "mmd_n", "mmd_bandwidth"},
     "sliced_wasserstein": {"sw2", "sw2_se", "sw_n"},
     "wasserstein": {"w1", "w1_se", "w2", "w2_se", "ot_n"},

@@ -41,7 +41,7 @@ def _energy(ev: Evaluation) -> dict[str, float]:
         return {}  # a U-statistic needs two points on each side
     # Sample i shares point i's label, so the two are dependent: pairs (i, i) leave the cross mean.
     paired = ev.c is not None
-    out = {"energy_distance": energy_distance(samples, x, paired=paired).item()}
+    out = {"energy_distance": energy_distance(samples, x, paired=paired).item(), "energy_n": len(x)}
     if min(len(samples), len(x)) >= 2 * SUBSETS:
 
         def energy(a: Tensor, b: Tensor) -> Tensor:
@@ -68,7 +68,12 @@ def _seed_energy(ev: Evaluation, batches: int = 50, size: int = 64) -> dict[str,
         ]
     )
     mean, se = mean_and_se(values)
-    return {"seed_energy": mean, "seed_energy_se": se, "seed_energy_x1000": 1000 * mean}
+    return {
+        "seed_energy": mean,
+        "seed_energy_se": se,
+        "seed_energy_x1000": 1000 * mean,
+        "seed_energy_batches": len(values),
+    }
 
 
 def _modes(ev: Evaluation) -> dict[str, float]:
