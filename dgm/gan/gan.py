@@ -36,8 +36,31 @@ def conv_critic(
     event_shape: tuple[int, ...], width: int, context: int = 0, batch_norm: bool = False
 ) -> ConvDown:
     """DCGAN's discriminator, by default without BatchNorm (which a WGAN-GP critic must not
-    have: the penalty is per sample): `ConvDown` with leaky ReLUs of slope 0.2, to one score."""
-    return ConvDown(event_shape, width, lambda: nn.LeakyReLU(0.2), context, 1, batch_norm)
+    have: the penalty is per sample): `ConvDown` with leaky ReLUs of slope 0.2, to one score; with
+    a label (context > 0), the label projected onto its features (`ProjectionCritic`)."""
+    if context:
+        return ProjectionCritic(event_shape, width, context, batch_norm)
+    return ConvDown(event_shape, width, lambda: nn.LeakyReLU(0.2), 0, 1, batch_norm)
+
+
+class ProjectionCritic(ConvDown):
+    """A conditional image critic by projection (Miyato & Koyama, 2018):
+
+        d(x, c) = wᵀφ(x) + b + cᵀ E φ(x),
+
+    φ(x) the flattened convolutional features and E a learned (K, F) embedding of the one-hot
+    label c. The label's term multiplies the features, so the critic can judge whether x fits c;
+    a label appended to the last linear layer would only add a constant per class, which says
+    nothing about x, and the generator would learn to ignore its label."""
+
+    def __init__(self, event_shape: tuple[int, ...], width: int, context: int, batch_norm: bool) -> None:
+        super().__init__(event_shape, width, lambda: nn.LeakyReLU(0.2), 0, 1, batch_norm)
+        self.embed = nn.Linear(context, self.dense.in_features, bias=False)
+
+    def forward(self, x: Tensor, c: Tensor | None = None) -> Tensor:
+        h = self.conv(x)
+        out = self.dense(h)
+        return out if c is None else out + (self.embed(c.to(h)) * h).sum(1, keepdim=True)
 
 
 def has_batch_norm(net: nn.Module) -> bool:

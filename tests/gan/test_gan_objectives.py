@@ -143,6 +143,12 @@ def test_a_conditional_gan_feeds_the_label_to_both_players(shape: tuple[int, ...
     assert not torch.allclose(gan.generate(z, c), gan.generate(z, other))
     x = gan.sample(6, c).detach()
     assert x.shape == (6, *shape) and not torch.allclose(gan.score(x, c), gan.score(x, other))
+    # The label's effect on the score depends on x: the critic judges whether x fits its label (a
+    # label that only shifted the score by a constant per class would leave the generator free to
+    # ignore it; the image critic once did: `ProjectionCritic`).
+    y = torch.rand(6, *shape, dtype=torch.float64)
+    effect = gan.score(x, c) - gan.score(x, other)
+    assert not torch.allclose(effect, gan.score(y, c) - gan.score(y, other))
     for objective in ("wgan-gp", "r3gan"):  # penalties differentiate through the labelled critic
         obj = build_objective(objective, {})
         for player in ("critic", "generator"):
