@@ -29,16 +29,18 @@ import torch
 
 RESULTS = Path(__file__).parent / "results"
 
-#: name -> (objective, model arguments).
-VARIANTS: dict[str, tuple[str, dict[str, Any]]] = {
-    "gan-ns": ("gan-ns", {}),
-    "gan-minimax": ("gan-minimax", {}),
-    "lsgan": ("lsgan", {}),
-    "hinge-sn": ("hinge", {"spectral_norm": True}),
-    "wgan": ("wgan", {}),
-    "wgan-gp": ("wgan-gp", {}),
-    "r3gan": ("r3gan", {}),
-    "pacgan4": ("gan-ns", {"pack": 4}),  # PacGAN: the critic judges 4 samples at once (Lin et al., 2018)
+#: name -> (objective, model arguments, other config keys).
+VARIANTS: dict[str, tuple[str, dict[str, Any], dict[str, Any]]] = {
+    "gan-ns": ("gan-ns", {}, {}),
+    "gan-minimax": ("gan-minimax", {}, {}),
+    "lsgan": ("lsgan", {}, {}),
+    "hinge-sn": ("hinge", {"spectral_norm": True}, {}),
+    "wgan": ("wgan", {}, {}),
+    "wgan-gp": ("wgan-gp", {}, {}),
+    "r3gan": ("r3gan", {}, {}),
+    "pacgan4": ("gan-ns", {"pack": 4}, {}),  # PacGAN: the critic judges 4 samples at once (Lin et al., 2018)
+    # The weights averaged over steps (Yazıcı et al., 2019): samples come from the averaged generator.
+    "gan-minimax-ema": ("gan-minimax", {}, {"ema": 0.999}),
 }
 
 
@@ -53,8 +55,8 @@ def bench_one(variant: str, data_name: str, seed: int, max_time: str) -> dict[st
     from dgm.utils import seeded
 
     torch.set_num_threads(1)
-    objective, model_args = VARIANTS[variant]
-    given = {"model": "gan", "data": data_name, "objective": objective, "model_args": model_args}
+    objective, model_args, settings = VARIANTS[variant]
+    given = {"model": "gan", "data": data_name, "objective": objective, "model_args": model_args, **settings}
     given.update(seed=seed, max_time=max_time, threads=1, val_every=500, checkpoint_every=5000)
     data = load_data(data_name)
     with tempfile.TemporaryDirectory() as tmp:
