@@ -166,24 +166,38 @@ class _Wasserstein(Adversarial):
 )
 class WassersteinGAN(_Wasserstein):
     """critic E[d(g(z))] − E[d(y)], then every critic weight clamped to [−clip, clip] after the
-    critic's step (the seed code clamped before it, and ignored its clip argument); generator
-    −E[d(g(z))]. RMSprop lr 5e-5, 5 critic steps per generator step (the paper's settings).
+    critic's step; generator −E[d(g(z))]. RMSprop lr 5e-5, 5 critic steps per generator step (the
+    paper's settings).
 
     Args:
         clip: the bound c of the critic's weights.
+        clip_first: clamp before each critic step instead, as the seed code did (which also ignored
+            its clip argument): the critic then ends every step, and judges the generator, with
+            weights up to one RMSprop step outside the bound.
     """
 
     _rmsprop = OptimSettings(kind="rmsprop", lr=5e-5, schedule="constant")
     players = (Player("critic", _rmsprop), Player("generator", replace(_rmsprop, every=5)))
 
-    def __init__(self, *, clip: float = 0.01) -> None:
+    def __init__(self, *, clip: float = 0.01, clip_first: bool = False) -> None:
         self.clip = clip
+        self.clip_first = clip_first
+
+    def _clamp(self, model: GenerativeModel) -> None:
+        with torch.no_grad():
+            for p in _gan(model).critic.parameters():
+                p.clamp_(-self.clip, self.clip)
+
+    def loss(
+        self, player: str, model: GenerativeModel, batch: tuple[Tensor, ...], ctx: StepContext
+    ) -> tuple[Tensor, dict[str, Tensor]]:
+        if player == "critic" and self.clip_first:
+            self._clamp(model)
+        return super().loss(player, model, batch, ctx)
 
     def after_step(self, player: str, model: GenerativeModel) -> None:
-        if player == "critic":
-            with torch.no_grad():
-                for p in _gan(model).critic.parameters():
-                    p.clamp_(-self.clip, self.clip)
+        if player == "critic" and not self.clip_first:
+            self._clamp(model)
 
 
 @OBJECTIVES.register(

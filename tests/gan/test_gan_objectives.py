@@ -105,6 +105,29 @@ def test_weight_clipping_holds_after_every_critic_step() -> None:
     del fake
 
 
+def test_clip_first_clamps_before_each_critic_step_as_the_seed_did() -> None:
+    """With clip_first every critic loss sees clamped weights, and the step then leaves some
+    weight outside the bound by at most about one RMSprop step (lr/sqrt(1 - α) at the first)."""
+    torch.manual_seed(2)
+    gan = GAN((2,), hidden=(32, 32)).double()
+    real = torch.randn(1000, 2, dtype=torch.float64) + 3
+    obj = build_objective("wgan", {"clip_first": True})
+    lr = 5e-3
+    opt = torch.optim.RMSprop(gan.critic.parameters(), lr=lr)
+    outside = []
+    for step in range(20):
+        loss, _ = obj.loss("critic", gan, (real[step * 50 : (step + 1) * 50],), StepContext(step))
+        assert all(p.abs().max() <= 0.01 for p in gan.critic.parameters())
+        opt.zero_grad()
+        loss.backward()
+        opt.step()
+        obj.after_step("critic", gan)
+        largest = max(p.abs().max().item() for p in gan.critic.parameters())
+        assert largest <= 0.01 + 11 * lr  # RMSprop's first step is lr/sqrt(0.01) at most
+        outside.append(largest > 0.01)
+    assert any(outside)
+
+
 def test_a_spectrally_normalised_critic_is_1_lipschitz() -> None:
     """Every dense layer's weight has spectral norm 1 (the critic's weights are first scaled up, so
     that without the normalisation its gradients would exceed 1 by far), and so the critic's
