@@ -185,12 +185,12 @@ def main(argv: list[str] | None = None) -> None:
             + ([] if args.epochs is None else ["--epochs", str(args.epochs)])
         )
         if args.measure_only:
-            meta, info = measure(name), {"seconds": 0.0}
+            meta, trained = measure(name), "shipped weights"
         else:
             net, info = train(name, args.seed, args.epochs)
-            meta = write(name, net, info, command)
+            meta, trained = write(name, net, info, command), f"trained in {info['seconds']} s"
         print(
-            f"{name}: {meta['parameters']} parameters, {info['seconds']} s, "
+            f"{name}: {meta['parameters']} parameters, {trained}, "
             f"test accuracy {meta['test_accuracy']:.4f}, floors {json.dumps(meta['floors']['fid'])}, "
             f"IS {meta['floors']['inception_score']['value']:.3f}",
             flush=True,
