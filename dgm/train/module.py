@@ -92,12 +92,15 @@ class TrainModule(L.LightningModule):
         if self.noise is not None:
             batch = (self.noise(batch[0]), *batch[1:])
         ctx = StepContext(self.step, self.global_rank, self.trainer.world_size)
-        logging = (self.step + 1) % self.config.log_every == 0 or self.step + 1 == self.budget.steps
+        due = self._log_due(self.step)
         elapsed = self.shared_elapsed()
         for player, optimizer in zip(self.objective.players, self.trainer.optimizers, strict=True):
             s = self.settings[player.name]
             if self.step % s.every:
                 continue
+            # A player records its last step before the row is written: a WGAN's generator, which
+            # steps every 5th step, would otherwise never meet a row written every 10th.
+            logging = due < self.step + s.every
             loss, terms = self.objective.loss(player.name, self.model, batch, ctx)
             self._check_finite(loss, player.name)
             optimizer.zero_grad(set_to_none=True)
@@ -114,6 +117,12 @@ class TrainModule(L.LightningModule):
         self.step += 1
         if self.ema is not None:
             self.ema.update(self.model)
+
+    def _log_due(self, index: int) -> int:
+        """The 0-based index of the first step from `index` on after which metrics.csv gets a row:
+        every log_every-th step, and the last one."""
+        due = index + self.config.log_every - 1 - index % self.config.log_every
+        return due if self.budget.steps is None else min(due, self.budget.steps - 1)
 
     def _check_finite(self, loss: Tensor, player: str) -> None:
         # Agreed across processes, so that under DDP every rank stops together instead of hanging.
@@ -199,7 +208,7 @@ class TrainModule(L.LightningModule):
         c, step = self.config, self.step
         if step % c.val_every == 0:
             self.validate()
-        if self.row:
+        if self.row and (self._log_due(step - 1) == step - 1 or step % c.val_every == 0):
             self.on_log(step, {**self.row, "wall_time": self.elapsed})
             self.last_row, self.row = self.row, {}
         if step % c.checkpoint_every == 0:

@@ -3,6 +3,7 @@ user CSV and images."""
 
 from __future__ import annotations
 
+import csv
 import json
 from pathlib import Path
 
@@ -30,6 +31,16 @@ def test_gan_trains_samples_and_evaluates_without_a_likelihood(
     args = ["train", model, "--data", data, "--out", str(run), "--max-steps", "60", "--batch-size", "64"]
     assert main([*args, "--set", "val_every=20", *extra]) == 0
     assert (run / "figures" / "samples.png").read_bytes()[:4] == b"\x89PNG"
+    with (run / "metrics.csv").open() as f:
+        rows = [r for r in csv.DictReader(f) if r["wall_time"]]
+    # Both players' losses and gradient norms in every row, though the Wasserstein generators step
+    # only every 5th step and a row is written every 10th.
+    assert len(rows) == 6 and all(
+        r[f"{key}/{player}"]
+        for r in rows
+        for key in ("train/loss", "grad_norm")
+        for player in ("critic", "generator")
+    ), rows[0]
     capsys.readouterr()
     assert main(["evaluate", str(run), "--data", data, "--json"]) == 0
     out = json.loads(capsys.readouterr().out)
