@@ -156,6 +156,18 @@ class GAN(GenerativeModel):
                 f"the image generator draws values in [0, 1]: use preprocess=none, not {preprocess}"
             )
 
+    @classmethod
+    def arguments_from_run(cls, model_args: dict[str, Any], run: dict[str, Any]) -> dict[str, Any]:
+        """From a VAE's run, the generator takes its decoder's architecture where not given:
+        latent, network and batch_norm, with the width (convolutional) or the hidden sizes and
+        activation (MLP). What is given is kept; `init_from` refuses a mismatch."""
+        if run.get("model") != "vae":
+            return model_args  # `init_from` says what it needs
+        vae = run.get("model_args", {})
+        conv = builds_conv(vae.get("network", "auto"), tuple(run["event_shape"]))
+        names = ("latent", "network", "batch_norm", *(("width",) if conv else ("hidden", "activation")))
+        return {**{k: vae[k] for k in names if k in vae}, **model_args}
+
     def init_from(self, other: GenerativeModel) -> None:
         """Start the generator from a trained VAE's decoder (the seed paper's VAE-initialised GAN):
         the networks must match, and the decoder's mean must be what the generator draws, σ(h) for

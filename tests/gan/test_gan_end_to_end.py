@@ -58,9 +58,10 @@ def test_gan_trains_samples_and_evaluates_without_a_likelihood(
 def test_a_gan_starts_from_a_vae_decoder(
     tmp_path: Path, capsys: pytest.CaptureFixture, batch_norm: bool
 ) -> None:
-    """The seed paper's VAE-initialised GAN: with --init-from, the generator draws the VAE decoder's
-    mean σ(h(z)) before any GAN step (with BatchNorm in both, its running statistics too); a decoder
-    of another shape, likelihood or normalisation is refused."""
+    """The seed paper's VAE-initialised GAN: with --init-from, the generator takes the decoder's
+    architecture from the VAE's run and draws its mean σ(h(z)) before any GAN step (with BatchNorm
+    in both, its running statistics too); a decoder of another shape, likelihood or normalisation
+    is refused."""
     import torch
 
     import dgm
@@ -69,9 +70,10 @@ def test_a_gan_starts_from_a_vae_decoder(
     dgm.fit(
         "vae", "digits", out=tmp_path / "vae", max_steps=30, model_args={**small, "likelihood": "bernoulli"}
     )
-    gan = dgm.fit(
-        "dcgan", "digits", out=tmp_path / "gan", max_steps=0, model_args=small, init_from=tmp_path / "vae"
-    )
+    # The generator takes the decoder's latent, width and BatchNorm from the VAE's run.
+    gan = dgm.fit("dcgan", "digits", out=tmp_path / "gan", max_steps=0, init_from=tmp_path / "vae")
+    saved = json.loads((tmp_path / "gan" / "config.json").read_text())["model_args"]
+    assert {k: saved[k] for k in small} == small
     vae = dgm.load(tmp_path / "vae")
     if batch_norm:  # the trained running statistics were saved and loaded
         assert vae.core.decoder.dense[2].running_var.sub(1).abs().max() > 1e-3
@@ -88,6 +90,21 @@ def test_a_gan_starts_from_a_vae_decoder(
     args[-1] = str(tmp_path / "gauss")
     assert main([*args, "--out", str(tmp_path / "g3"), "--set", "width=8", "--set", "latent=2"]) == 2
     assert "needs a VAE with a bernoulli decoder" in capsys.readouterr().err
+
+
+def test_a_vector_gan_takes_an_mlp_decoder_and_its_architecture_from_the_vae_run(tmp_path: Path) -> None:
+    import torch
+
+    import dgm
+
+    arch = {"latent": 3, "hidden": [16], "activation": "tanh"}
+    dgm.fit("vae", "moons", out=tmp_path / "vae", max_steps=20, model_args={**arch, "sigma": 0.1})
+    gan = dgm.fit("gan", "moons", out=tmp_path / "gan", max_steps=0, init_from=tmp_path / "vae")
+    saved = json.loads((tmp_path / "gan" / "config.json").read_text())["model_args"]
+    assert {k: saved[k] for k in arch} == arch
+    z = torch.randn(5, 3)
+    with torch.no_grad():
+        torch.testing.assert_close(gan.core.generate(z), dgm.load(tmp_path / "vae").core.decode(z))
 
 
 def test_an_image_flow_gan_trains_adversarially_and_keeps_its_exact_likelihood(
