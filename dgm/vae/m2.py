@@ -101,9 +101,13 @@ class M2(VAE):
         return self.class_logits(x).argmax(1)
 
     def semi_supervised_terms(self, x: Tensor, c: Tensor) -> tuple[Tensor, Tensor]:
-        """What the `m2` objective trains on: the bound of each row (`elbo(x, c)`: L(x, y) with
-        a label, U(x) without) and the classifier's logits on the labelled rows, (B,) and (B_l, K)."""
-        return self.elbo(x, c), self.class_logits(x[c.sum(1) > 0])
+        """What the `m2` objective trains on: the bound of each row, L(x, y) ≤ log p(x, y) with a
+        label (`elbo(x, c)` + log p(y)) and U(x) ≤ log p(x) without (Kingma et al.'s objective;
+        log p(y) is a constant, there so that both kinds of row are on one scale), and the
+        classifier's logits on the labelled rows, shapes (B,) and (B_l, K)."""
+        labelled = c.sum(1) > 0
+        log_p_y = -math.log(self.context_features) * labelled.to(x.dtype)
+        return self.elbo(x, c) + log_p_y, self.class_logits(x[labelled])
 
     def _each_label(self, x: Tensor, bound: Callable[[Tensor, Tensor], Tensor]) -> Tensor:
         """bound(x, c_y) for every class y, shape (K, B)."""

@@ -80,6 +80,11 @@ def test_the_m2_loss_adds_alpha_times_the_cross_entropy_of_labelled_rows() -> No
     ce = torch.nn.functional.cross_entropy(m2.class_logits(x[:3]), c[:3].argmax(1), reduction="sum")
     assert (losses[7.0] - losses[0.0]).item() == pytest.approx(7.0 * ce.item() / 8, rel=1e-10)
     assert 0 <= terms["accuracy"].item() <= 1
+    # The logged bound is Kingma et al.'s: L(x, y) + log p(y) on a labelled row (a bound on
+    # log p(x, y)), U(x) on the others, so that both kinds of row are on one scale.
+    torch.manual_seed(3)
+    rows = m2.elbo(x, c) - math.log(3) * (c.sum(1) > 0).double()
+    assert terms["bound"].item() == pytest.approx(-rows.mean().item(), rel=1e-10)
 
 
 def test_semi_supervised_split_keeps_n_labels_balanced_and_repeats_them() -> None:
