@@ -374,6 +374,7 @@ def _train(config: RunConfig, out: Path, resume: bool, progress: bool) -> TrainR
         (train_data, val_data),
         plan,
         None if fixed else pipeline_noise(data.levels, model),
+        data.modes,
     )
     trainer, stop = _trainer(config, out, progress, len(objective.players))
     log = MetricsLog(out / "metrics.csv", trainer.logger if trainer.is_global_zero else None)

@@ -27,7 +27,7 @@ from dgm.objectives.base import Objective, OptimSettings, StepContext
 from dgm.train.data import StepBatches
 from dgm.train.ema import EMA
 from dgm.train.optim import lr_factor, progress
-from dgm.train.validation import score_name, validation_score
+from dgm.train.validation import score_name, validation_modes, validation_score
 
 
 @dataclass
@@ -67,6 +67,7 @@ class TrainModule(L.LightningModule):
         data: tuple[tuple[Tensor, ...], tuple[Tensor, ...]],
         budget: Budget,
         noise: PipelineNoise | None = None,
+        modes: tuple[Tensor, float] | None = None,
     ) -> None:
         super().__init__()
         self.automatic_optimization = False
@@ -75,6 +76,8 @@ class TrainModule(L.LightningModule):
         if noise is not None:
             val = (noise(val[0], split_generator(config.seed, "val")), *val[1:])
         self.val_data = val
+        # A model without a density on data of known modes logs their coverage at each check.
+        self.modes = modes if model.density == "none" else None
         self.step, self.elapsed = 0, 0.0
         self.ema = EMA(model, config.ema) if config.ema else None
         self.selection = Selection()  # over the periodic validations (every val_every steps)
@@ -231,7 +234,8 @@ class TrainModule(L.LightningModule):
             state = self.current_state()
             score = self._score(state)
             self.final = (score, self.step, state)
-            self.on_log(self.step, {f"val/{score_name(self.model)}": score})
+            self.on_log(self.step, {**self.row, f"val/{score_name(self.model)}": score})
+            self.row = {}
         self.on_checkpoint()
 
     def validate(self) -> None:
@@ -259,6 +263,9 @@ class TrainModule(L.LightningModule):
             world_size=self.trainer.world_size,
             reduce_sum=lambda t: self.trainer.strategy.reduce(t, reduce_op="sum"),
         )
+        if self.modes is not None:  # logged with the score, of the same samples
+            stats = validation_modes(self.model, self.val_data, self.config.seed, self.modes)
+            self.row.update({f"val/{k}": stats[k] for k in ("modes_covered", "high_quality")})
         if backup is not None:
             self.model.load_state_dict(backup)
         if self.trainer.world_size > 1:

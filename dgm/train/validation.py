@@ -12,6 +12,7 @@ from collections.abc import Callable
 import torch
 from torch import Tensor
 
+from dgm.metrics.modes import mode_statistics
 from dgm.metrics.samples import energy_distance
 from dgm.models.base import GenerativeModel
 from dgm.utils import seeded
@@ -62,10 +63,33 @@ def validation_score(
 
 
 def _energy(model: GenerativeModel, val: tuple[Tensor, ...], seed: int, p: Tensor) -> float:
-    n = min(ENERGY_POINTS, val[0].shape[0])
-    idx = torch.randperm(val[0].shape[0], generator=torch.Generator().manual_seed(seed))[:n]
+    idx, samples = _samples(model, val, seed, p)
     # A conditional model draws sample i for point i's label; the estimator then leaves out the
     # n dependent pairs (sample i, point i), so a perfect model still scores ≈ 0.
+    return energy_distance(samples, val[0][idx].cpu(), paired=len(val) > 1).item()
+
+
+def _samples(model: GenerativeModel, val: tuple[Tensor, ...], seed: int, p: Tensor) -> tuple[Tensor, Tensor]:
+    """The fixed validation subset's indices and the model's seeded samples for it (one for each
+    point's label when the model is conditional)."""
+    n = min(ENERGY_POINTS, val[0].shape[0])
+    idx = torch.randperm(val[0].shape[0], generator=torch.Generator().manual_seed(seed))[:n]
     c = val[1][idx].to(p) if len(val) > 1 else None
-    samples = model.sample(n, c).cpu()
-    return energy_distance(samples, val[0][idx].cpu(), paired=c is not None).item()
+    return idx, model.sample(n, c).cpu()
+
+
+@torch.no_grad()
+def validation_modes(
+    model: GenerativeModel, val: tuple[Tensor, ...], seed: int, modes: tuple[Tensor, float]
+) -> dict[str, float]:
+    """Mode coverage (`dgm.metrics.modes`) of the samples that the energy distance of a model
+    without a density compares, on data of known modes (centres, std): logged at each check, so
+    that a collapse shows while training."""
+    p = next(model.parameters())
+    was_training = model.training
+    model.eval()
+    try:
+        with seeded(seed, p.device):
+            return mode_statistics(_samples(model, val, seed, p)[1], *modes)
+    finally:
+        model.train(was_training)

@@ -128,3 +128,20 @@ def test_an_image_flow_gan_trains_adversarially_and_keeps_its_exact_likelihood(
     assert out["density"] == "exact" and 0 < out["bits_per_dim"] < 8 and out["fid"] > 0
     assert main(["sample", str(run), "-n", "4", "-o", str(tmp_path / "s.npy")]) == 0
     assert np.load(tmp_path / "s.npy").shape == (4, 1, 8, 8)
+
+
+def test_mode_coverage_is_logged_at_each_check_on_data_of_known_modes(tmp_path: Path) -> None:
+    import dgm
+
+    for data in ("ring8", "moons"):
+        dgm.fit("gan", data, out=tmp_path / data, max_steps=20, val_every=10, model_args={"hidden": [16]})
+        with (tmp_path / data / "metrics.csv").open() as f:
+            checks = [r for r in csv.DictReader(f) if r["val/energy_distance"]]
+        assert len(checks) == 2
+        if data == "ring8":
+            assert all(
+                0 <= int(r["val/modes_covered"]) <= 8 and 0 <= float(r["val/high_quality"]) <= 1
+                for r in checks
+            )
+        else:  # no known modes
+            assert "val/modes_covered" not in checks[0]
