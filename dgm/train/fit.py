@@ -374,7 +374,7 @@ def _train(config: RunConfig, out: Path, resume: bool, progress: bool) -> TrainR
         (train_data, val_data),
         plan,
         None if fixed else pipeline_noise(data.levels, model),
-        data.modes,
+        getattr(data, "modes", None),  # toys of known modes (a user file has none)
     )
     trainer, stop = _trainer(config, out, progress, len(objective.players))
     log = MetricsLog(out / "metrics.csv", trainer.logger if trainer.is_global_zero else None)
@@ -384,7 +384,7 @@ def _train(config: RunConfig, out: Path, resume: bool, progress: bool) -> TrainR
         save_model(out, state, {**meta, "kept": {"step": step, "keep": config.keep}})
 
     module.on_log = log if trainer.is_global_zero else (lambda step, row: None)
-    module.on_start = log.resume
+    module.on_start = log.resume if trainer.is_global_zero else (lambda step: None)
     module.on_checkpoint = lambda: write_checkpoint(trainer, module, out, save)
     if trainer.is_global_zero and not resume:
         save()
