@@ -159,7 +159,14 @@ class DiscretizedLogistic(Likelihood):
         return (x.clamp(0, 1) * (self.levels - 1)).round() / (self.levels - 1)
 
     def mean(self, h: Tensor) -> Tensor:
-        return self._loc_log_scale(h)[0].clamp(0, 1)
+        """E[x] = Δ Σ_{k=1}^{L−1} P(x ≥ kΔ) = Δ Σ_k σ((μ − (k − ½)Δ)/s), Δ = 1/(L−1): the tail sum
+        of a variable on the levels 0, Δ, …, 1 (accumulated level by level, in the input's memory)."""
+        loc, log_scale = self._loc_log_scale(h)
+        step, inv_scale = 1.0 / (self.levels - 1), torch.exp(-log_scale)
+        total = torch.zeros_like(loc)
+        for k in range(1, self.levels):
+            total += torch.sigmoid((loc - (k - 0.5) * step) * inv_scale)
+        return total * step
 
 
 #: Names accepted by `VAE(likelihood=...)`.

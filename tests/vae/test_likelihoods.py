@@ -30,6 +30,16 @@ def test_discretized_logistic_sums_to_one_over_the_levels(levels: int) -> None:
         assert total.item() == pytest.approx(1, abs=1e-9)
 
 
+@pytest.mark.parametrize("levels", [2, 16, 256])
+def test_discretized_logistic_mean_is_the_expectation_over_the_levels(levels: int) -> None:
+    lik = DiscretizedLogistic(levels)
+    k = torch.arange(levels, dtype=torch.float64)[:, None] / (levels - 1)
+    for loc, log_scale in [(0.3, -4.0), (0.5, 0.0), (-0.2, -1.0), (1.3, -6.0), (0.71, -7.0)]:
+        h = torch.tensor([[loc, log_scale]], dtype=torch.float64)
+        p = (lik.log_prob(k, h.expand(levels, -1)) - math.log(levels)).exp()
+        assert lik.mean(h).item() == pytest.approx((p * k[:, 0]).sum().item(), abs=1e-12)
+
+
 def test_discretized_logistic_is_sharp_and_stable_in_float32() -> None:
     lik = DiscretizedLogistic(256)
     x = torch.tensor([[0.5], [0.9]])
