@@ -374,7 +374,7 @@ def _train(config: RunConfig, out: Path, resume: bool, progress: bool) -> TrainR
         (train_data, val_data),
         plan,
         None if fixed else pipeline_noise(data.levels, model),
-        getattr(data, "modes", None),  # toys of known modes (a user file has none)
+        modes=getattr(data, "modes", None),  # toys of known modes (a user file has none)
     )
     trainer, stop = _trainer(config, out, progress, len(objective.players))
     log = MetricsLog(out / "metrics.csv", trainer.logger if trainer.is_global_zero else None)

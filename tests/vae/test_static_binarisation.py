@@ -25,9 +25,11 @@ def _run(tmp_path: Path, monkeypatch: pytest.MonkeyPatch, **given: Any) -> dict[
     seen: dict[str, Any] = {}
     module = fit.TrainModule
 
-    def spy(model: Any, objective: Any, settings: Any, config: Any, data: Any, plan: Any, noise: Any) -> Any:
+    def spy(
+        model: Any, objective: Any, settings: Any, config: Any, data: Any, plan: Any, noise: Any, **rest: Any
+    ) -> Any:
         seen.update(train=data[0][0], val=data[1][0], noise=noise)
-        return module(model, objective, settings, config, data, plan, noise)
+        return module(model, objective, settings, config, data, plan, noise, **rest)
 
     monkeypatch.setattr(fit, "TrainModule", spy)
     config = {"model": "vae", "data": "digits", "model_args": BERNOULLI, "max_steps": 2, "seed": 3, **given}
