@@ -58,3 +58,23 @@ def test_importance_sampling_keeps_the_sample_metrics(tmp_path: Path, capsys: py
     _train(run, "likelihood=bernoulli", "latent=2")
     out = _evaluate(run, capsys, "--importance-samples", "10")
     assert {"nll", "nll_bound", "energy_distance", "seed_energy"} <= set(out)
+
+
+def test_a_vae_on_a_user_csv_reports_its_bound_and_estimate_in_the_data_s_units(
+    points_csv: Path, tmp_path: Path, capsys: pytest.CaptureFixture
+) -> None:
+    """`dgm train vae --data FILE.csv`: standardised inside, nats of the user's units outside."""
+    run = tmp_path / "csv"
+    args = ["train", "vae", "--data", str(points_csv), "--out", str(run), "--max-steps", "150"]
+    assert main([*args, "--set", "hidden=[32]", "--set", "latent=2"]) == 0
+    assert json.loads((run / "config.json").read_text())["train"]["preprocess"] == "standardize"
+    capsys.readouterr()
+    assert (
+        main(["evaluate", str(run), "--data", str(points_csv), "--json", "--importance-samples", "100"]) == 0
+    )
+    out = json.loads(capsys.readouterr().out)
+    assert out["density"] == "bound" and out["nll_k"] == 100 and out["nll_se"] > 0
+    assert out["nll"] < out["nll_bound"]
+    assert (run / "figures" / "samples.png").read_bytes()[:4] == b"\x89PNG"
+    assert main(["sample", str(run), "-n", "7", "-o", str(tmp_path / "s.csv")]) == 0
+    assert np.loadtxt(tmp_path / "s.csv", delimiter=",").shape == (7, 2)
