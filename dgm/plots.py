@@ -209,7 +209,7 @@ def latent_map(model: Any, data: Any, path: Path, n: int = 2000, cells: int = 15
     fig, axes = plt.subplots(1, 2 if images else 1, figsize=(11 if images else 5, 5), squeeze=False)
     ax = axes[0, 0]
     colour = None if labels is None else labels[: len(mu)].numpy()
-    pts = ax.scatter(mu[:, 0], mu[:, 1], c=colour, s=3, cmap="tab10")
+    pts = ax.scatter(mu[:, 0], mu[:, 1], c=colour, s=3, cmap=None if colour is None else "tab10")
     if colour is not None:
         fig.colorbar(pts, ax=ax, label="label")
     ax.set_title("posterior means μ(x) of the test set", fontsize=9)
