@@ -81,7 +81,10 @@ def run(args: argparse.Namespace) -> int:
         else:
             plots.samples_2d(x.double(), _data_points(args.run), out)
     elif out.suffix == ".csv":
+        columns = config.get("data", {}).get("columns") or []
         with atomic_path(out) as tmp, open(tmp, "w") as f:
+            if len(columns) == shape[0]:  # the training file's header, above the synthetic rows
+                f.write(",".join(columns) + "\n")
             for x in chunks:
                 np.savetxt(f, x.numpy(), delimiter=",", fmt="%.8g")
     else:

@@ -35,6 +35,8 @@ class DataSource:
         label_values: the user's label value of each class 0..K−1 (sorted). Left empty, `labels`
             are read as the user's values and encoded (see `encode_labels`); given, `labels` must
             already be classes 0..K−1.
+        columns: the column names of a CSV file's header (empty without one), which `dgm sample`
+            writes above synthetic rows.
     """
 
     name: str
@@ -43,6 +45,7 @@ class DataSource:
     labels: dict[str, Tensor] = field(default_factory=dict)
     levels: int | None = None
     label_values: tuple[int, ...] = ()
+    columns: tuple[str, ...] = ()
 
     def __post_init__(self) -> None:
         """Make labels classes 0..K−1 whatever values the data use (e.g. {0, 5000} or negative)."""

@@ -45,7 +45,7 @@ def load_file(path: Path | str) -> DataSource:
     else:
         suffix = path.suffix or "(no extension)"
         raise DgmError(f"{path}: unsupported data format {suffix!r}; use {SUPPORTED}")
-    data = _source(path, x, kind, levels, labels)
+    data = _source(path, x, kind, levels, labels, tuple(names or ()))
     if kind == "points":
         _check_columns(path, data.splits["all"], data.splits["train"], names)
     return data
@@ -91,7 +91,12 @@ def _check_columns(path: Path, x: torch.Tensor, train: torch.Tensor, names: list
 
 
 def _source(
-    path: Path, x: np.ndarray, kind: str, levels: int | None, labels: np.ndarray | None
+    path: Path,
+    x: np.ndarray,
+    kind: str,
+    levels: int | None,
+    labels: np.ndarray | None,
+    columns: tuple[str, ...] = (),
 ) -> DataSource:
     xt = torch.from_numpy(np.ascontiguousarray(x, dtype=np.float32))
     yt = None if labels is None else torch.from_numpy(labels.astype(np.int64))
@@ -99,7 +104,9 @@ def _source(
     splits["all"] = xt
     if yt is not None:
         split_labels["all"] = yt
-    return DataSource(name=str(path), kind=kind, splits=splits, labels=split_labels, levels=levels)
+    return DataSource(
+        name=str(path), kind=kind, splits=splits, labels=split_labels, levels=levels, columns=columns
+    )
 
 
 # ---------------------------------------------------------------------------------------- CSV

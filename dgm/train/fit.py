@@ -224,6 +224,7 @@ def model_config(config: RunConfig, data: DataSource, settings: dict[str, OptimS
             "levels": data.levels,
             "classes": data.num_classes if config.conditional else 0,
             "label_values": list(data.label_values) if config.conditional else [],
+            "columns": list(data.columns),
         },
         "objective": config.objective,
         "optim": {name: dataclasses.asdict(s) for name, s in settings.items()},

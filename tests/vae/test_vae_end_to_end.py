@@ -63,7 +63,8 @@ def test_importance_sampling_keeps_the_sample_metrics(tmp_path: Path, capsys: py
 def test_a_vae_on_a_user_csv_reports_its_bound_and_estimate_in_the_data_s_units(
     points_csv: Path, tmp_path: Path, capsys: pytest.CaptureFixture
 ) -> None:
-    """`dgm train vae --data FILE.csv`: standardised inside, nats of the user's units outside."""
+    """`dgm train vae --data FILE.csv`: standardised inside, nats of the user's units outside, and
+    synthetic rows written as the file was."""
     run = tmp_path / "csv"
     args = ["train", "vae", "--data", str(points_csv), "--out", str(run), "--max-steps", "150"]
     assert main([*args, "--set", "hidden=[32]", "--set", "latent=2"]) == 0
@@ -77,4 +78,6 @@ def test_a_vae_on_a_user_csv_reports_its_bound_and_estimate_in_the_data_s_units(
     assert out["nll"] < out["nll_bound"]
     assert (run / "figures" / "samples.png").read_bytes()[:4] == b"\x89PNG"
     assert main(["sample", str(run), "-n", "7", "-o", str(tmp_path / "s.csv")]) == 0
-    assert np.loadtxt(tmp_path / "s.csv", delimiter=",").shape == (7, 2)
+    lines = (tmp_path / "s.csv").read_text().splitlines()
+    assert lines[0] == "a,b"  # synthetic rows under the training file's header
+    assert np.loadtxt(lines[1:], delimiter=",").shape == (7, 2)
