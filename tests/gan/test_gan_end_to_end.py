@@ -145,3 +145,19 @@ def test_mode_coverage_is_logged_at_each_check_on_data_of_known_modes(tmp_path: 
             )
         else:  # no known modes
             assert "val/modes_covered" not in checks[0]
+
+
+def test_a_conditional_gan_samples_the_class_it_is_asked_for(tmp_path: Path) -> None:
+    """Three far-apart clusters labelled 10, 20, 30: `dgm sample --label 30` draws from the third."""
+    g = np.random.default_rng(0)
+    centres = np.array([[-6.0, 0.0], [0.0, 6.0], [6.0, 0.0]])
+    y = np.repeat([10, 20, 30], 300)
+    np.savez(tmp_path / "c.npz", x=centres[y // 10 - 1] + 0.3 * g.standard_normal((900, 2)), y=y)
+    run = tmp_path / "cgan"
+    args = ["train", "gan", "--data", str(tmp_path / "c.npz"), "--out", str(run), "--max-steps", "1500"]
+    assert main([*args, "--set", "conditional=true", "--set", "hidden=[32,32]", "--batch-size", "128"]) == 0
+    for label, centre in zip((10, 30), centres[[0, 2]], strict=True):
+        out = tmp_path / f"s{label}.npy"
+        assert main(["sample", str(run), "-n", "200", "--label", str(label), "-o", str(out)]) == 0
+        nearest = np.linalg.norm(np.load(out)[:, None] - centres[None], axis=2).argmin(1)
+        assert (nearest == np.flatnonzero((centres == centre).all(1))[0]).mean() > 0.9
