@@ -154,9 +154,9 @@ class MetricsLog:
     A row whose columns the file has is appended as one complete line; a new column, or a second
     row for a step already written (the last validation), rewrites the file atomically. Appending
     keeps a long run's logging linear in its length (rewriting the file at every row made it
-    quadratic: a fifth of a 100,000-step run's time went to it). A line cut short by a crash has no
-    newline and is dropped on resume, with the rows past the checkpoint's step, so that the file
-    shows one history.
+    quadratic: an M1+M2 run's rate fell from 52 to 39 steps/s over 118,000 steps). A line cut
+    short by a crash has no newline and is dropped on resume, with the rows past the checkpoint's
+    step, so that the file shows one history.
     """
 
     def __init__(self, path: Path, tensorboard: Any = None) -> None:
