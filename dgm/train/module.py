@@ -211,7 +211,9 @@ class TrainModule(L.LightningModule):
         c, step = self.config, self.step
         if step % c.val_every == 0:
             self.validate()
-        if self.row and (self._log_due(step - 1) == step - 1 or step % c.val_every == 0):
+        # Values waiting for their row are written before a checkpoint too, which does not hold them.
+        due = self._log_due(step - 1) == step - 1 or step % c.checkpoint_every == 0
+        if self.row and (due or step % c.val_every == 0):
             self.on_log(step, {**self.row, "wall_time": self.elapsed})
             self.last_row, self.row = self.row, {}
         if step % c.checkpoint_every == 0:
