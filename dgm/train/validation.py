@@ -7,7 +7,8 @@ between seeded model samples and a fixed subset of the validation split. Lower i
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 
 import torch
 from torch import Tensor
@@ -41,23 +42,31 @@ def validation_score(
     Under data parallelism each process scores its share of the chunks and `reduce_sum` adds
     the processes' totals; the random streams are seeded and restored, so training is unaffected.
     """
+    with _evaluating(model, seed) as p:
+        if model.density == "none":
+            return _energy(model, val, seed, p)
+        total = p.new_zeros(2, dtype=torch.float64)
+        # Models whose density is costly (an ODE per point) score a fixed leading subset.
+        n = getattr(getattr(model, "core", model), "validation_points", None)
+        chunks = list(zip(*(t[:n].split(4096) for t in val), strict=True))
+        for chunk in chunks[rank::world_size]:
+            chunk = tuple(t.to(p) for t in chunk)
+            total[0] -= model.log_likelihood(*chunk).double().sum()
+            total[1] += chunk[0].shape[0]
+        total = reduce_sum(total)
+        return (total[0] / total[1]).item()
+
+
+@contextmanager
+def _evaluating(model: GenerativeModel, seed: int) -> Iterator[Tensor]:
+    """The model in eval mode with seeded random streams, both restored afterwards; yields a
+    parameter (its device and dtype)."""
     p = next(model.parameters())
     was_training = model.training
     model.eval()
     try:
         with seeded(seed, p.device):
-            if model.density == "none":
-                return _energy(model, val, seed, p)
-            total = p.new_zeros(2, dtype=torch.float64)
-            # Models whose density is costly (an ODE per point) score a fixed leading subset.
-            n = getattr(getattr(model, "core", model), "validation_points", None)
-            chunks = list(zip(*(t[:n].split(4096) for t in val), strict=True))
-            for chunk in chunks[rank::world_size]:
-                chunk = tuple(t.to(p) for t in chunk)
-                total[0] -= model.log_likelihood(*chunk).double().sum()
-                total[1] += chunk[0].shape[0]
-            total = reduce_sum(total)
-            return (total[0] / total[1]).item()
+            yield p
     finally:
         model.train(was_training)
 
@@ -85,11 +94,5 @@ def validation_modes(
     """Mode coverage (`dgm.metrics.modes`) of the samples that the energy distance of a model
     without a density compares, on data of known modes (centres, std): logged at each check, so
     that a collapse shows while training."""
-    p = next(model.parameters())
-    was_training = model.training
-    model.eval()
-    try:
-        with seeded(seed, p.device):
-            return mode_statistics(_samples(model, val, seed, p)[1], *modes)
-    finally:
-        model.train(was_training)
+    with _evaluating(model, seed) as p:
+        return mode_statistics(_samples(model, val, seed, p)[1], *modes)
