@@ -175,15 +175,16 @@ def _read_weights(weights: Path) -> dict[str, torch.Tensor]:
 @contextlib.contextmanager
 def _bounded_construction(limit: int, weights: Path) -> Iterator[None]:
     """Stop building a model once it has registered more than `limit` parameters and buffers: a
-    config.json asking for 10⁹ layers fails at once instead of looping (on the meta device)."""
+    config.json asking for 10⁹ layers fails at once instead of looping (on the meta device). A
+    tensor assigned again under its name counts once: spectral normalisation reassigns its power
+    iteration's vectors at every iteration."""
     from torch.nn.modules import module
 
-    count = 0
+    seen: set[tuple[int, str]] = set()
 
-    def hook(*args: Any) -> None:
-        nonlocal count
-        count += 1
-        if count > limit:
+    def hook(owner: torch.nn.Module, name: str, tensor: Any) -> None:
+        seen.add((id(owner), name))
+        if len(seen) > limit:
             raise DgmError(f"{CONFIG} describes a model with far more tensors than {weights} holds")
 
     handles = [
