@@ -37,6 +37,7 @@ VARIANTS: dict[str, tuple[str, dict[str, Any], dict[str, Any]]] = {
     "hinge-sn": ("hinge", {"spectral_norm": True}, {}),
     "wgan": ("wgan", {}, {}),
     "wgan-gp": ("wgan-gp", {}, {}),
+    "wgan-sn": ("wgan-sn", {}, {}),  # spectral normalisation: the objective turns it on
     "r3gan": ("r3gan", {}, {}),
     "pacgan4": ("gan-ns", {"pack": 4}, {}),  # PacGAN: the critic judges 4 samples at once (Lin et al., 2018)
     # The weights averaged over steps (Yazıcı et al., 2019): samples come from the averaged generator.

@@ -12,6 +12,7 @@ from __future__ import annotations
 from typing import Any
 
 from torch import Tensor, nn
+from torch.nn.utils import parametrize
 from torch.nn.utils.parametrizations import spectral_norm as _spectral_norm
 
 from dgm.distributions import standard_normal
@@ -66,6 +67,13 @@ class ProjectionCritic(ConvDown):
 def has_batch_norm(net: nn.Module) -> bool:
     """Whether any layer of `net` normalises over its batch."""
     return any(isinstance(m, nn.modules.batchnorm._BatchNorm) for m in net.modules())
+
+
+def is_spectrally_normalised(net: nn.Module) -> bool:
+    """Whether every dense and convolutional layer of `net` has its weight divided by its spectral
+    norm (the GAN models' `spectral_norm`)."""
+    layers = [m for m in net.modules() if isinstance(m, (nn.Linear, nn.Conv2d))]
+    return bool(layers) and all(parametrize.is_parametrized(m, "weight") for m in layers)
 
 
 @MODELS.register(
@@ -229,3 +237,12 @@ class WGANGP(GAN):
     """Creates a GAN whose default objective is `wgan-gp` (Gulrajani et al., 2017)."""
 
     default_objective = "wgan-gp"
+
+
+@MODELS.register(
+    "wgan-sn", "Wasserstein GAN with spectral normalisation: GAN networks trained by wgan-sn (Miyato et al.)"
+)
+class WGANSN(GAN):
+    """Creates a GAN whose default objective is `wgan-sn`, which spectrally normalises the critic."""
+
+    default_objective = "wgan-sn"

@@ -16,7 +16,7 @@ from torch import Tensor, nn
 
 from dgm.errors import DgmError
 from dgm.gan import losses
-from dgm.gan.gan import has_batch_norm
+from dgm.gan.gan import has_batch_norm, is_spectrally_normalised
 from dgm.models.base import GenerativeModel, Preprocessed
 from dgm.objectives.base import Objective, OptimSettings, Player, StepContext, preprocessed
 from dgm.registry import OBJECTIVES
@@ -223,6 +223,29 @@ class WassersteinGP(_Wasserstein):
     ) -> dict[str, Tensor]:
         eps = ctx.uniform(real.shape[0], like=real)
         return {"gradient_penalty": self.gp * losses.gradient_penalty(critic, real, fake, eps)}
+
+
+@OBJECTIVES.register(
+    "wgan-sn", "Wasserstein GAN, critic kept Lipschitz by spectral normalisation (Miyato et al., 2018)"
+)
+class WassersteinSN(_Wasserstein):
+    """critic E[d(g(z))] − E[d(y)] with every critic layer's weight divided by its largest singular
+    value (the model's `spectral_norm`, on by default with this objective), so that a dense critic
+    with 1-Lipschitz activations is 1-Lipschitz and its gap E d(y) − E d(g(z)) is at most W1;
+    generator −E[d(g(z))]. Adam 2e-4, β = (0, 0.9), 5 critic steps per generator step (SNGAN's
+    settings); no clipping, no penalty."""
+
+    _adam = OptimSettings(lr=2e-4, betas=(0.0, 0.9), schedule="constant")
+    players = (Player("critic", _adam), Player("generator", replace(_adam, every=5)))
+    model_defaults = {"spectral_norm": True}
+
+    def setup(self, model: GenerativeModel, load_run: Callable[[str], GenerativeModel]) -> None:
+        super().setup(model, load_run)
+        if not is_spectrally_normalised(_gan(model).critic):
+            raise DgmError(
+                "wgan-sn's Wasserstein loss needs a spectrally normalised critic, or it grows without "
+                "bound: leave spectral_norm at true"
+            )
 
 
 @OBJECTIVES.register("r3gan", "relativistic pairing loss with R1 + R2 penalties (R3GAN, Huang et al., 2024)")

@@ -175,6 +175,9 @@ class Objective:
     may_be_zero: tuple[str, ...] = ()
     #: a registered model of vectors it trains, for objectives no model has as its default (tests).
     example_model: str | None = None
+    #: model arguments the objective needs, filled in where the run gives none (wgan-sn's critic
+    #: is spectrally normalised), for models that take them.
+    model_defaults: dict[str, Any] = {}
 
     def parameters(self, player: str, model: GenerativeModel) -> list[nn.Parameter]:
         """The parameters that `player` updates."""

@@ -127,6 +127,10 @@ def resolve(config: RunConfig, data: DataSource, *, fresh: bool = True) -> RunCo
         raise DgmError(f"dequantize={c.dequantize} needs discrete data; {data.name!r} has no grey levels")
     c.objective = c.objective or model.default_objective
     c.objective_args = resolved_arguments(c.objective, c.objective_args, OBJECTIVES)
+    takes = model_arguments(c.model)
+    for name, value in OBJECTIVES.get(c.objective).model_defaults.items():
+        if name in takes:
+            c.model_args.setdefault(name, value)
     if c.objective_args.get("teacher"):  # a run folder: kept absolute, so that a resume finds it
         c.objective_args["teacher"] = str(Path(c.objective_args["teacher"]).expanduser().resolve())
     c.resolve(default_steps=model.default_steps)
