@@ -427,9 +427,10 @@ def _trainer(config: RunConfig, out: Path, progress: bool, players: int) -> tupl
         # Each player's loss reaches only part of the model: DDP must not wait for the rest.
         strategy = DDPStrategy(find_unused_parameters=True)
     stop = GracefulStop()
+    gpu = resolve_device(config.device).type == "cuda"
     try:
         trainer = L.Trainer(
-            accelerator="gpu" if resolve_device(config.device).type == "cuda" else "cpu",
+            accelerator="gpu" if gpu else "cpu",
             devices=config.devices,
             num_nodes=config.num_nodes,
             strategy=strategy,
@@ -443,6 +444,9 @@ def _trainer(config: RunConfig, out: Path, progress: bool, players: int) -> tupl
             enable_progress_bar=False,  # ours (Progress) shows steps of the total
             enable_model_summary=False,
             plugins=[AtomicCheckpointIO()],
+            # Under DDP each process's BatchNorm normalises by the whole batch, not its share;
+            # torch syncs it on GPUs only (on CPUs each process uses its own share's statistics).
+            sync_batchnorm=gpu,
             default_root_dir=out,
             callbacks=[stop, *([Progress()] if progress else [])],
         )
