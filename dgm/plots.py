@@ -192,7 +192,9 @@ def training_curves(metrics_csv: Path, path: Path) -> Path | None:
 
 def latent_map(model: Any, data: Any, path: Path, n: int = 2000, cells: int = 15) -> Path:
     """A VAE with a 2-D latent space: the test set's posterior means μ(x), coloured by label, and
-    (images) the decoder's mean on a grid of z at the normal quantiles 2.5 %…97.5 %."""
+    (images) the decoder's mean on a grid of z = h(u), u at the normal quantiles 2.5 %…97.5 % and
+    h the map from N(0, I) to the prior (the identity for the normal prior, the flow of a flow
+    prior): cells of equal prior mass."""
     plt = _plt()
     vae = model.core
     x = data.split("test")[:n]
@@ -216,14 +218,14 @@ def latent_map(model: Any, data: Any, path: Path, n: int = 2000, cells: int = 15
     ax.set_aspect("equal")
     if images:
         q = torch.distributions.Normal(0.0, 1.0).icdf(torch.linspace(0.025, 0.975, cells)).to(p)
-        z = torch.cartesian_prod(q.flip(0), q)[:, [1, 0]]  # rows from high z₂ to low, z₁ left to right
-        decoded = model.postprocess(vae.decode(z)).double().cpu().clamp(0, 1)
+        u = torch.cartesian_prod(q.flip(0), q)[:, [1, 0]]  # rows from high u₂ to low, u₁ left to right
+        decoded = model.postprocess(vae.decode(vae.prior_transform(u))).double().cpu().clamp(0, 1)
         _, ch, h, w = decoded.shape
         canvas = (
             decoded.reshape(cells, cells, ch, h, w).permute(2, 0, 3, 1, 4).reshape(ch, cells * h, cells * w)
         )
         axes[0, 1].imshow(canvas[0].numpy(), cmap="gray", vmin=0, vmax=1)
-        axes[0, 1].set_title("decoder mean on a grid of z (normal quantiles)", fontsize=9)
+        axes[0, 1].set_title("decoder mean on a grid of the prior's quantiles", fontsize=9)
         axes[0, 1].axis("off")
     return _save(fig, path)
 

@@ -156,11 +156,15 @@ class VAE(GenerativeModel):
         """log p(z), shape (B,)."""
         return log_normal(z) if self.prior is None else self.prior.log_prob(z)
 
+    def prior_transform(self, u: Tensor) -> Tensor:
+        """z = h(u), the map that carries N(0, I) to the prior p(z): the identity for the normal
+        prior, the flow's f⁻¹ for a flow prior, so that log p(h(u)) = log N(u) − log|det ∂h/∂u|;
+        shape (B, q)."""
+        return u if self.prior is None else self.prior.transform.inverse(u)[0]
+
     def sample_prior(self, n: int) -> Tensor:
         p = next(self.parameters())
-        if self.prior is None:
-            return torch.randn(n, self.latent, dtype=p.dtype, device=p.device)
-        return self.prior.sample(n)
+        return self.prior_transform(torch.randn(n, self.latent, dtype=p.dtype, device=p.device))
 
     # ---- bounds -------------------------------------------------------------------------------
     def elbo_terms(self, x: Tensor, c: Tensor | None = None) -> tuple[Tensor, Tensor]:

@@ -151,6 +151,23 @@ def test_a_trained_linear_vae_reaches_the_ppca_maximum_likelihood() -> None:
     assert ml - 0.02 < elbo < ml + 0.01
 
 
+def test_prior_transform_carries_the_standard_normal_to_a_flow_prior() -> None:
+    """log p(h(u)) = log N(u) − log|det ∂h/∂u| with the Jacobian by autograd, for a flow prior
+    moved away from the identity (the latent map's grid and the samples go through h)."""
+    torch.manual_seed(1)
+    vae = VAE((3,), latent=2, hidden=(8,), prior="realnvp").double()
+    with torch.no_grad():
+        for q in vae.prior.parameters():
+            q.add_(0.3 * torch.randn_like(q))
+    u = torch.randn(5, 2, dtype=torch.float64)
+    z = vae.prior_transform(u)
+    jacobian = torch.autograd.functional.jacobian
+    jac = torch.stack([jacobian(vae.prior_transform, ui[None])[0, :, 0] for ui in u])
+    assert (z - u).abs().max() > 0.1  # not the identity
+    expected = log_normal(u) - torch.linalg.slogdet(jac)[1]
+    assert torch.allclose(vae.log_prior(z), expected, atol=1e-9)
+
+
 def test_a_flow_prior_starts_as_the_normal_prior_and_trains_with_the_vae() -> None:
     """RealNVP starts as the identity, so its prior is N(0, I): the ELBO with the Monte Carlo KL
     then estimates the ELBO with the analytic one; and the prior receives gradients."""
