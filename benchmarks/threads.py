@@ -11,7 +11,6 @@ and writes benchmarks/results/threads.json.
 from __future__ import annotations
 
 import argparse
-import csv
 import json
 import os
 import subprocess
@@ -73,8 +72,9 @@ def measure(case: str, threads: int, load: str) -> dict:
             if other is not None:
                 other.kill()
                 other.wait()
-        with (out / "metrics.csv").open() as f:
-            t = {int(r["step"]): float(r["wall_time"]) for r in csv.DictReader(f)}
+        from dgm.io import read_metrics
+
+        t = {int(r["step"]): r["wall_time"] for r in read_metrics(out / "metrics.csv")}
     return {
         "case": case,
         "threads": threads,

@@ -26,7 +26,6 @@ from __future__ import annotations
 
 import argparse
 import contextlib
-import csv
 import json
 import math
 import tempfile
@@ -174,9 +173,10 @@ def bench_one(
 def _last_step(metrics_csv: Path) -> tuple[int, float]:
     """A finished run's last step and its training time in seconds (that of the last row that logs
     one: the final validation row does not), from its metrics.csv."""
-    with metrics_csv.open() as f:
-        rows = list(csv.DictReader(f))
-    return int(rows[-1]["step"]), float(next(r["wall_time"] for r in reversed(rows) if r["wall_time"]))
+    from dgm.io import read_metrics
+
+    rows = read_metrics(metrics_csv)
+    return int(rows[-1]["step"]), next(r["wall_time"] for r in reversed(rows) if "wall_time" in r)
 
 
 def main() -> None:

@@ -41,6 +41,21 @@ def save_model(
     write_json(run_dir / CONFIG, {**config, "dgm_version": dgm.__version__})
 
 
+def read_metrics(path: Path) -> list[dict[str, float]]:
+    """The rows of a run's metrics.csv, each {column: value} for its non-empty cells. A last line
+    cut short by a crash (appended lines end with a newline) is left out."""
+    import csv
+
+    lines = [line for line in path.read_text().splitlines(keepends=True) if line.endswith("\n")]
+    rows = []
+    for number, row in enumerate(csv.DictReader(lines), start=2):
+        try:
+            rows.append({k: float(v) for k, v in row.items() if k is not None and v})
+        except (TypeError, ValueError):
+            raise DgmError(f"{path}, line {number}: not a row of numbers") from None
+    return rows
+
+
 def read_config(run_dir: str | Path) -> dict[str, Any]:
     """Read and check a run's config.json."""
     path = _run_dir(run_dir) / CONFIG

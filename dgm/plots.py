@@ -5,13 +5,13 @@ matplotlib is imported inside each function (with the Agg backend), so `import d
 
 from __future__ import annotations
 
-import csv
 from pathlib import Path
 from typing import Any
 
 import torch
 from torch import Tensor
 
+from dgm.io import read_metrics
 from dgm.models.base import sample_labelled
 from dgm.utils import atomic_path, one_hot
 
@@ -174,15 +174,14 @@ def training_curves(metrics_csv: Path, path: Path) -> Path | None:
     """Plot every train/ and val/ column of metrics.csv against the step."""
     if not metrics_csv.exists():
         return None
-    with metrics_csv.open() as f:
-        rows = list(csv.DictReader(f))
-    keys = [k for k in (rows[0] if rows else {}) if k.startswith(("train/", "val/"))]
+    rows = read_metrics(metrics_csv)
+    keys = sorted({k for r in rows for k in r if k.startswith(("train/", "val/"))})
     if not keys:
         return None
     plt = _plt()
     fig, ax = plt.subplots(figsize=(6, 4))
     for k in keys:
-        pts = [(int(r["step"]), float(r[k])) for r in rows if r.get(k)]
+        pts = [(int(r["step"]), r[k]) for r in rows if k in r]
         if pts:
             ax.plot(*zip(*pts, strict=True), label=k, marker="." if k.startswith("val/") else None)
     ax.set_xlabel("step")

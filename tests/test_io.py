@@ -205,3 +205,21 @@ def test_label_values_in_a_model_file_are_checked() -> None:
     for bad in ([0, 0, 1], [0, 1], [0, 1, "2"]):
         with pytest.raises(DgmError, match="3 distinct integers"):
             label_values({"data": {"label_values": bad}}, 3)
+
+
+def test_metrics_of_a_killed_run_leave_out_its_cut_last_line(tmp_path: Path) -> None:
+    """A run killed while appending leaves a line without its newline: the rows before it are
+    read (and plotted), the cut one is not; a complete line that is no numbers is named."""
+    from dgm.io import read_metrics
+    from dgm.plots import training_curves
+
+    path = tmp_path / "metrics.csv"
+    path.write_text("step,wall_time,train/loss\n10,1.0,0.5\n20,2.0,\n30,3.0,1e-")
+    assert read_metrics(path) == [
+        {"step": 10.0, "wall_time": 1.0, "train/loss": 0.5},
+        {"step": 20.0, "wall_time": 2.0},
+    ]
+    assert training_curves(path, tmp_path / "training.png") == tmp_path / "training.png"
+    path.write_text("step,wall_time\n10,x\n")
+    with pytest.raises(DgmError, match="line 2: not a row of numbers"):
+        read_metrics(path)

@@ -9,7 +9,6 @@ that the families compare honestly. Each model's row is written to its run folde
 
 from __future__ import annotations
 
-import csv
 import json
 import time
 from dataclasses import asdict, dataclass, field
@@ -21,6 +20,7 @@ import torch
 from dgm.config import RunConfig
 from dgm.data.base import DataSource
 from dgm.errors import DgmError
+from dgm.io import read_metrics
 from dgm.registry import MODELS
 from dgm.utils import atomic_path, seeded, valid_json, write_json
 
@@ -227,9 +227,8 @@ def training_clock(metrics_csv: Path) -> tuple[int, float]:
     """The run's last logged step and its training clock then, in seconds (0, 0: a closed-form fit)."""
     if not metrics_csv.exists():
         return 0, 0.0
-    with metrics_csv.open() as f:
-        rows = [r for r in csv.DictReader(f) if r.get("wall_time")]
-    last = max(rows, key=lambda r: int(r["step"]), default=None)
+    rows = [r for r in read_metrics(metrics_csv) if "wall_time" in r]
+    last = max(rows, key=lambda r: r["step"], default=None)
     return (0, 0.0) if last is None else (int(last["step"]), float(last["wall_time"]))
 
 

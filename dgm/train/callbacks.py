@@ -19,6 +19,7 @@ import torch
 from lightning.pytorch.plugins.io import TorchCheckpointIO
 
 from dgm.errors import DgmError, TrainingDiverged
+from dgm.io import read_metrics
 from dgm.utils import atomic_path
 
 CHECKPOINT = "checkpoints/last.ckpt"
@@ -169,11 +170,9 @@ class MetricsLog:
         self.rows.clear()
         self.columns = []  # so that the first row rewrites the file
         if step > 0 and self.path.exists():
-            lines = self.path.read_text().splitlines(keepends=True)
-            complete = [line for line in lines if line.endswith("\n")]
-            for row in csv.DictReader(complete):
+            for row in read_metrics(self.path):
                 if int(row["step"]) <= step:
-                    self.rows[int(row["step"])] = {k: float(v) for k, v in row.items() if v != ""}
+                    self.rows[int(row["step"])] = row
             self._rewrite()
 
     def __call__(self, step: int, values: dict[str, float]) -> None:
