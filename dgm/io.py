@@ -20,6 +20,8 @@ from dgm.models.base import Preprocessed
 from dgm.utils import atomic_path, write_json
 
 WEIGHTS, CONFIG = "model.safetensors", "config.json"
+#: model arguments renamed since runs were first saved: old name -> new name.
+RENAMED_ARGUMENTS = {"batchnorm": "batch_norm"}  # the flows', spelt as the GANs' and VAEs'
 MAX_DIM = 10**8  # no real data sample has more dimensions; a larger event_shape is a tampered file
 MAX_CONFIG_BYTES = 2**20  # a config.json is a few kB
 
@@ -69,6 +71,10 @@ def read_config(run_dir: str | Path) -> dict[str, Any]:
         if key not in config:
             raise DgmError(f"{path} lacks the key {key!r}")
     _check_types(path, config)
+    args = config.get("model_args", {})
+    for old, new in RENAMED_ARGUMENTS.items():  # a run saved before the rename still loads
+        if old in args and new not in args:
+            args[new] = args.pop(old)
     return config
 
 

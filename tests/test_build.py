@@ -62,7 +62,7 @@ def test_arguments_that_may_be_zero_build() -> None:
         ({"transforms": "12345678901234567890123"}, "is too large"),
         ({"scale_bound": "nan"}, "must be a finite number, got 'nan'"),
         ({"activation": 3}, "must be a string like 'relu', got 3"),
-        ({"batchnorm": "yes"}, "must be true or false like False, got 'yes'"),
+        ({"batch_norm": "yes"}, "must be true or false like False, got 'yes'"),
     ],
 )
 def test_messages_name_the_expected_kind_and_the_value_given(args: dict[str, Any], message: str) -> None:

@@ -223,3 +223,15 @@ def test_metrics_of_a_killed_run_leave_out_its_cut_last_line(tmp_path: Path) -> 
     path.write_text("step,wall_time\n10,x\n")
     with pytest.raises(DgmError, match="line 2: not a row of numbers"):
         read_metrics(path)
+
+
+def test_a_run_saved_under_a_renamed_argument_still_loads(tmp_path: Path) -> None:
+    """The flows' `batchnorm` is now `batch_norm`, as the GANs and VAEs spell it: a config.json
+    written with the old name rebuilds the same model."""
+    x = torch.randn(100, 2)
+    model = build_model("realnvp", (2,), "standardize", {"transforms": 2, "batch_norm": True})
+    model.transform.fit(x)
+    model.initialize(x)
+    config = {"model": "realnvp", "model_args": {"transforms": 2, "batchnorm": True}, "dtype": "float32"}
+    save_model(tmp_path, model, {**config, "preprocess": "standardize", "event_shape": [2]})
+    assert torch.equal(dgm.load(tmp_path).log_prob(x), model.eval().log_prob(x))

@@ -47,7 +47,7 @@ def _stack(
     transforms: int,
     layer: Callable[[int], Bijection],
     *,
-    batchnorm: bool = False,
+    batch_norm: bool = False,
     mix: str = "pairs",
 ) -> list[Bijection]:
     """`transforms` layers built by layer(k), with batch norm and permutations in between.
@@ -60,7 +60,7 @@ def _stack(
         layers.append(layer(k))
         if k == transforms - 1:
             break
-        if batchnorm:
+        if batch_norm:
             layers.append(BatchNorm((features,)))
         if mix == "reverse":
             layers.append(Permutation(features, "reverse"))
@@ -99,13 +99,13 @@ class RealNVP(Flow):
         hidden: tuple[int, ...] = (128, 128),
         scale_bound: float = 3.0,
         activation: str = "relu",
-        batchnorm: bool = False,
+        batch_norm: bool = False,
         context_features: int = 0,
     ) -> None:
         d = _features(event_shape, "realnvp")
         layer = _couplings(d, Affine(scale_bound), hidden, activation, context_features)
         super().__init__(
-            event_shape, Compose(*_stack(d, transforms, layer, batchnorm=batchnorm)), context_features
+            event_shape, Compose(*_stack(d, transforms, layer, batch_norm=batch_norm)), context_features
         )
 
 
@@ -205,7 +205,7 @@ class MAF(Flow):
         hidden: tuple[int, ...] = (128, 128),
         scale_bound: float = 3.0,
         activation: str = "relu",
-        batchnorm: bool = False,
+        batch_norm: bool = False,
         context_features: int = 0,
     ) -> None:
         d, act = _features(event_shape, "maf"), activation_class(activation)
@@ -221,7 +221,7 @@ class MAF(Flow):
 
         super().__init__(
             event_shape,
-            Compose(*_stack(d, transforms, layer, batchnorm=batchnorm, mix="reverse")),
+            Compose(*_stack(d, transforms, layer, batch_norm=batch_norm, mix="reverse")),
             context_features,
         )
 
