@@ -147,8 +147,11 @@ class GAN(GenerativeModel):
 
     @classmethod
     def check_arguments(cls, given: dict[str, Any], event_shape: tuple[int, ...]) -> None:
-        """A size or BatchNorm given for the networks not built is refused (`check_network_sizes`)."""
+        """A size or BatchNorm given for the networks not built is refused (`check_network_sizes`),
+        and so is an activation for the convolutional ones (DCGAN's ReLUs and leaky ReLUs)."""
         check_network_sizes(cls, given, event_shape)
+        if "activation" in given and builds_conv(given.get("network", "auto"), event_shape):
+            raise ValueError("activation is for network=mlp; the convolutional networks have DCGAN's own")
 
     @classmethod
     def pipeline_defaults(cls, kind: str, model_args: dict[str, Any]) -> tuple[str, str]:
@@ -167,12 +170,20 @@ class GAN(GenerativeModel):
     @classmethod
     def arguments_from_run(cls, model_args: dict[str, Any], run: dict[str, Any]) -> dict[str, Any]:
         """From a VAE's run, the generator takes its decoder's architecture where not given:
-        latent, network and batch_norm, with the width (convolutional) or the hidden sizes and
-        activation (MLP). What is given is kept; `init_from` refuses a mismatch."""
+        latent, network and batch_norm, with the width (convolutional) or the hidden sizes, in the
+        decoder's order (the reverse of the VAE's `hidden`), and activation (MLP). What is given is
+        kept; `init_from` refuses a mismatch."""
         if run.get("model") != "vae":
             return model_args  # `init_from` says what it needs
-        vae = run.get("model_args", {})
+        vae = dict(run.get("model_args", {}))
         conv = builds_conv(vae.get("network", "auto"), tuple(run["event_shape"]))
+        if conv and vae.get("activation", "relu") != "relu":
+            raise DgmError(
+                f"--init-from: the image GAN's generator has DCGAN's ReLUs, the VAE's decoder "
+                f"{vae['activation']}: start from a VAE trained with activation=relu"
+            )
+        if "hidden" in vae:
+            vae["hidden"] = list(reversed(vae["hidden"]))
         names = ("latent", "network", "batch_norm", *(("width",) if conv else ("hidden", "activation")))
         return {**{k: vae[k] for k in names if k in vae}, **model_args}
 

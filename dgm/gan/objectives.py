@@ -241,10 +241,16 @@ class WassersteinSN(_Wasserstein):
 
     def setup(self, model: GenerativeModel, load_run: Callable[[str], GenerativeModel]) -> None:
         super().setup(model, load_run)
-        if not is_spectrally_normalised(_gan(model).critic):
+        critic = _gan(model).critic
+        if not is_spectrally_normalised(critic):
             raise DgmError(
                 "wgan-sn's Wasserstein loss needs a spectrally normalised critic, or it grows without "
-                "bound: leave spectral_norm at true"
+                "bound: leave spectral_norm at true (a model without it: train by wgan or wgan-gp)"
+            )
+        if has_batch_norm(critic):
+            raise DgmError(
+                "wgan-sn: BatchNorm's scale is not normalised, so the critic would not be 1-Lipschitz: "
+                "leave batch_norm out for this objective"
             )
 
 

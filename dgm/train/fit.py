@@ -444,8 +444,9 @@ def _trainer(config: RunConfig, out: Path, progress: bool, players: int) -> tupl
             enable_progress_bar=False,  # ours (Progress) shows steps of the total
             enable_model_summary=False,
             plugins=[AtomicCheckpointIO()],
-            # Under DDP each process's BatchNorm normalises by the whole batch, not its share;
-            # torch syncs it on GPUs only (on CPUs each process uses its own share's statistics).
+            # Under DDP torch's BatchNorm layers (GANs, VAEs) normalise by the whole batch, not
+            # each process's share; torch syncs them on GPUs only. The flows' own batch-norm
+            # bijection is not converted: each process uses its share's statistics.
             sync_batchnorm=gpu,
             default_root_dir=out,
             callbacks=[stop, *([Progress()] if progress else [])],

@@ -90,6 +90,14 @@ def test_a_gan_starts_from_a_vae_decoder(
     args[-1] = str(tmp_path / "gauss")
     assert main([*args, "--out", str(tmp_path / "g3"), "--set", "width=8", "--set", "latent=2"]) == 2
     assert "needs a VAE with a bernoulli decoder" in capsys.readouterr().err
+    # DCGAN's generator has ReLUs: a decoder with others cannot start it, nor can the GAN take them
+    dgm.fit("vae", "digits", out=tmp_path / "tanh", max_steps=0, model_args={**small, "activation": "tanh"})
+    args[-1] = str(tmp_path / "tanh")
+    assert main([*args, "--out", str(tmp_path / "g5")]) == 2
+    assert "start from a VAE trained with activation=relu" in capsys.readouterr().err
+    tanh = ["train", "dcgan", "--data", "digits", "--out", str(tmp_path / "g6"), "--set", "activation=tanh"]
+    assert main(tanh) == 2
+    assert "activation is for network=mlp" in capsys.readouterr().err
 
 
 def test_a_vector_gan_takes_an_mlp_decoder_and_its_architecture_from_the_vae_run(tmp_path: Path) -> None:
@@ -97,11 +105,12 @@ def test_a_vector_gan_takes_an_mlp_decoder_and_its_architecture_from_the_vae_run
 
     import dgm
 
-    arch = {"latent": 3, "hidden": [16], "activation": "tanh"}
+    arch = {"latent": 3, "hidden": [16, 8], "activation": "tanh"}
     dgm.fit("vae", "moons", out=tmp_path / "vae", max_steps=20, model_args={**arch, "sigma": 0.1})
     gan = dgm.fit("gan", "moons", out=tmp_path / "gan", max_steps=0, init_from=tmp_path / "vae")
     saved = json.loads((tmp_path / "gan" / "config.json").read_text())["model_args"]
-    assert {k: saved[k] for k in arch} == arch
+    # the decoder runs the encoder's hidden sizes backwards, and so does the generator
+    assert {k: saved[k] for k in arch} == {**arch, "hidden": [8, 16]}
     z = torch.randn(5, 3)
     with torch.no_grad():
         torch.testing.assert_close(gan.core.generate(z), dgm.load(tmp_path / "vae").core.decode(z))

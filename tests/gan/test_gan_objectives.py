@@ -173,9 +173,14 @@ def test_the_wgan_sn_critic_bounds_w1_from_below() -> None:
     assert gaps[False] > 2 * w1
 
 
-def test_wgan_sn_refuses_a_critic_without_spectral_normalisation() -> None:
+def test_wgan_sn_refuses_a_critic_that_is_not_1_lipschitz() -> None:
+    """Without spectral normalisation, or with BatchNorm (whose scale it leaves alone)."""
+    objective = build_objective("wgan-sn", {})
     with pytest.raises(DgmError, match="spectrally normalised"):
-        build_objective("wgan-sn", {}).setup(GAN((2,), spectral_norm=False), lambda run: None)
+        objective.setup(GAN((2,), spectral_norm=False), lambda run: None)
+    with pytest.raises(DgmError, match="BatchNorm's scale"):
+        objective.setup(GAN((1, 8, 8), spectral_norm=True, batch_norm=True), lambda run: None)
+    objective.setup(GAN((1, 8, 8), spectral_norm=True), lambda run: None)
 
 
 def _small(shape: tuple[int, ...]) -> dict[str, Any]:
