@@ -17,14 +17,13 @@ measures it. Writes benchmarks/results/flowgan.json.
 
 from __future__ import annotations
 
-import argparse
 import statistics
 import tempfile
 from pathlib import Path
 from typing import Any
 
 import torch
-from gan import RESULTS, mean_std, run_grid  # the sibling benchmark: one grid runner for both
+from gan import RESULTS, grid_parser, mean_std, run_grid  # the sibling benchmark: one grid runner for both
 
 #: name -> (objective, objective arguments): the same model, trained three ways.
 VARIANTS: dict[str, tuple[str, dict[str, Any]]] = {
@@ -73,14 +72,18 @@ def bench_one(variant: str, data_name: str, seed: int, max_time: str) -> dict[st
 
 
 def main() -> None:
-    p = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    p.add_argument("--max-time", default="2m", help="training budget per run")
-    p.add_argument("--seeds", default="0,1", help="comma-separated seeds")
-    p.add_argument("--datasets", default="moons,8gaussians,checkerboard")
-    p.add_argument("--variants", default="mle,adversarial,hybrid", help=f"from {', '.join(VARIANTS)}")
-    p.add_argument("--jobs", type=int, default=1, help="runs at once (one thread each)")
+    p = grid_parser(
+        __doc__,
+        known=VARIANTS,
+        max_time="2m",
+        seeds="0,1",
+        datasets="moons,8gaussians,checkerboard",
+        variants="mle,adversarial,hybrid",
+        jobs=1,
+        out="flowgan.json",
+    )
     args = p.parse_args()
-    rows = run_grid(bench_one, args, "flowgan.json")
+    rows = run_grid(bench_one, args)
 
     def stat(group: list[dict[str, Any]], key: str, digits: int = 3) -> str:
         return mean_std([r[key] for r in group], digits)
@@ -96,7 +99,7 @@ def main() -> None:
             cells = [stat(group, key, digits) for _, key, digits in columns]
             steps = statistics.mean(r["steps"] for r in group)
             print(f"| {d} | {v} | {steps:,.0f} | " + " | ".join(cells) + " |")
-    print(f"written: {RESULTS / 'flowgan.json'}")
+    print(f"written: {RESULTS / args.out}")
 
 
 if __name__ == "__main__":

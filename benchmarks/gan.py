@@ -7,10 +7,11 @@ mean ± std over seeds: modes covered (a sample within 3σ of a mode), the share
 samples (within 3σ of some mode; 98.9 % for the truth itself), the reverse KL of the mode
 histogram against uniform, the exact W2 (not squared) by POT between 2,000 samples and 2,000
 test points, and the runs that covered every mode.
-Writes benchmarks/results/gan.json.
+Writes benchmarks/results/gan.json (or `--out`).
 
-    python benchmarks/gan.py [--max-time 1m] [--seeds 0,1,2] [--datasets ring8,grid25]
-        [--variants gan-ns,wgan-gp,hinge-sn,r3gan] [--jobs 2]
+    python benchmarks/gan.py [--max-time 1m] [--seeds 0,1,2,3,4] [--datasets ring8,grid25]
+        [--variants gan-ns,gan-minimax,pacgan4,lsgan,wgan,wgan-gp,wgan-sn,hinge-sn,r3gan]
+        [--jobs 2] [--out gan.json]
 """
 
 from __future__ import annotations
@@ -20,7 +21,7 @@ import json
 import math
 import statistics
 import tempfile
-from collections.abc import Callable
+from collections.abc import Callable, Iterable
 from concurrent.futures import ProcessPoolExecutor
 from pathlib import Path
 from typing import Any
@@ -72,11 +73,31 @@ def bench_one(variant: str, data_name: str, seed: int, max_time: str) -> dict[st
     return row
 
 
-def run_grid(
-    bench: Callable[..., dict[str, Any]], args: argparse.Namespace, name: str
-) -> list[dict[str, Any]]:
+def grid_parser(
+    doc: str | None,
+    *,
+    known: Iterable[str],
+    max_time: str,
+    seeds: str,
+    datasets: str,
+    variants: str,
+    jobs: int,
+    out: str,
+) -> argparse.ArgumentParser:
+    """The command line of a grid benchmark (`run_grid`), with its defaults."""
+    p = argparse.ArgumentParser(description=(doc or "").splitlines()[0])
+    p.add_argument("--max-time", default=max_time, help="training budget per run")
+    p.add_argument("--seeds", default=seeds, help="comma-separated seeds")
+    p.add_argument("--datasets", default=datasets)
+    p.add_argument("--variants", default=variants, help=f"comma-separated, from {', '.join(known)}")
+    p.add_argument("--jobs", type=int, default=jobs, help="runs at once (one thread each)")
+    p.add_argument("--out", default=out, help="the JSON's file name under benchmarks/results")
+    return p
+
+
+def run_grid(bench: Callable[..., dict[str, Any]], args: argparse.Namespace) -> list[dict[str, Any]]:
     """bench(variant, data, seed, max_time) for every variant, data set and seed of `args`,
-    args.jobs at a time; the rows are also written to benchmarks/results/NAME."""
+    args.jobs at a time; the rows are also written to benchmarks/results/`args.out`."""
     runs = [
         (v, d, int(s), args.max_time)
         for d in args.datasets.split(",")
@@ -86,7 +107,7 @@ def run_grid(
     with ProcessPoolExecutor(args.jobs) as pool:
         rows = list(pool.map(bench, *zip(*runs, strict=True)))
     RESULTS.mkdir(exist_ok=True)
-    (RESULTS / name).write_text(json.dumps({"args": vars(args), "rows": rows}, indent=2))
+    (RESULTS / args.out).write_text(json.dumps({"args": vars(args), "rows": rows}, indent=2))
     return rows
 
 
@@ -97,14 +118,18 @@ def mean_std(values: list[float], digits: int) -> str:
 
 
 def main() -> None:
-    p = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    p.add_argument("--max-time", default="1m", help="training budget per run")
-    p.add_argument("--seeds", default="0,1,2", help="comma-separated seeds")
-    p.add_argument("--datasets", default="ring8,grid25")
-    p.add_argument("--variants", default="gan-ns,wgan-gp,hinge-sn,r3gan", help=f"from {', '.join(VARIANTS)}")
-    p.add_argument("--jobs", type=int, default=2, help="runs at once (one thread each)")
+    p = grid_parser(
+        __doc__,
+        known=VARIANTS,
+        max_time="1m",
+        seeds="0,1,2,3,4",
+        datasets="ring8,grid25",
+        variants="gan-ns,gan-minimax,pacgan4,lsgan,wgan,wgan-gp,wgan-sn,hinge-sn,r3gan",
+        jobs=2,
+        out="gan.json",
+    )
     args = p.parse_args()
-    rows = run_grid(bench_one, args, "gan.json")
+    rows = run_grid(bench_one, args)
     head = f"{'data':<7} {'variant':<9} {'steps':>7} {'modes':>11} {'high-quality':>14}"
     print(f"{head} {'rev. KL':>13} {'W2':>13} all")
 
@@ -121,7 +146,7 @@ def main() -> None:
                 f"{stat(group, 'high_quality', 100):>14} {stat(group, 'mode_reverse_kl'):>13} "
                 f"{stat(group, 'w2'):>13} {full}/{len(group)}"
             )
-    print(f"written: {RESULTS / 'gan.json'}")
+    print(f"written: {RESULTS / args.out}")
 
 
 if __name__ == "__main__":

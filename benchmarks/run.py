@@ -32,7 +32,7 @@ BENCHMARKS = {
     ],
     "peers": ["--steps", "3000", "--threads", "1", "--seeds", "0,1,2", "--jobs", "2"],
     "mnist": ["--threads", "1"],
-    "gan": ["--max-time", "1m", "--seeds", "0,1,2", "--jobs", "2"],
+    "gan": ["--max-time", "1m", "--seeds", "0,1,2,3,4", "--jobs", "2"],
     "flowgan": ["--max-time", "1m", "--seeds", "0,1"],
     "utility": ["--max-time", "2m", "--seeds", "0,1,2", "--jobs", "2"],
     "vae": ["--max-time", "30m", "--variants", "vae,iwae5", "--nll-points", "2000", "--jobs", "2"],

@@ -16,14 +16,13 @@ benchmarks/results/utility.json.
 
 from __future__ import annotations
 
-import argparse
 import statistics
 import tempfile
 from pathlib import Path
 from typing import Any
 
 import torch
-from gan import RESULTS, mean_std, run_grid  # the sibling benchmark's grid runner
+from gan import RESULTS, grid_parser, mean_std, run_grid  # the sibling benchmark's grid runner
 
 #: variant -> model, each trained by its own default objective
 VARIANTS = {"vae": "vae", "glow": "glow", "dcgan": "dcgan", "wgan-gp": "wgan-gp"}
@@ -55,14 +54,18 @@ def bench_one(variant: str, data_name: str, seed: int, max_time: str) -> dict[st
 
 
 def main() -> None:
-    p = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    p.add_argument("--max-time", default="2m", help="training budget per run")
-    p.add_argument("--seeds", default="0,1,2", help="comma-separated seeds")
-    p.add_argument("--datasets", default="digits")
-    p.add_argument("--variants", default=",".join(VARIANTS), help=f"from {', '.join(VARIANTS)}")
-    p.add_argument("--jobs", type=int, default=2, help="runs at once (one thread each)")
+    p = grid_parser(
+        __doc__,
+        known=VARIANTS,
+        max_time="2m",
+        seeds="0,1,2",
+        datasets="digits",
+        variants=",".join(VARIANTS),
+        jobs=2,
+        out="utility.json",
+    )
     args = p.parse_args()
-    rows = run_grid(bench_one, args, "utility.json")
+    rows = run_grid(bench_one, args)
     print("| data | model | steps | " + " | ".join(h for h, _ in COLUMNS) + " | FID |")
     print("|---" * (4 + len(COLUMNS)) + "|")
     for d in args.datasets.split(","):
@@ -72,7 +75,7 @@ def main() -> None:
             steps = statistics.mean(r["steps"] for r in group)
             fid = mean_std([r["fid"] for r in group], 1)
             print(f"| {d} | {v} | {steps:,.0f} | " + " | ".join(cells) + f" | {fid} |")
-    print(f"written: {RESULTS / 'utility.json'}")
+    print(f"written: {RESULTS / args.out}")
 
 
 if __name__ == "__main__":
