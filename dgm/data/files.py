@@ -200,10 +200,12 @@ def _read_numpy(path: Path) -> tuple[np.ndarray, np.ndarray | None]:
 
 def _as_samples(path: Path, a: np.ndarray) -> tuple[np.ndarray, str, int | None]:
     """Map an array to float32 samples: 1-D -> (N, 1) and 2-D points; 3-D (N, H, W) and 4-D images
-    (N, C, H, W), or (N, H, W, C) with C in {1, 3}, which is moved to channels-first.
+    (N, C, H, W), or (N, H, W, C) with C in {1, 2, 3, 4} (grey, grey + alpha, RGB, RGBA), which is
+    moved to channels-first.
 
     Image pixels: integers in 0..255 become x / 255 (levels 256), booleans 0/1 (levels 2), floats
-    must already lie in [0, 1].
+    must already lie in [0, 1]; floats that are all 0 or 1 (levels 2), or all grey levels k/255
+    (levels 256), are discrete like the integers, and dequantised in training.
     """
     if a.dtype.kind not in "biuf":
         raise DgmError(f"{path}: has dtype {a.dtype}; dgm needs real numbers")
@@ -215,7 +217,7 @@ def _as_samples(path: Path, a: np.ndarray) -> tuple[np.ndarray, str, int | None]
     if a.ndim <= 2:
         return x, "points", None
     x = x[:, None] if a.ndim == 3 else x
-    if a.ndim == 4 and a.shape[3] in (1, 3) and a.shape[1] not in (1, 3):  # (N, H, W, C): channels last
+    if a.ndim == 4 and a.shape[3] in (1, 2, 3, 4) and a.shape[1] not in (1, 2, 3, 4):  # channels last
         x = np.ascontiguousarray(x.transpose(0, 3, 1, 2))
     if a.dtype.kind == "b":
         return x, "image", 2
@@ -228,6 +230,10 @@ def _as_samples(path: Path, a: np.ndarray) -> tuple[np.ndarray, str, int | None]
         raise DgmError(
             f"{path}: float image values must lie in [0, 1], found [{lo:.3g}, {hi:.3g}]; rescale them"
         )
+    for levels in (2, 256):  # pixels saved as floats that are still discrete: a density needs noise
+        k = np.rint(x * (levels - 1))
+        if np.abs(x * (levels - 1) - k).max() < 1e-3:
+            return (k / (levels - 1)).astype(np.float32), "image", levels
     return x, "image", None
 
 

@@ -125,6 +125,13 @@ def resolve(config: RunConfig, data: DataSource, *, fresh: bool = True) -> RunCo
         c.dequantize = "none" if data.levels is None else dequantize
     if c.dequantize != "none" and data.levels is None:
         raise DgmError(f"dequantize={c.dequantize} needs discrete data; {data.name!r} has no grey levels")
+    discrete = data.levels is not None
+    if discrete and c.dequantize == "none" and dequantize != "none" and model.density != "none":
+        raise DgmError(
+            f"dequantize=none: {data.name!r} is discrete, and model {c.model!r}, a density of continuous "
+            "data, would score its lattice points, where its NLL and bits/dim bound nothing: use "
+            "uniform or variational"
+        )
     c.objective = c.objective or model.default_objective
     c.objective_args = resolved_arguments(c.objective, c.objective_args, OBJECTIVES)
     takes = model_arguments(c.model)

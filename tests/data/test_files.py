@@ -79,6 +79,13 @@ def test_npy_float_and_bool_images(tmp_path: Path) -> None:
     assert torch.equal(all_samples(data)[:, 0], torch.from_numpy(gray))  # floats are not rescaled
     np.save(tmp_path / "b.npy", gray > 0.5)
     assert load_file(tmp_path / "b.npy").levels == 2
+    # floats that are grey levels k/255, or 0 and 1, are discrete: dequantised, bits/dim reported
+    grey = RNG.integers(0, 256, size=(20, 6, 7))
+    np.save(tmp_path / "k.npy", (grey / 255).astype(np.float32))
+    data = load_file(tmp_path / "k.npy")
+    assert data.levels == 256 and torch.equal(all_samples(data)[:, 0], torch.tensor(grey / 255).float())
+    np.save(tmp_path / "01.npy", (gray > 0.5).astype(np.float64))
+    assert load_file(tmp_path / "01.npy").levels == 2
 
 
 def save_pngs(folder: Path, images: np.ndarray, mode: str) -> Path:
@@ -201,11 +208,12 @@ def test_unknown_extension_and_missing_path(tmp_path: Path) -> None:
     assert all(fmt in message for fmt in (".csv", ".npy", ".npz", ".png"))
 
 
-def test_channels_last_images_are_moved_to_channels_first(tmp_path: Path) -> None:
-    images = RNG.integers(0, 256, size=(12, 5, 6, 3), dtype=np.uint8)
+@pytest.mark.parametrize("channels", [1, 2, 3, 4])  # grey, grey + alpha, RGB, RGBA
+def test_channels_last_images_are_moved_to_channels_first(tmp_path: Path, channels: int) -> None:
+    images = RNG.integers(0, 256, size=(12, 5, 6, channels), dtype=np.uint8)
     np.save(tmp_path / "hwc.npy", images)
     data = load_file(tmp_path / "hwc.npy")
-    assert data.event_shape == (3, 5, 6)
+    assert data.event_shape == (channels, 5, 6)
     assert torch.allclose(
         data.splits["all"], torch.tensor(images.transpose(0, 3, 1, 2) / 255, dtype=torch.float32)
     )

@@ -108,3 +108,32 @@ def test_the_vae_refuses_data_its_likelihood_cannot_score(
 
     with pytest.raises(DgmError, match=message):
         build_model("vae", (1, 8, 8), preprocess, model_args, dequantize=dequantize, levels=levels)
+
+
+@pytest.mark.parametrize(
+    ("model", "model_args", "refused"),
+    [
+        ("glow", {}, True),  # a density of continuous data on the lattice points: no likelihood
+        ("vae", {}, True),  # a Gaussian decoder, likewise
+        ("vae", {"likelihood": "bernoulli"}, False),  # a likelihood of discrete data
+        ("dcgan", {}, False),  # no density to report
+    ],
+)
+def test_discrete_data_left_undequantised_only_where_no_density_is_misreported(
+    model: str, model_args: dict, refused: bool
+) -> None:
+    import dgm.catalog  # noqa: F401
+    from dgm.config import RunConfig
+    from dgm.data import load_data
+    from dgm.errors import DgmError
+    from dgm.train.fit import resolve
+
+    given = {"model": model, "data": "digits", "dequantize": "none", "model_args": model_args}
+    config = RunConfig.from_dict(given)
+    if refused:
+        with pytest.raises(DgmError, match="dequantize=none: 'digits' is discrete"):
+            resolve(config, load_data("digits"))
+    else:
+        assert resolve(config, load_data("digits")).dequantize == "none"
+    moons = RunConfig.from_dict({"model": "realnvp", "data": "moons"})
+    assert resolve(moons, load_data("moons")).dequantize == "none"  # continuous data need none
