@@ -85,8 +85,9 @@ def run(args: argparse.Namespace) -> int:
         with atomic_path(out) as tmp, open(tmp, "w") as f:
             if len(columns) == shape[0]:  # the training file's header, above the synthetic rows
                 f.write(",".join(columns) + "\n")
-            for x in chunks:
-                np.savetxt(f, x.numpy(), delimiter=",", fmt="%.8g")
+            for x in chunks:  # 9 (17) significant digits read back the same float32 (float64)
+                digits = 9 if x.dtype == torch.float32 else 17
+                np.savetxt(f, x.numpy(), delimiter=",", fmt=f"%.{digits}g")
     else:
         with atomic_path(out) as tmp, open(tmp, "wb") as f:
             _write_npy(f, chunks, (n, *shape))
