@@ -30,7 +30,7 @@ def add_parser(sub: argparse._SubParsersAction) -> None:
 def add_budget(p: argparse.ArgumentParser) -> None:
     """--max-time and --max-steps: the one budget every trained model gets."""
     p.add_argument(
-        "--max-time", help='training time per model, e.g. "30s", "2m" (capped at its default length)'
+        "--max-time", help='training time per model, e.g. "30s", "2m" (the same clock for every model)'
     )
     p.add_argument("--max-steps", type=int, help="training steps per model (capped at its default length)")
 

@@ -79,7 +79,7 @@ def _summary(rows: list[Row], meta: dict[str, Any]) -> str:
     probes = max((r.metrics.get("nll_probes", 0) for r in rows), default=0)
     return (
         f"{len(rows)} models on {meta['data']} (test split, n = {n_test}), trained for {budget} each "
-        f"(capped at a model's default length; closed-form fits take none), seed {meta['seed']}. "
+        f"(steps capped at a model's default length; closed-form fits take none), seed {meta['seed']}. "
         f"Sample metrics use {meta['n_samples']} model samples; "
         + (
             f"bounded densities report an NLL (and, where the true density is known, a KL) "

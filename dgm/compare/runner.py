@@ -33,6 +33,8 @@ FAMILIES = {
     "dgm.gan": "GAN",
 }
 ROW = "evaluation.json"
+#: the settings of the comparison a folder holds
+SETTINGS = "comparison.json"
 
 
 @dataclass
@@ -45,7 +47,7 @@ class Row:
     density: str  # exact | bound | none, or "exact (trace estimated)" (`reported_density`)
     run: str  # run folder
     steps: int
-    train_seconds: float  # training time, validation excluded (the run's own clock)
+    train_seconds: float  # the run's own clock: training with its periodic validation and checkpoints
     sample_seconds_per_10k: float
     parameters: int
     metrics: dict[str, float]
@@ -88,16 +90,27 @@ def compare(
     """Train each entry of `models` on `data_name` into out/NAME (an existing run folder is taken
     as it is), evaluate every one on the test split, and return their rows in the given order.
 
-    An entry is a registered model name, trained for `max_steps` steps or `max_time` (each capped
-    by the model's own default length), or the path of a finished run folder. A bounded density
+    An entry is a registered model name, trained for `max_steps` steps (capped by the model's own
+    default length) or for `max_time`, or the path of a finished run folder. A bounded density
     (VAE) also reports an NLL importance-sampled with K = `importance_samples` draws (0: the bound alone).
     `max_points` judges every model on the same first points of the test split (default: all).
+    A folder holds one comparison: rerun into it with other settings, it refuses.
     """
     import dgm.catalog  # noqa: F401  (registers every component)
     from dgm.data import load_data
 
     data = load_data(data_name)
     out.mkdir(parents=True, exist_ok=True)
+    settings = {
+        "data": data_name,
+        "seed": seed,
+        "max_steps": max_steps,
+        "max_time": max_time,
+        "n_samples": n_samples,
+        "importance_samples": importance_samples,
+        "max_points": max_points,
+    }
+    _claim(out, settings)
     names = [Path(m).name if _is_run(m) else m for m in models]
     if len(set(names)) != len(names):
         raise DgmError(f"--models names a model twice: {', '.join(models)}")
@@ -132,6 +145,25 @@ def compare(
     return rows
 
 
+def _claim(out: Path, settings: dict[str, Any]) -> None:
+    """Record the comparison's settings in out/comparison.json, or refuse a folder that holds a
+    comparison of other settings (its rows and runs would be reused as if made under these)."""
+    path = out / SETTINGS
+    if path.exists():
+        try:
+            before = json.loads(path.read_text())
+        except (OSError, json.JSONDecodeError) as e:
+            raise DgmError(f"{path} is unreadable ({e}): give another --out") from None
+        for key, value in settings.items():
+            if before.get(key) != value:
+                raise DgmError(
+                    f"{out} holds a comparison with {key}={before.get(key)!r}, not {value!r}: its rows "
+                    "would be reused as they are; give another --out"
+                )
+        return
+    write_json(path, settings)
+
+
 def _is_run(entry: str) -> bool:
     return (Path(entry) / "config.json").is_file()
 
@@ -146,11 +178,15 @@ def _train(
     device: str,
     progress: bool,
 ) -> None:
-    """Train one model for the budget, or finish an interrupted run from its checkpoint."""
+    """Train one model for the budget, or finish an interrupted run from its checkpoint (a run
+    that finished, killed before its evaluation, is left as it is)."""
+    from dgm.io import CONFIG
     from dgm.train import train
-    from dgm.train.fit import CHECKPOINT
+    from dgm.train.fit import CHECKPOINT, finished
 
     default = MODELS.get(model).default_steps
+    if finished(run) or (default == 0 and (run / CONFIG).exists()):
+        return
     steps = default if max_steps is None else min(max_steps, default)
     if max_time is not None and max_steps is None:
         steps = None  # a time budget alone: the model trains until the clock says stop

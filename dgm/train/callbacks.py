@@ -65,16 +65,18 @@ class AtomicCheckpointIO(TorchCheckpointIO):
 
 
 def write_checkpoint(trainer: L.Trainer, module: L.LightningModule, run_dir: Path, save_model: Any) -> None:
-    """Save the resumable checkpoint and, on the first process, the model files."""
+    """Save, on the first process, the model files, then the resumable checkpoint: a run killed
+    between the two resumes from the checkpoint before and rewrites the model files, so a
+    checkpoint never stands beside model files older than itself."""
     # Never let a diverged state replace the last good checkpoint.
     if not all(torch.isfinite(p).all() for p in module.parameters()):
         raise TrainingDiverged(
             f"the parameters became NaN or infinite at step {module.step}; training stopped, "
             "the last good checkpoint is kept (try a lower --lr or --set grad_clip=1.0)"
         )
-    trainer.save_checkpoint(run_dir / CHECKPOINT, weights_only=False)
     if trainer.is_global_zero:
         save_model()
+    trainer.save_checkpoint(run_dir / CHECKPOINT, weights_only=False)
 
 
 class GracefulStop(L.Callback):

@@ -315,6 +315,13 @@ def default_threads(kind: str, processes: int) -> int:
     return max(1, (os.cpu_count() or 1) // processes)
 
 
+def finished(run: str | Path) -> bool:
+    """Whether the run in folder `run` has ended by its budget or patience, as its last checkpoint
+    says (False: none, or one of a run interrupted or still going)."""
+    path = Path(run) / CHECKPOINT
+    return path.exists() and bool(AtomicCheckpointIO().load_checkpoint(path)["dgm"].get("finished"))
+
+
 def train(
     config: RunConfig,
     out: str | Path,

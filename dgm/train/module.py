@@ -83,6 +83,8 @@ class TrainModule(L.LightningModule):
         self.selection = Selection()  # over the periodic validations (every val_every steps)
         self.final: tuple[float, int, dict[str, Tensor]] | None = None  # the end of this part, if off-period
         self.stopped_early = False  # by patience
+        self.finished = False  # the budget (or patience) ended the run, not a signal
+        self._saved_rng: dict | None = None  # a checkpoint's random streams, set at train start
         self.row: dict[str, float] = {}  # what this step logs
         self.last_row: dict[str, float] = {}  # what was logged last (the progress display shows it)
         self.on_log = lambda step, row: None  # set by the trainer set-up: writes metrics.csv, TensorBoard
@@ -159,6 +161,9 @@ class TrainModule(L.LightningModule):
 
     # ---- after each step: log, validate, checkpoint, stop ------------------------------------
     def on_train_start(self) -> None:
+        if self._saved_rng is not None:  # now that the module is on its device (a GPU's stream)
+            self._set_rng_state(self._saved_rng)
+            self._saved_rng = None
         if self.step > 0:
             self._check_budget_left()
         self._clock = time.monotonic() - self.elapsed
@@ -218,13 +223,15 @@ class TrainModule(L.LightningModule):
             self.last_row, self.row = self.row, {}
         if step % c.checkpoint_every == 0:
             self.on_checkpoint()
-        stop = self.trainer.should_stop  # a signal, on this process (GracefulStop)
+        done = False
         if self.budget.steps is not None and step >= self.budget.steps:
-            stop = True
+            done = True
         if self.budget.seconds is not None and self.elapsed >= self.budget.seconds:
-            stop = True
+            done = True
         if self.budget.patience is not None and self.selection.stale >= self.budget.patience:
-            self.stopped_early = stop = True
+            self.stopped_early = done = True
+        self.finished = done
+        stop = done or self.trainer.should_stop  # should_stop: a signal, on this process (GracefulStop)
         # Every process stops at the same step, or the others would wait forever in the next one.
         self.trainer.should_stop = self.trainer.strategy.reduce_boolean_decision(stop, all=False)
 
@@ -319,6 +326,7 @@ class TrainModule(L.LightningModule):
             "best": {"score": sel.score, "step": sel.step, "state": sel.state, "stale": sel.stale},
             "ema": None if self.ema is None else self.ema.shadow,
             "rng": self._rng_state(),
+            "finished": self.finished,
         }
 
     def on_load_checkpoint(self, checkpoint: dict) -> None:
@@ -328,7 +336,10 @@ class TrainModule(L.LightningModule):
         self.selection = Selection(best["score"], best["step"], best["state"], best["stale"])
         if self.ema is not None and saved["ema"] is not None:
             self.ema.load(saved["ema"])
-        self._set_rng_state(saved["rng"])
+        # Lightning restores the checkpoint before it moves the module to its device: the streams
+        # are set in on_train_start, where a GPU's can be.
+        self._saved_rng = saved["rng"]
+        self.finished = saved.get("finished", False)
 
     def _rng_state(self) -> dict[str, Tensor]:
         """The CPU stream and, on a GPU, this device's stream (noise drawn on the GPU comes from it)."""

@@ -58,7 +58,18 @@ def test_compare_trains_evaluates_and_resumes(tmp_path: Path, capsys: pytest.Cap
     assert all(r["metrics"]["n_test"] == rows["gan"]["metrics"]["n_test"] for r in rows.values())
     # A finished run folder is taken as it is, and a second comparison reuses each finished row.
     stamp = (out / "vae" / "evaluation.json").stat().st_mtime_ns
-    again = compare("moons", [str(out / "vae"), "gaussian"], out, max_steps=20, n_samples=200, progress=False)
+    same = {"max_steps": 20, "n_samples": 200, "importance_samples": 10, "progress": False}
+    again = compare("moons", [str(out / "vae"), "gaussian"], out, **same)
     assert [r.name for r in again] == ["vae", "gaussian"]
     assert (out / "vae" / "evaluation.json").stat().st_mtime_ns == stamp
     assert again[0].metrics == pytest.approx(rows["vae"]["metrics"], nan_ok=True)
+    # Killed after training but before evaluating: the trained runs are evaluated, not retrained.
+    trained = {m: (out / m / "model.safetensors").stat().st_mtime_ns for m in ("gaussian", "vae")}
+    for m in trained:
+        (out / m / "evaluation.json").unlink()
+    assert main(argv) == 0
+    assert {m: (out / m / "model.safetensors").stat().st_mtime_ns for m in trained} == trained
+    assert all((out / m / "evaluation.json").exists() for m in trained)
+    # The folder holds one comparison: other settings would reuse rows made under these.
+    assert main([*argv[:-2], "--importance-samples", "100", "--out", str(out)]) == 2
+    assert "holds a comparison with importance_samples=10, not 100" in capsys.readouterr().err
