@@ -322,15 +322,15 @@ def _clear(run: Path) -> None:
 
 
 def _check_run(run: Path, config: Any) -> None:
-    """Refuse a run folder trained with another seed or BatchNorm setting than `config` (a resumed
-    run would be refused by training, but a finished one is only evaluated)."""
+    """Refuse a run folder trained with another seed, BatchNorm setting or length (`--quick` or
+    not) than `config`: `train` would continue it as it is, and a finished one is only evaluated."""
     saved = json.loads((run / "config.json").read_text())["train"]
-    got = (saved["seed"], saved["model_args"].get("batch_norm", False))
-    want = (config.seed, config.model_args.get("batch_norm", False))
+    got = (saved["seed"], saved["model_args"].get("batch_norm", False), saved["max_steps"])
+    want = (config.seed, config.model_args.get("batch_norm", False), config.max_steps)
     if got != want:
         raise DgmError(
-            f"{run} was trained with seed={got[0]}, batch_norm={got[1]}, not seed={want[0]}, "
-            f"batch_norm={want[1]}: use another --out"
+            f"{run} was trained with seed={got[0]}, batch_norm={got[1]}, max_steps={got[2]}, not "
+            f"seed={want[0]}, batch_norm={want[1]}, max_steps={want[2]}: use another --out"
         )
 
 

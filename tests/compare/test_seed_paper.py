@@ -109,7 +109,11 @@ def test_reproduce_writes_the_table_and_resumes(tmp_path: Path, monkeypatch: pyt
     # A run trained without it, killed before its evaluation, is not evaluated as if it had it.
     shutil.copytree(tmp_path / "vae-q2-mnist", tmp_path / "bn2" / "vae-q2-mnist")
     (tmp_path / "bn2" / "vae-q2-mnist" / "evaluation.json").unlink()
-    with pytest.raises(DgmError, match="trained with seed=0, batch_norm=False, not seed=0, batch_norm=True"):
+    bad = "trained with seed=0, batch_norm=False, max_steps=3, not seed=0, batch_norm=True, max_steps=3"
+    with pytest.raises(DgmError, match=bad):
         seed_paper.reproduce(
             tmp_path / "bn2", quick=True, progress=False, batch_norm=True, only=["vae-q2-mnist"]
         )
+    # Nor is a quick run continued to the seed's length (its learning rate has decayed already).
+    with pytest.raises(DgmError, match="max_steps=3, not seed=0, batch_norm=False, max_steps=46900"):
+        seed_paper.reproduce(tmp_path / "bn2", quick=False, progress=False, only=["vae-q2-mnist"])
