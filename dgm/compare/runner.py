@@ -20,8 +20,8 @@ import torch
 from dgm.config import RunConfig
 from dgm.data.base import DataSource
 from dgm.errors import DgmError
-from dgm.io import read_metrics
-from dgm.registry import MODELS
+from dgm.io import CONFIG, read_metrics
+from dgm.registry import DATASETS, MODELS
 from dgm.utils import atomic_path, seeded, valid_json, write_json
 
 #: The family of a model, by the package that defines it.
@@ -101,16 +101,6 @@ def compare(
 
     data = load_data(data_name)
     out.mkdir(parents=True, exist_ok=True)
-    settings = {
-        "data": data_name,
-        "seed": seed,
-        "max_steps": max_steps,
-        "max_time": max_time,
-        "n_samples": n_samples,
-        "importance_samples": importance_samples,
-        "max_points": max_points,
-    }
-    _claim(out, settings)
     names = [Path(m).name if _is_run(m) else m for m in models]
     if len(set(names)) != len(names):
         raise DgmError(f"--models names a model twice: {', '.join(models)}")
@@ -127,6 +117,16 @@ def compare(
                 f"model {entry!r} starts from {model.init_from_required}: train it with "
                 "`dgm train --init-from RUN` and give its run folder to --models"
             )
+    settings = {
+        "data": data_name if data_name in DATASETS else str(Path(data_name).resolve()),
+        "seed": seed,
+        "max_steps": max_steps,
+        "max_time": max_time,
+        "n_samples": n_samples,
+        "importance_samples": importance_samples,
+        "max_points": max_points,
+    }
+    _claim(out, settings)  # once the entries are known to be good
     rows = []
     for entry, name in zip(models, names, strict=True):
         run = Path(entry) if _is_run(entry) else out / name
@@ -165,7 +165,7 @@ def _claim(out: Path, settings: dict[str, Any]) -> None:
 
 
 def _is_run(entry: str) -> bool:
-    return (Path(entry) / "config.json").is_file()
+    return (Path(entry) / CONFIG).is_file()
 
 
 def _train(
@@ -180,7 +180,6 @@ def _train(
 ) -> None:
     """Train one model for the budget, or finish an interrupted run from its checkpoint (a run
     that finished, killed before its evaluation, is left as it is)."""
-    from dgm.io import CONFIG
     from dgm.train import train
     from dgm.train.fit import CHECKPOINT, finished
 

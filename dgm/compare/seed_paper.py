@@ -199,7 +199,7 @@ def reproduce(
     from dgm.io import load
     from dgm.metrics import evaluate
     from dgm.train import train
-    from dgm.train.fit import CHECKPOINT, default_threads
+    from dgm.train.fit import CHECKPOINT, default_threads, finished
     from dgm.utils import resolve_device
 
     names = [ex.name for ex in EXPERIMENTS]
@@ -242,7 +242,7 @@ def reproduce(
             _clear(run)  # killed before its first checkpoint: start it afresh
         elif run.exists():  # trained, perhaps killed before its evaluation: under this setting?
             _check_run(run, config)
-        if _trained_steps(run) < steps:  # else trained, killed before its evaluation: evaluate it
+        if not finished(run):  # else trained, killed before its evaluation: evaluate it
             train(config, run, resume=(run / CHECKPOINT).exists(), progress=progress)
         _, seconds = training_clock(run / "metrics.csv")  # all its parts, where it was resumed
         where = resolve_device(device)
@@ -298,15 +298,6 @@ def reproduce(
 
 
 EVALUATION = "evaluation.json"
-
-
-def _trained_steps(run: Path) -> int:
-    """The step of the run's last checkpoint (0: none); the model file is written with it."""
-    from dgm.train.callbacks import AtomicCheckpointIO
-    from dgm.train.fit import CHECKPOINT
-
-    path = run / CHECKPOINT
-    return int(AtomicCheckpointIO().load_checkpoint(path)["dgm"]["step"]) if path.exists() else 0
 
 
 def _clear(run: Path) -> None:

@@ -125,8 +125,8 @@ def resolve(config: RunConfig, data: DataSource, *, fresh: bool = True) -> RunCo
         c.dequantize = "none" if data.levels is None else dequantize
     if c.dequantize != "none" and data.levels is None:
         raise DgmError(f"dequantize={c.dequantize} needs discrete data; {data.name!r} has no grey levels")
-    discrete = data.levels is not None
-    if discrete and c.dequantize == "none" and dequantize != "none" and model.density != "none":
+    discrete = data.levels is not None  # a run made before this check is resumed as it was
+    if fresh and discrete and c.dequantize == "none" and dequantize != "none" and model.density != "none":
         raise DgmError(
             f"dequantize=none: {data.name!r} is discrete, and model {c.model!r}, a density of continuous "
             "data, would score its lattice points, where its NLL and bits/dim bound nothing: use "
@@ -317,9 +317,16 @@ def default_threads(kind: str, processes: int) -> int:
 
 def finished(run: str | Path) -> bool:
     """Whether the run in folder `run` has ended by its budget or patience, as its last checkpoint
-    says (False: none, or one of a run interrupted or still going)."""
+    says (False: none, or one of a run interrupted or still going). A checkpoint written before
+    checkpoints said so counts as finished when it reached the run's step budget."""
     path = Path(run) / CHECKPOINT
-    return path.exists() and bool(AtomicCheckpointIO().load_checkpoint(path)["dgm"].get("finished"))
+    if not path.exists():
+        return False
+    saved = AtomicCheckpointIO().load_checkpoint(path)["dgm"]
+    if "finished" in saved:
+        return bool(saved["finished"])
+    steps = read_config(run).get("train", {}).get("max_steps")
+    return steps is not None and saved["step"] >= steps
 
 
 def train(

@@ -221,8 +221,6 @@ class TrainModule(L.LightningModule):
         if self.row and (due or step % c.val_every == 0):
             self.on_log(step, {**self.row, "wall_time": self.elapsed})
             self.last_row, self.row = self.row, {}
-        if step % c.checkpoint_every == 0:
-            self.on_checkpoint()
         done = False
         if self.budget.steps is not None and step >= self.budget.steps:
             done = True
@@ -230,7 +228,9 @@ class TrainModule(L.LightningModule):
             done = True
         if self.budget.patience is not None and self.selection.stale >= self.budget.patience:
             self.stopped_early = done = True
-        self.finished = done
+        self.finished = done  # before the checkpoint of this step, which records it
+        if step % c.checkpoint_every == 0:
+            self.on_checkpoint()
         stop = done or self.trainer.should_stop  # should_stop: a signal, on this process (GracefulStop)
         # Every process stops at the same step, or the others would wait forever in the next one.
         self.trainer.should_stop = self.trainer.strategy.reduce_boolean_decision(stop, all=False)

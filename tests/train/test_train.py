@@ -17,6 +17,7 @@ import dgm
 from dgm.build import model_arguments
 from dgm.cli.main import main
 from dgm.testing import kill_after_checkpoint
+from dgm.train.fit import finished
 
 pytestmark = pytest.mark.slow
 
@@ -62,8 +63,15 @@ def test_sigkill_then_resume_is_bit_for_bit(points_csv: Path, tmp_path: Path) ->
     )
     assert 0 < killed_at < 4000
     _check_run_files_complete(tmp_path / "killed")
+    assert not finished(tmp_path / "killed")  # what dgm compare and reproduce go by
 
     assert main([*_train_args(points_csv, tmp_path / "killed", *steps), "--resume"]) == 0
+    assert finished(tmp_path / "killed")
+    ckpt = tmp_path / "killed" / "checkpoints" / "last.ckpt"
+    state = torch.load(ckpt, weights_only=True)
+    del state["dgm"]["finished"]  # as written before checkpoints said so: judged by the step budget
+    torch.save(state, ckpt)
+    assert finished(tmp_path / "killed")
     assert main(_train_args(points_csv, tmp_path / "straight", *steps)) == 0
     a, b = _weights(tmp_path / "killed"), _weights(tmp_path / "straight")
     assert a.keys() == b.keys() and all(torch.equal(a[k], b[k]) for k in a)
