@@ -43,6 +43,8 @@ VARIANTS: dict[str, tuple[str, dict[str, Any], dict[str, Any]]] = {
     "pacgan4": ("gan-ns", {"pack": 4}, {}),  # PacGAN: the critic judges 4 samples at once (Lin et al., 2018)
     # The weights averaged over steps (Yazıcı et al., 2019): samples come from the averaged generator.
     "gan-minimax-ema": ("gan-minimax", {}, {"ema": 0.999}),
+    # The learning rate decayed to 0 over the run (cosine) instead of held constant.
+    "gan-minimax-cosine": ("gan-minimax", {}, {"lr_schedule": "cosine"}),
 }
 
 
