@@ -12,7 +12,10 @@ ODE backwards from z ~ N(0, I) at t = 1 to t = 0.
 
 from __future__ import annotations
 
+import inspect
+import math
 from dataclasses import replace
+from typing import Any
 
 import torch
 from torch import Tensor
@@ -39,7 +42,8 @@ class ContinuousFlow(GenerativeModel):
         atol, rtol: dopri5's tolerances.
         trace: "exact" divergence or a "hutchinson" estimate in training.
         eval_trace: the same for evaluation and sampling's likelihoods; "auto" is exact up to
-            d = 32 and an unbiased Hutchinson estimate of log p (one probe per point) above.
+            d = 32 and a Hutchinson estimate of log p (one probe per point) above, unbiased with a
+            fixed-step solver (dopri5's steps depend on the probe: biased to its tolerance).
         probe: Hutchinson's probe distribution (rademacher | gaussian).
     """
 
@@ -80,6 +84,27 @@ class ContinuousFlow(GenerativeModel):
         self.eval_solver = Solver(eval_solver, eval_steps, atol, rtol)
         self.train_trace, self.eval_trace, self.probe = trace, eval_trace, probe
         self.nfe = 0  # function evaluations of the latest log-density solve
+
+    @classmethod
+    def check_arguments(cls, given: dict[str, Any], event_shape: tuple[int, ...]) -> None:
+        """Refuse `steps` for a dopri5 training solver (which picks its own) and a `probe` where
+        neither training nor evaluation estimates the trace. `eval_steps` and the tolerances stay
+        accepted with any solver: `dgm evaluate --solver` may switch to the solver that uses them."""
+        defaults = {k: p.default for k, p in inspect.signature(cls.__init__).parameters.items()}
+        args = defaults | given
+        if "steps" in given and args.get("solver") == "dopri5":
+            raise ValueError("steps sets a fixed-step solver's steps; solver dopri5 chooses its own")
+        eval_trace = args.get("eval_trace", "exact")
+        estimates = (
+            args.get("trace") == "hutchinson"
+            or eval_trace == "hutchinson"
+            or (eval_trace == "auto" and math.prod(event_shape) > EXACT_TRACE_MAX_DIM)
+        )
+        if "probe" in given and not estimates:
+            raise ValueError(
+                "probe is the Hutchinson estimator's, and this model takes the exact trace "
+                "(set trace=hutchinson or eval_trace=hutchinson)"
+            )
 
     # -- the field ---------------------------------------------------------------------------
 

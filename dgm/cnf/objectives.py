@@ -61,16 +61,20 @@ class OTFlowObjective(RegularisedLikelihood):
     is clamped to [−clamp, clamp] (OT-Flow's box constraint).
 
     Args:
-        alpha: (α_L, α_C, α_R); the seed's moons experiment uses (1, 10, 5).
+        alpha: (α_L, α_C, α_R); the seed's moons experiment uses (1, 10, 5). α_L or α_R may be 0
+            (an ablation of that regulariser); α_C may not, or nothing fits the data.
         clamp: the bound of the box constraint.
     """
 
     name = "otflow"
     players = (Player("model", OptimSettings(lr=1e-2)),)
+    may_be_zero = ("alpha",)
 
     def __init__(self, *, alpha: tuple[float, ...] = (1.0, 10.0, 5.0), clamp: float = 1.5) -> None:
         if len(alpha) != 3:
             raise ValueError(f"alpha must be three weights (α_L, α_C, α_R), got {list(alpha)}")
+        if alpha[1] <= 0:
+            raise ValueError(f"alpha's α_C, the weight of the NLL, must be positive, got {list(alpha)}")
         self.alpha, self.clamp = tuple(alpha), clamp
 
     def weights(self) -> tuple[float, dict[str, float]]:

@@ -8,7 +8,7 @@ import pytest
 import torch
 
 import dgm.catalog  # noqa: F401
-from dgm.build import build_model
+from dgm.build import build_model, model_arguments
 from dgm.cnf import ContinuousFlow, Solver, odeint
 from dgm.cnf.divergence import draw_probe, exact_divergence, hutchinson_divergence
 from dgm.data.base import DataSource, seeded_split
@@ -186,6 +186,19 @@ def test_above_32_dimensions_evaluation_estimates_the_trace_unless_told_exact(na
         torch.manual_seed(1)
         mean = estimated.log_prob(x.repeat(400, 1)).reshape(400, 3).mean(0)  # a probe per row
     assert torch.allclose(mean, truth, atol=0.5), (mean, truth)
+
+
+@pytest.mark.parametrize("name", CNFS)
+def test_arguments_the_model_would_ignore_are_refused(name: str) -> None:
+    model = MODELS.get(name)
+    with pytest.raises(ValueError, match="solver dopri5 chooses its own"):
+        model.check_arguments({"solver": "dopri5", "steps": 4}, (2,))
+    model.check_arguments({"eval_solver": "dopri5", "eval_steps": 4}, (2,))  # `--solver rk4` uses it
+    if "probe" in model_arguments(name):
+        with pytest.raises(ValueError, match="takes the exact trace"):
+            model.check_arguments({"probe": "gaussian", "trace": "exact", "eval_trace": "exact"}, (2,))
+        model.check_arguments({"probe": "gaussian", "trace": "exact"}, (40,))  # estimated above d = 32
+        model.check_arguments({"probe": "gaussian", "trace": "exact", "eval_trace": "hutchinson"}, (2,))
 
 
 @pytest.mark.parametrize("eval_trace", ["auto", "exact"])

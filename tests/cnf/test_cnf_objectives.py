@@ -28,6 +28,18 @@ def test_otflow_loss_is_the_weighted_sum_of_its_terms() -> None:
     assert torch.allclose(terms["nll"], -model.log_prob(x).mean().detach(), atol=1e-5)
 
 
+def test_otflow_regularisers_may_be_switched_off_but_not_the_likelihood() -> None:
+    torch.manual_seed(0)
+    model, x = OTFlow((2,)), torch.randn(32, 2)
+    objective = build_objective("otflow", {"alpha": [1, 10, 0]})  # the HJB ablation
+    loss, terms = objective.loss("model", model, (x,), StepContext(0))
+    assert torch.allclose(loss.detach(), terms["transport"] + 10 * terms["nll"])
+    with pytest.raises(DgmError, match="α_C, the weight of the NLL, must be positive"):
+        build_objective("otflow", {"alpha": [1, 0, 5]})
+    with pytest.raises(DgmError, match="must be non-negative"):
+        build_objective("otflow", {"alpha": [-1, 10, 5]})
+
+
 def test_otflow_clamps_every_parameter_after_a_step() -> None:
     model = OTFlow((2,))
     with torch.no_grad():
