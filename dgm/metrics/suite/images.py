@@ -5,8 +5,10 @@ from __future__ import annotations
 
 import math
 
+import torch
 from torch import Tensor
 
+from dgm.data.dequantize import pipeline_noise
 from dgm.metrics.evaluate import Evaluation, Metric
 from dgm.metrics.features import class_probabilities, feature_metadata, features
 from dgm.metrics.frechet import frechet_distance, inception_score, kid
@@ -21,12 +23,25 @@ def _reference_images(ev: Evaluation) -> Tensor:
     return ev.x if ev.model.binary else ev.data.split(ev.split)[: ev.x.shape[0]]  # x: the split's first
 
 
+def _sample_images(ev: Evaluation) -> Tensor:
+    """The model's samples as images of the reference's kind, clamped into [0, 1]: a model fit to
+    uniformly dequantised data x̃ = (k + u)/L has its samples put back on the stored grey levels,
+    k = ⌊L·x̃⌋ ↦ k/(L − 1), the inverse of the dequantisation (as saving them as 8-bit images
+    would), since the reference images and the shipped floors are the stored levels."""
+    x = ev.samples().clamp(0, 1)
+    noise = pipeline_noise(ev.data.levels, ev.model)
+    if noise is None or noise.kind != "dequantize":
+        return x
+    levels = noise.levels
+    return torch.floor(x * levels).clamp_(max=levels - 1) / (levels - 1)
+
+
 def _image_features(ev: Evaluation) -> tuple[Tensor, Tensor]:
-    """Features (float64, on the CPU) of the model's samples, clamped into [0, 1], and of the
+    """Features (float64, on the CPU) of the model's samples (`_sample_images`) and of the
     reference images, under the data's shipped feature net; computed once per evaluation."""
     if "features_fake" not in ev._cache:
         device = next(ev.model.parameters()).device
-        ev._cache["features_fake"] = features(ev.samples().clamp(0, 1).to(device), ev.data.name).cpu()
+        ev._cache["features_fake"] = features(_sample_images(ev).to(device), ev.data.name).cpu()
         ev._cache["features_real"] = features(_reference_images(ev).to(device), ev.data.name).cpu()
     return ev._cache["features_fake"], ev._cache["features_real"]
 
@@ -84,7 +99,7 @@ def _is(ev: Evaluation) -> dict[str, float]:
     """The Inception score of the model's samples under dgm's classifier of the data (10 splits)."""
     if "probs_fake" not in ev._cache:
         device = next(ev.model.parameters()).device
-        ev._cache["probs_fake"] = class_probabilities(ev.samples().clamp(0, 1).to(device), ev.data.name).cpu()
+        ev._cache["probs_fake"] = class_probabilities(_sample_images(ev).to(device), ev.data.name).cpu()
     probs = ev._cache["probs_fake"]
     if len(probs) < 10:
         return {}
