@@ -18,6 +18,9 @@ from dgm.models.base import GenerativeModel
 from dgm.registry import METRICS
 from dgm.utils import one_hot, seeded
 
+#: model samples drawn per call of `sample` (memory stays bounded whatever n_samples is)
+SAMPLE_CHUNK = 4096
+
 
 @dataclass
 class Evaluation:
@@ -108,8 +111,14 @@ class Evaluation:
             p = next(self.model.parameters())
             n = min(self.n_samples, self.x.shape[0]) if self.c is not None else self.n_samples
             c = None if self.c is None else self.c[:n].to(p)
+            parts = []
             with seeded(self.seed, p.device), torch.no_grad():
-                self._cache["samples"] = self.model.sample(n, c).cpu()
+                # a chunk at a time: an image model's activations for every sample at once could
+                # fill a GPU (FID on 50,000 samples)
+                for s in range(0, max(n, 1), SAMPLE_CHUNK):
+                    k = min(SAMPLE_CHUNK, n - s)
+                    parts.append(self.model.sample(k, None if c is None else c[s : s + k]).cpu())
+            self._cache["samples"] = torch.cat(parts)
         return self._cache["samples"]
 
 

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import importlib
 import math
 
 import pytest
@@ -11,7 +12,7 @@ import dgm.catalog  # noqa: F401  (registers every component)
 from dgm.build import build_model
 from dgm.data.base import DataSource, seeded_split
 from dgm.errors import DgmError
-from dgm.metrics import energy_distance, evaluate
+from dgm.metrics import Evaluation, energy_distance, evaluate
 from dgm.metrics.likelihood import mean_and_se
 from dgm.models.base import GenerativeModel
 from dgm.registry import METRICS
@@ -132,6 +133,32 @@ def _labelled_gaussians(seed: int, n: int = 3000) -> DataSource:
     labels = torch.multinomial(torch.tensor([0.5, 0.3, 0.2]), n, replacement=True, generator=g)
     x = MEANS[labels] + torch.randn(n, 2, generator=g)
     return DataSource("labelled", "points", seeded_split(x), labels=seeded_split(labels))
+
+
+class _LabelEcho(GenerativeModel):
+    """Each sample is its class, (k, k): shows which label each sample was drawn for."""
+
+    context_features = 3
+
+    def __init__(self) -> None:
+        super().__init__((2,))
+        self.unused = torch.nn.Parameter(torch.zeros(()))
+        self.calls: list[int] = []
+
+    def sample(self, n: int, c: torch.Tensor | None = None) -> torch.Tensor:
+        self.calls.append(n)
+        return c.argmax(1, keepdim=True).repeat(1, 2).float()
+
+
+def test_samples_are_drawn_in_chunks_each_for_its_own_points_labels(monkeypatch: pytest.MonkeyPatch) -> None:
+    # the module, which `dgm.metrics.evaluate` (the function) hides as an attribute
+    monkeypatch.setattr(importlib.import_module("dgm.metrics.evaluate"), "SAMPLE_CHUNK", 7)
+    data, model = _labelled_gaussians(0, n=1000), _LabelEcho()
+    labels = data.labels["test"]
+    ev = Evaluation(model, data, data.split("test"), torch.eye(3)[labels], n_samples=25)
+    samples = ev.samples()
+    assert model.calls == [7, 7, 7, 4]
+    assert torch.equal(samples[:, 0].long(), labels[:25])
 
 
 def test_energy_distance_of_a_perfect_conditional_model_is_unbiased() -> None:
