@@ -14,10 +14,23 @@ def add_device(p: argparse.ArgumentParser) -> None:
     )
 
 
+def seed_number(text: str) -> int:
+    """--seed's type: a whole number of size at most 2**53, as a config's seed (`RunConfig`)."""
+    from dgm.config import MAX_INT
+
+    try:
+        value = int(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"must be a whole number, got {text!r}") from None
+    if abs(value) > MAX_INT:
+        raise argparse.ArgumentTypeError(f"is too large (at most 2**53), got {text}")
+    return value
+
+
 def add_seed(p: argparse.ArgumentParser, default: int | None = 0) -> None:
     """--seed; default None means "the config's seed" (0 unless a --config file sets it)."""
     shown = "0, or the --config file's" if default is None else default
-    p.add_argument("--seed", type=int, default=default, help=f"random seed (default {shown})")
+    p.add_argument("--seed", type=seed_number, default=default, help=f"random seed (default {shown})")
 
 
 def add_solver(p: argparse.ArgumentParser) -> None:

@@ -32,6 +32,8 @@ def run(args: argparse.Namespace) -> int:
     from dgm.errors import DgmError
 
     marker = args.out / ".dgm-demo"
+    if args.out.exists() and not args.out.is_dir():
+        raise DgmError(f"--out {args.out} is a file, not a folder")
     if args.out.exists() and any(args.out.iterdir()) and not marker.exists():
         raise DgmError(f"{args.out} exists and is not a dgm demo folder; choose another --out")
     if args.out.exists():  # a previous demo: start afresh

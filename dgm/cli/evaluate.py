@@ -48,6 +48,8 @@ def run(args: argparse.Namespace) -> int:
     if args.importance_samples < 0:
         raise DgmError(f"--importance-samples must be 0 or more, got {args.importance_samples}")
     metrics = [m for item in args.metrics for m in item.split(",") if m] if args.metrics else None
+    if args.metrics is not None and not metrics:
+        raise DgmError("--metrics names no metric")
     model = load(args.run, device=resolve_device(args.device))
     apply_solver(model, args)
     config = read_config(args.run)

@@ -7,7 +7,9 @@ Exit codes: 0 success, 2 bad usage or bad input, 1 internal error (or a diverged
 from __future__ import annotations
 
 import argparse
+import signal
 import sys
+import threading
 from collections.abc import Sequence
 
 from dgm import __version__
@@ -17,6 +19,15 @@ EXIT_USAGE, EXIT_INTERNAL = 2, 1
 
 class UsageError(Exception):
     """argparse found bad usage; reported in one line, exit code 2."""
+
+
+class Terminated(BaseException):
+    """SIGTERM, raised where the command is, like Ctrl-C's KeyboardInterrupt: the command unwinds,
+    so that its half-written temporary files are removed (`dgm train` stops gracefully instead)."""
+
+
+def _terminate(signum: int, frame: object) -> None:
+    raise Terminated
 
 
 class Parser(argparse.ArgumentParser):
@@ -42,6 +53,8 @@ def main(argv: Sequence[str] | None = None) -> int:
     argv = list(sys.argv[1:] if argv is None else argv)
     debug = "--debug" in argv
     argv = [a for a in argv if a != "--debug"]  # accepted anywhere on the line
+    main_thread = threading.current_thread() is threading.main_thread()
+    previous = signal.signal(signal.SIGTERM, _terminate) if main_thread else None
     try:
         args = build_parser().parse_args(argv)
         if args.command is None:
@@ -54,6 +67,9 @@ def main(argv: Sequence[str] | None = None) -> int:
     except KeyboardInterrupt:
         print("dgm: interrupted", file=sys.stderr)
         return 130
+    except Terminated:
+        print("dgm: terminated", file=sys.stderr)
+        return 128 + signal.SIGTERM
     except Exception as e:  # noqa: BLE001  (every error becomes one line unless --debug)
         from dgm.errors import DgmError
 
@@ -67,6 +83,9 @@ def main(argv: Sequence[str] | None = None) -> int:
             file=sys.stderr,
         )
         return EXIT_INTERNAL
+    finally:
+        if main_thread:  # a caller in the same process (a test) keeps its own handler
+            signal.signal(signal.SIGTERM, previous)
 
 
 def _one_line(error: BaseException) -> str:

@@ -75,8 +75,11 @@ def overrides(args: argparse.Namespace) -> dict[str, Any]:
     """The settings this command line gives: --config file, then flags, then --set."""
     from dgm.build import route_arguments
     from dgm.config import apply_overrides, read_yaml
+    from dgm.errors import DgmError
 
     d = read_yaml(args.config) if args.config else {}
+    if d.get("model", args.model) != args.model:
+        raise DgmError(f"--config {args.config} is for model {d['model']!r}, not {args.model!r}")
     d["model"] = args.model
     if args.data:
         d["data"] = args.data
@@ -87,7 +90,10 @@ def overrides(args: argparse.Namespace) -> dict[str, Any]:
         d["seed"] = args.seed
     if args.device != "auto":
         d["device"] = args.device
-    return route_arguments(apply_overrides(d, args.set))
+    d = apply_overrides(d, args.set)
+    if d["model"] != args.model:
+        raise DgmError(f"the model is the command's first argument ({args.model}); --set cannot change it")
+    return route_arguments(d)
 
 
 def run(args: argparse.Namespace) -> int:

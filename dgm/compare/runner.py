@@ -100,7 +100,6 @@ def compare(
     from dgm.data import load_data
 
     data = load_data(data_name)
-    out.mkdir(parents=True, exist_ok=True)
     names = [Path(m).name if _is_run(m) else m for m in models]
     if len(set(names)) != len(names):
         raise DgmError(f"--models names a model twice: {', '.join(models)}")
@@ -126,6 +125,9 @@ def compare(
         "importance_samples": importance_samples,
         "max_points": max_points,
     }
+    if out.exists() and not out.is_dir():
+        raise DgmError(f"--out {out} is a file, not a folder")
+    out.mkdir(parents=True, exist_ok=True)
     _claim(out, settings)  # once the entries are known to be good
     rows = []
     for entry, name in zip(models, names, strict=True):

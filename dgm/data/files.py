@@ -113,6 +113,8 @@ def _source(
 
 
 def _is_number(cell: str) -> bool:
+    if "_" in cell:  # Python's digit grouping (1_000), which no CSV writer means
+        return False
     try:
         float(cell)
     except ValueError:
@@ -135,9 +137,9 @@ def _read_csv(path: Path) -> tuple[np.ndarray, list[str] | None]:
     Rows are numbered as lines of the file (1-based, header included); blank lines are skipped.
     """
     try:
-        text = path.read_text()
+        text = path.read_text(encoding="utf-8-sig")  # -sig: without the byte-order mark Excel writes
     except UnicodeDecodeError:
-        raise DgmError(f"{path}: not a text file (expected comma-separated numbers)") from None
+        raise DgmError(f"{path}: not UTF-8 text (expected comma-separated numbers)") from None
     lines = [(i, line.split(",")) for i, line in enumerate(text.splitlines(), 1) if line.strip()]
     if not lines:
         raise DgmError(f"{path}: empty file")
@@ -183,7 +185,19 @@ def _pick_npz(path: Path, npz: np.lib.npyio.NpzFile) -> tuple[np.ndarray, np.nda
     return npz[data_key], None if label_key is None else npz[label_key]
 
 
+#: the first bytes of an .npy file and of an .npz file (a zip archive; an empty one starts with
+#: its end record)
+NUMPY_MAGIC = (b"\x93NUMPY", b"PK\x03\x04", b"PK\x05\x06")
+
+
 def _read_numpy(path: Path) -> tuple[np.ndarray, np.ndarray | None]:
+    try:
+        with path.open("rb") as f:
+            head = f.read(6)
+    except OSError as e:
+        raise DgmError(f"{path}: cannot read NumPy data ({_one_line(e)})") from None
+    if not head.startswith(NUMPY_MAGIC):  # numpy would try it as a pickle, and say so
+        raise DgmError(f"{path}: not a NumPy .npy or .npz file (its first bytes are no NumPy header)")
     try:
         loaded = np.load(path, allow_pickle=False)
         if isinstance(loaded, np.lib.npyio.NpzFile):

@@ -40,6 +40,7 @@ def claim_run_folder(out: Path, *, resume: bool) -> Iterator[None]:
         return
     if out.exists() and not out.is_dir():
         raise DgmError(f"--out {out} is a file, not a folder")
+    created = not out.exists()
     try:
         out.mkdir(parents=True, exist_ok=True)
     except OSError as e:
@@ -53,6 +54,9 @@ def claim_run_folder(out: Path, *, resume: bool) -> Iterator[None]:
         with contextlib.suppress(OSError):
             if lock.read_text() == _owner():
                 lock.unlink()
+        if created:  # a run that failed before writing anything leaves no empty folder behind
+            with contextlib.suppress(OSError):
+                out.rmdir()  # only if empty
 
 
 def _owner() -> str:

@@ -74,6 +74,10 @@ def _one_line_error(argv: list[str], capsys: pytest.CaptureFixture, needle: str)
         (["reproduce", "seed-paper", "--only", "wgan"], "no seed-paper experiment wgan"),
         (["list", "things"], "invalid choice"),
         (["frobnicate"], "invalid choice"),
+        (["train", "gaussian", "--data", "moons", "--set", "model=maf"], "--set cannot change it"),
+        (["sample", "no/such/run", "--seed", "99999999999999999999999"], "--seed: is too large"),
+        (["evaluate", "no/such/run", "--data", "moons", "--seed", "1.5"], "--seed: must be a whole number"),
+        (["evaluate", "no/such/run", "--data", "moons", "--metrics", ","], "--metrics names no metric"),
     ],
 )
 def test_bad_usage_is_one_line_and_exit_2(
@@ -190,6 +194,24 @@ def test_tampered_config_is_one_line_and_exit_2(
     (tmp_path / "config.json").write_text(json.dumps(config))
     (tmp_path / "model.safetensors").write_bytes(b"")
     _one_line_error(["sample", str(tmp_path), "-n", "5"], capsys, needle)
+
+
+def test_a_config_file_for_another_model_is_refused(tmp_path: Path, capsys: pytest.CaptureFixture) -> None:
+    (tmp_path / "c.yaml").write_text("model: maf\ndata: moons\n")
+    _one_line_error(["train", "realnvp", "--config", str(tmp_path / "c.yaml")], capsys, "is for model 'maf'")
+
+
+def test_a_command_that_fails_leaves_no_folder_behind(tmp_path: Path, capsys: pytest.CaptureFixture) -> None:
+    (tmp_path / "c.yaml").write_text("")
+    bad = ["--data", str(tmp_path / "missing.csv"), "--out", str(tmp_path / "run")]
+    _one_line_error(["train", "gaussian", *bad], capsys, "neither a registered dataset")
+    _one_line_error(
+        ["compare", "--data", "moons", "--models", "gaussiann", "--out", str(tmp_path / "cmp")],
+        capsys,
+        "unknown model",
+    )
+    _one_line_error(["demo", "--out", str(tmp_path / "c.yaml")], capsys, "is a file, not a folder")
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["c.yaml"]
 
 
 def test_unwritable_output_is_one_line_and_exit_2(tmp_path: Path, capsys: pytest.CaptureFixture) -> None:

@@ -107,3 +107,33 @@ def test_evaluate_json_has_no_bare_nan(tmp_path: Path, capsys: pytest.CaptureFix
 
     result = json.loads(capsys.readouterr().out, parse_constant=refuse)
     assert result["nll"] is None and "nll" in result["not_finite"]
+
+
+def test_sigterm_while_sampling_leaves_neither_output_nor_temporary(tmp_path: Path) -> None:
+    """SIGTERM unwinds `dgm sample` as Ctrl-C does: exit 143, its half-written temporary removed."""
+    import signal
+    import subprocess
+    import time
+
+    run = _run(tmp_path / "run")
+    out = tmp_path / "out"
+    out.mkdir()
+    cli = [
+        sys.executable,
+        "-m",
+        "dgm.cli.main",
+        "sample",
+        str(run),
+        "-n",
+        "1000000000",
+        "-o",
+        str(out / "s.npy"),
+    ]
+    proc = subprocess.Popen(cli, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True)
+    deadline = time.time() + 120
+    while not any(out.iterdir()) and time.time() < deadline:  # the temporary exists: writing began
+        time.sleep(0.05)
+    proc.send_signal(signal.SIGTERM)
+    _, err = proc.communicate(timeout=120)
+    assert proc.returncode == 128 + signal.SIGTERM and err.strip() == "dgm: terminated", err
+    assert list(out.iterdir()) == []

@@ -41,6 +41,23 @@ def test_csv_round_trips(tmp_path: Path, header: str | None) -> None:
     assert x.dtype == torch.float32 and torch.allclose(x, torch.tensor(POINTS, dtype=torch.float32))
 
 
+@pytest.mark.parametrize("header", [None, "x,y,z"])
+def test_csv_with_a_byte_order_mark_reads_as_without(tmp_path: Path, header: str | None) -> None:
+    """Excel's "CSV UTF-8" starts the file with U+FEFF, which is no part of the first cell."""
+    plain = load_file(write_csv(tmp_path / "plain.csv", POINTS, header))
+    marked = tmp_path / "bom.csv"
+    marked.write_bytes(b"\xef\xbb\xbf" + (tmp_path / "plain.csv").read_bytes())
+    data = load_file(marked)
+    assert torch.equal(all_samples(data), all_samples(plain)) and data.columns == plain.columns
+
+
+def test_files_of_the_wrong_kind_are_named_so(tmp_path: Path) -> None:
+    (tmp_path / "latin1.csv").write_bytes("é,1\n".encode("latin-1") * 12)
+    expect_error(tmp_path / "latin1.csv", "not UTF-8 text")
+    write_csv(tmp_path / "text.npy", POINTS)  # a CSV under a NumPy name: numpy would try to unpickle it
+    expect_error(tmp_path / "text.npy", "not a NumPy .npy or .npz file")
+
+
 def test_splits_are_seeded(tmp_path: Path) -> None:
     path = write_csv(tmp_path / "d.csv", POINTS)
     assert torch.equal(load_file(path).splits["val"], load_file(path).splits["val"])
@@ -144,6 +161,7 @@ def expect_error(path: Path, word: str) -> str:
         ("1,2\n3,nan\n4,5\n", ["row 2, column 2", "NaN"]),
         ("1,2\n3,4\n-inf,5\n", ["row 3, column 1", "infinite"]),
         ("1,2\n3,4\n5,1e300\n", ["row 3, column 2", "float32"]),
+        ("1,2\n3,1_000\n4,5\n", ["row 2, column 2", "'1_000' is not a number"]),  # Python's, not CSV's
     ],
 )
 def test_bad_csv(tmp_path: Path, text: str, words: list[str]) -> None:
