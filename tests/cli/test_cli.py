@@ -225,3 +225,10 @@ def test_unwritable_output_is_one_line_and_exit_2(tmp_path: Path, capsys: pytest
 
 def test_debug_flag_is_accepted_after_the_subcommand(capsys: pytest.CaptureFixture) -> None:
     assert main(["list", "models", "--debug"]) == 0
+
+
+def test_python_m_dgm_is_the_dgm_command() -> None:
+    r = subprocess.run(
+        [sys.executable, "-m", "dgm", "--version"], capture_output=True, text=True, timeout=120
+    )
+    assert r.returncode == 0 and r.stdout.startswith("dgm "), r.stderr
