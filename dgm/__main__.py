@@ -4,4 +4,5 @@ import sys
 
 from dgm.cli.main import main
 
-sys.exit(main())
+if __name__ == "__main__":  # importing the module (pydoc) runs nothing
+    sys.exit(main())

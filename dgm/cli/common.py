@@ -15,7 +15,7 @@ def add_device(p: argparse.ArgumentParser) -> None:
 
 
 def seed_number(text: str) -> int:
-    """--seed's type: a whole number of size at most 2**53, as a config's seed (`RunConfig`)."""
+    """--seed's type: an integer of size at most 2**53 (the bound of a config's seed)."""
     from dgm.config import MAX_INT
 
     try:

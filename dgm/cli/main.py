@@ -11,6 +11,7 @@ import signal
 import sys
 import threading
 from collections.abc import Sequence
+from types import FrameType
 
 from dgm import __version__
 
@@ -26,7 +27,7 @@ class Terminated(BaseException):
     so that its half-written temporary files are removed (`dgm train` stops gracefully instead)."""
 
 
-def _terminate(signum: int, frame: object) -> None:
+def _terminate(signum: int, frame: FrameType | None) -> None:
     raise Terminated
 
 
@@ -84,7 +85,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         )
         return EXIT_INTERNAL
     finally:
-        if main_thread:  # a caller in the same process (a test) keeps its own handler
+        if previous is not None:  # a caller in the same process (a test) keeps its own handler
             signal.signal(signal.SIGTERM, previous)
 
 

@@ -115,7 +115,7 @@ class Evaluation:
             with seeded(self.seed, p.device), torch.no_grad():
                 # a chunk at a time: an image model's activations for every sample at once could
                 # fill a GPU (FID on 50,000 samples)
-                for s in range(0, max(n, 1), SAMPLE_CHUNK):
+                for s in range(0, max(n, 1), SAMPLE_CHUNK):  # n = 0: one empty draw, as before
                     k = min(SAMPLE_CHUNK, n - s)
                     parts.append(self.model.sample(k, None if c is None else c[s : s + k]).cpu())
             self._cache["samples"] = torch.cat(parts)

@@ -93,7 +93,8 @@ class GenerativeModel(nn.Module):
     @property
     def log_prob_probes(self) -> int:
         """Hutchinson probes per point behind evaluation's `log_prob`: 0 when it is log p itself,
-        k > 0 when it is an unbiased estimate of log p (a continuous flow above 32 dimensions)."""
+        k > 0 when it is an estimate of log p (a continuous flow above 32 dimensions: unbiased with a
+        fixed-step solver)."""
         return 0
 
     def reported_density(self) -> str:

@@ -40,7 +40,8 @@ def claim_run_folder(out: Path, *, resume: bool) -> Iterator[None]:
         return
     if out.exists() and not out.is_dir():
         raise DgmError(f"--out {out} is a file, not a folder")
-    created = not out.exists()
+    # the topmost folder this creates (`out` or a missing parent), removed again if left empty
+    created = next((p for p in reversed([out, *out.parents]) if not p.exists()), None)
     try:
         out.mkdir(parents=True, exist_ok=True)
     except OSError as e:
@@ -54,9 +55,19 @@ def claim_run_folder(out: Path, *, resume: bool) -> Iterator[None]:
         with contextlib.suppress(OSError):
             if lock.read_text() == _owner():
                 lock.unlink()
-        if created:  # a run that failed before writing anything leaves no empty folder behind
-            with contextlib.suppress(OSError):
-                out.rmdir()  # only if empty
+        if created is not None:  # a run that failed before writing anything leaves no empty folder
+            _remove_empty(out, created)
+
+
+def _remove_empty(out: Path, top: Path) -> None:
+    """Remove `out` and its parents up to `top` while they are empty."""
+    for folder in [out, *out.parents]:
+        try:
+            folder.rmdir()  # fails unless empty
+        except OSError:
+            return
+        if folder == top:
+            return
 
 
 def _owner() -> str:

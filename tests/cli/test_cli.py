@@ -203,7 +203,7 @@ def test_a_config_file_for_another_model_is_refused(tmp_path: Path, capsys: pyte
 
 def test_a_command_that_fails_leaves_no_folder_behind(tmp_path: Path, capsys: pytest.CaptureFixture) -> None:
     (tmp_path / "c.yaml").write_text("")
-    bad = ["--data", str(tmp_path / "missing.csv"), "--out", str(tmp_path / "run")]
+    bad = ["--data", str(tmp_path / "missing.csv"), "--out", str(tmp_path / "runs" / "new" / "run")]
     _one_line_error(["train", "gaussian", *bad], capsys, "neither a registered dataset")
     _one_line_error(
         ["compare", "--data", "moons", "--models", "gaussiann", "--out", str(tmp_path / "cmp")],

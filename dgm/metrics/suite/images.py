@@ -23,16 +23,24 @@ def _reference_images(ev: Evaluation) -> Tensor:
     return ev.x if ev.model.binary else ev.data.split(ev.split)[: ev.x.shape[0]]  # x: the split's first
 
 
-def _sample_images(ev: Evaluation) -> Tensor:
-    """The model's samples as images of the reference's kind, clamped into [0, 1]: a model fit to
-    uniformly dequantised data x̃ = (k + u)/L has its samples put back on the stored grey levels,
-    k = ⌊L·x̃⌋ ↦ k/(L − 1), the inverse of the dequantisation (as saving them as 8-bit images
-    would), since the reference images and the shipped floors are the stored levels."""
-    x = ev.samples().clamp(0, 1)
+def _dequantised_levels(ev: Evaluation) -> int | None:
+    """L when the model's samples are dequantised values x̃ = (k + u)/L: it was fit to uniformly
+    dequantised data, or it dequantises variationally itself (and samples x̃); else None."""
     noise = pipeline_noise(ev.data.levels, ev.model)
-    if noise is None or noise.kind != "dequantize":
+    if noise is not None and noise.kind == "dequantize":
+        return noise.levels
+    dequantizer = getattr(ev.model, "dequantizer", None)
+    return None if dequantizer is None else dequantizer.levels
+
+
+def _sample_images(ev: Evaluation) -> Tensor:
+    """The model's samples as images of the reference's kind, clamped into [0, 1]: dequantised
+    samples x̃ = (k + u)/L are put back on the stored grey levels, k = ⌊L·x̃⌋ ↦ k/(L − 1) (the
+    inverse of the dequantisation), since the reference images and the shipped floors are those."""
+    x = ev.samples().clamp(0, 1)
+    levels = _dequantised_levels(ev)
+    if levels is None:
         return x
-    levels = noise.levels
     return torch.floor(x * levels).clamp_(max=levels - 1) / (levels - 1)
 
 
