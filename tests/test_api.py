@@ -30,6 +30,10 @@ def test_fit_an_array_then_resume_it(tmp_path: Path) -> None:
 
 
 def test_bad_data_leaves_the_folder_as_it_was(tmp_path: Path) -> None:
-    with pytest.raises(DgmError):
+    with pytest.raises(DgmError):  # a folder it created is removed again
         dgm.fit("realnvp", np.full((100, 2), np.nan), out=tmp_path / "bad", max_steps=5)
-    assert not any((tmp_path / "bad").iterdir())
+    assert not (tmp_path / "bad").exists()
+    (tmp_path / "mine").mkdir()  # a folder the user made stays, empty
+    with pytest.raises(DgmError):
+        dgm.fit("realnvp", np.full((100, 2), np.nan), out=tmp_path / "mine", max_steps=5)
+    assert (tmp_path / "mine").is_dir() and not any((tmp_path / "mine").iterdir())

@@ -95,9 +95,18 @@ def metric_columns(rows: list[Row]) -> list[str]:
     return sorted(keys, key=lambda k: (order.index(k) if k in order else len(order), k))
 
 
-def _fmt(v: float | None, se: float | None = None) -> str:
-    if v is None or (isinstance(v, float) and not math.isfinite(v)):
-        return "–"
+#: Metrics estimated from the importance-sampled NLL of a bounded density (its K in `nll_k`).
+ESTIMATED = ("nll", "kl", "bits_per_dim")
+
+
+def _fmt(v: float | None, se: float | None = None, not_finite: bool = False) -> str:
+    """v ± se; "–" for a metric that does not apply, and a non-finite value said as such."""
+    if isinstance(v, float) and math.isnan(v):
+        return "NaN"
+    if isinstance(v, float) and math.isinf(v):
+        return "∞" if v > 0 else "−∞"
+    if v is None:
+        return "not finite" if not_finite else "–"
     if isinstance(v, int) or float(v).is_integer() and abs(v) >= 1:
         text = f"{int(v):,}"
     else:
@@ -118,6 +127,17 @@ def _best(values: list[float | None], key: str, better: int) -> float | None:
     return min(finite) if better < 0 else max(finite)
 
 
+def _ties_best(v: Any, se: Any, best: float | None, best_se: Any) -> bool:
+    """Whether v is the best value or within two standard errors of the difference from it
+    (|v − best| ≤ 2·√(se² + se_best²), when both errors are known): a tie the data cannot break."""
+    if best is None or not isinstance(v, int | float) or not math.isfinite(v):
+        return False
+    if v == best:
+        return True
+    errors = [e for e in (se, best_se) if isinstance(e, float) and math.isfinite(e)]
+    return len(errors) == 2 and abs(v - best) <= 2 * math.hypot(*errors)
+
+
 def _table(rows: list[Row]) -> str:
     columns = metric_columns(rows)
     head = ["model", "family", "density"] + columns + [label for _, label, _ in COST]
@@ -126,12 +146,19 @@ def _table(rows: list[Row]) -> str:
     out = ['<table id="results"><thead><tr>']
     out += [f'<th title="click to sort">{html.escape(h)}</th>' for h in head]
     out.append("</tr></thead><tbody>")
+    best_se = {
+        k: next((r.metrics.get(f"{k}_se") for r in rows if r.metrics.get(k) == best[k]), None)
+        for k in columns
+    }
     for r in rows:
         texts = (html.escape(t) for t in (r.name, r.family, r.density))
         cells = [f'<td data-v="{t}">{t}</td>' for t in texts]
+        bad = r.metrics.get("not_finite") or []
         for k in columns:
-            v = r.metrics.get(k)
-            cells.append(_cell(v, r.metrics.get(f"{k}_se"), v is not None and v == best[k]))
+            v, se = r.metrics.get(k), r.metrics.get(f"{k}_se")
+            # an importance-sampled estimate (an upper bound on the NLL in expectation) says so
+            estimate = f"K = {int(r.metrics['nll_k']):,}" if k in ESTIMATED and "nll_k" in r.metrics else ""
+            cells.append(_cell(v, se, _ties_best(v, se, best[k], best_se[k]), k in bad, estimate))
         for k, _, _ in COST:
             v = getattr(r, k)
             cells.append(_cell(v, None, v == best[k]))
@@ -140,10 +167,12 @@ def _table(rows: list[Row]) -> str:
     return "".join(out)
 
 
-def _cell(v: Any, se: Any, best: bool) -> str:
+def _cell(v: Any, se: Any, best: bool, not_finite: bool = False, estimate: str = "") -> str:
     number = isinstance(v, int | float) and math.isfinite(v)
     sort = repr(float(v)) if number else ""
-    text = html.escape(_fmt(v if number else None, se))
+    text = html.escape(_fmt(v, se, not_finite))
+    if number and estimate:
+        text += f' <small title="importance-sampled estimate">(IS, {html.escape(estimate)})</small>'
     return f'<td data-v="{sort}" class="num{" best" if best else ""}">{text}</td>'
 
 

@@ -134,13 +134,17 @@ def compare(
         run = Path(entry) if _is_run(entry) else out / name
         cached = out / name / ROW
         if cached.exists():  # done in an earlier, interrupted comparison
-            rows.append(Row(**json.loads(cached.read_text())))
-            continue
+            row = _cached_row(cached, str(run.resolve()))
+            if row is not None:
+                rows.append(row)
+                continue
         if not _is_run(entry):
             _train(entry, data_name, run, max_steps, max_time, seed, device, progress)
         row = _evaluate(name, run, data, seed, device, n_samples, importance_samples, max_points, figures)
         (out / name).mkdir(parents=True, exist_ok=True)
-        write_json(cached, {**asdict(row), "metrics": valid_json(row.metrics)})
+        write_json(
+            cached, {**asdict(row), "metrics": valid_json(row.metrics), "run_folder": str(run.resolve())}
+        )
         rows.append(row)
         if progress:
             print(f"{name}: {_headline(row.metrics)}, {row.train_seconds:.1f} s training", flush=True)
@@ -164,6 +168,21 @@ def _claim(out: Path, settings: dict[str, Any]) -> None:
                 )
         return
     write_json(path, settings)
+
+
+def _cached_row(path: Path, run: str) -> Row | None:
+    """The row saved at `path` if it was made from the run folder `run` (absolute); None for a row
+    saved without its folder (before dgm recorded it: evaluated again); an error for another run's
+    row of the same name (a run folder given in place of the model trained here, say)."""
+    saved = json.loads(path.read_text())
+    made_from = saved.pop("run_folder", None)
+    if made_from is None:
+        return None
+    if made_from != run:
+        raise DgmError(
+            f"{path.parent} holds the row of the run {made_from}, not of {run}: give another --out"
+        )
+    return Row(**saved)
 
 
 def _is_run(entry: str) -> bool:

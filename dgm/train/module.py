@@ -243,7 +243,10 @@ class TrainModule(L.LightningModule):
             state = self.current_state()
             score = self._score(state)
             self.final = (score, self.step, state)
-            self.on_log(self.step, {**self.row, f"val/{score_name(self.model)}": score})
+            # with the clock, as every periodic row: the run's last step and its training time
+            self.on_log(
+                self.step, {**self.row, f"val/{score_name(self.model)}": score, "wall_time": self.elapsed}
+            )
             self.row = {}
         self.on_checkpoint()
 

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import shutil
 from pathlib import Path
 
 import pytest
@@ -10,7 +11,9 @@ import pytest
 import dgm.catalog  # noqa: F401  (registers every component)
 from dgm.cli.main import main
 from dgm.compare import compare, family, models_for
+from dgm.compare.runner import training_clock
 from dgm.data import load_data
+from dgm.errors import DgmError
 from dgm.registry import MODELS
 
 
@@ -44,6 +47,18 @@ def test_bad_input_is_one_line(
     assert message in err and err.count("\n") == 1
 
 
+def test_the_training_clock_reaches_the_last_step(tmp_path: Path) -> None:
+    """A run stopped by its time budget between rows logs its last step with the clock too (a
+    comparison under a time budget would otherwise report an earlier row's step and time)."""
+    import dgm
+
+    settings = {"max_time": "2s", "val_every": 10**6, "log_every": 10**6, "model_args": {"hidden": [8]}}
+    dgm.fit("realnvp", "moons", out=tmp_path / "r", **settings)
+    steps, seconds = training_clock(tmp_path / "r" / "metrics.csv")
+    last = (tmp_path / "r" / "metrics.csv").read_text().splitlines()[-1]
+    assert steps > 0 and last.startswith(f"{steps},") and seconds >= 2
+
+
 @pytest.mark.slow
 def test_compare_trains_evaluates_and_resumes(tmp_path: Path, capsys: pytest.CaptureFixture) -> None:
     out = tmp_path / "c"
@@ -63,6 +78,10 @@ def test_compare_trains_evaluates_and_resumes(tmp_path: Path, capsys: pytest.Cap
     assert [r.name for r in again] == ["vae", "gaussian"]
     assert (out / "vae" / "evaluation.json").stat().st_mtime_ns == stamp
     assert again[0].metrics == pytest.approx(rows["vae"]["metrics"], nan_ok=True)
+    # Another run of the same name is not this folder's row.
+    shutil.copytree(out / "vae", tmp_path / "elsewhere" / "vae")
+    with pytest.raises(DgmError, match="holds the row of the run"):
+        compare("moons", [str(tmp_path / "elsewhere" / "vae")], out, **same)
     # Killed after training but before evaluating: the trained runs are evaluated, not retrained.
     trained = {m: (out / m / "model.safetensors").stat().st_mtime_ns for m in ("gaussian", "vae")}
     for m in trained:

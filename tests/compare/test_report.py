@@ -119,3 +119,21 @@ def test_an_estimated_nll_is_named_in_the_summary_and_not_a_column(tmp_path: Pat
     assert (
         "reports an NLL with Hutchinson's unbiased estimate of its flow's trace (1 probe per point)" in text
     )
+
+
+def test_the_table_marks_ties_estimates_and_values_that_are_not_finite(tmp_path: Path) -> None:
+    """Best is every value within two standard errors of the difference from the best (the data
+    cannot rank them); an importance-sampled NLL says so with its K; infinity is no dash."""
+    rows = _rows(tmp_path)
+    rows[1].metrics.update(nll=1.25, nll_se=0.05)  # 1.2 ± 0.01: a difference of 1 standard error
+    rows[2].metrics.update(mmd2=float("inf"), w1=None, not_finite=["w1"])  # as read back from JSON
+    rows[0].metrics.update(mmd2=0.5, w1=0.3)
+    text = html.unescape(write_report(rows, tmp_path, _settings())[0].read_text())
+    assert re.search(r'class="num best">1.2 ± 0.01<', text)
+    assert re.search(
+        r'class="num best">1.25 ± 0.05 <small title="importance-sampled estimate">\(IS, K = 100\)', text
+    )
+    assert re.search(r'class="num">∞<', text) and re.search(r'class="num">not finite<', text)
+    rows[1].metrics.update(nll=1.5, nll_se=0.02)  # 15 standard errors apart: one best
+    text = html.unescape(write_report(rows, tmp_path, _settings())[0].read_text())
+    assert re.search(r'class="num">1.5 ± 0.02 <small', text)

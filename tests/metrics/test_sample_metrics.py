@@ -48,7 +48,7 @@ KEYS = {
         "prdc_k",
         "prdc_n",
     },
-    "c2st": {"c2st_accuracy", "c2st_se", "c2st_p", "c2st_n"},
+    "c2st": {"c2st_accuracy", "c2st_accuracy_se", "c2st_p", "c2st_n"},
     "memorisation": {"memorisation_ratio", "memorisation_ratio_se", "memorisation_n", "memorisation_n_train"},
 }
 
@@ -80,6 +80,8 @@ def test_sample_metric_does_not_depend_on_the_order_of_the_samples(name: str) ->
     perm = [torch.randperm(len(t), generator=g) for t in (samples, x, train)]
     permuted = fn(_evaluation(samples[perm[0]], x[perm[1]], train[perm[2]]))
     assert KEYS[name] <= set(out) and set(permuted) == set(out)
+    # a standard error is named after its value (`X_se`), where reports put it beside X
+    assert all(key[: -len("_se")] in out for key in out if key.endswith("_se")), sorted(out)
     for key, value in out.items():
         assert permuted[key] == pytest.approx(value, rel=1e-9, abs=1e-12), key
 
@@ -134,7 +136,7 @@ def test_evaluate_reports_the_sample_metrics_of_a_fitted_gaussian() -> None:
     assert out["mmd_n"] == out["sw_n"] == out["prdc_n"] == 300  # the test split's size
     assert out["ot_n"] == 300 and out["sinkhorn_n"] == 300 and out["memorisation_n_train"] == 2400
     assert abs(out["mmd2"]) < 3 * out["mmd2_se"]
-    assert abs(out["c2st_accuracy"] - 0.5) < 3 * out["c2st_se"]
+    assert abs(out["c2st_accuracy"] - 0.5) < 3 * out["c2st_accuracy_se"]
     # a ratio of means of heavy-tailed nearest-neighbour distances: on 300 points its SE is 0.06-0.1
     # and a low draw comes with a low SE, so allow 0.25 (copying scores near 0)
     assert out["memorisation_ratio"] == pytest.approx(1.0, abs=0.25)

@@ -200,7 +200,7 @@ def _c2st(ev: Evaluation) -> dict[str, float]:
     r = c2st(x, samples, seed=ev.seed, paired=paired)
     return {
         "c2st_accuracy": r.accuracy,
-        "c2st_se": r.se,
+        "c2st_accuracy_se": r.se,
         "c2st_p": r.p_value,
         "c2st_n": r.n_test,
     }
