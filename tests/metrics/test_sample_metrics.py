@@ -171,7 +171,7 @@ def test_evaluate_pairs_a_conditional_models_samples_with_their_points() -> None
     samples, x, paired = _compared(ev)
     assert paired and torch.equal(x, test_x[:100]) and torch.equal(samples, ev.samples())
     assert abs(out["mmd2"]) < 3 * out["mmd2_se"]
-    assert abs(out["c2st_accuracy"] - 0.5) < 3 * out["c2st_se"]
+    assert abs(out["c2st_accuracy"] - 0.5) < 3 * out["c2st_accuracy_se"]
 
 
 def test_exact_wasserstein_applies_to_points_only() -> None:
