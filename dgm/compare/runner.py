@@ -134,7 +134,7 @@ def compare(
         run = Path(entry) if _is_run(entry) else out / name
         cached = out / name / ROW
         if cached.exists():  # done in an earlier, interrupted comparison
-            row = _cached_row(cached, str(run.resolve()))
+            row = _cached_row(cached, _run_folder(run, out))
             if row is not None:
                 rows.append(row)
                 continue
@@ -143,7 +143,7 @@ def compare(
         row = _evaluate(name, run, data, seed, device, n_samples, importance_samples, max_points, figures)
         (out / name).mkdir(parents=True, exist_ok=True)
         write_json(
-            cached, {**asdict(row), "metrics": valid_json(row.metrics), "run_folder": str(run.resolve())}
+            cached, {**asdict(row), "metrics": valid_json(row.metrics), "run_folder": _run_folder(run, out)}
         )
         rows.append(row)
         if progress:
@@ -170,8 +170,15 @@ def _claim(out: Path, settings: dict[str, Any]) -> None:
     write_json(path, settings)
 
 
+def _run_folder(run: Path, out: Path) -> str:
+    """A row's run folder as saved beside it: relative to the comparison's folder when inside it
+    (so that the comparison may move), else absolute."""
+    run, out = run.resolve(), out.resolve()
+    return str(run.relative_to(out)) if run.is_relative_to(out) else str(run)
+
+
 def _cached_row(path: Path, run: str) -> Row | None:
-    """The row saved at `path` if it was made from the run folder `run` (absolute); None for a row
+    """The row saved at `path` if it was made from the run folder `run` (`_run_folder`); None for a row
     saved without its folder (before dgm recorded it: evaluated again); an error for another run's
     row of the same name (a run folder given in place of the model trained here, say)."""
     saved = json.loads(path.read_text())

@@ -82,6 +82,10 @@ def test_compare_trains_evaluates_and_resumes(tmp_path: Path, capsys: pytest.Cap
     shutil.copytree(out / "vae", tmp_path / "elsewhere" / "vae")
     with pytest.raises(DgmError, match="holds the row of the run"):
         compare("moons", [str(tmp_path / "elsewhere" / "vae")], out, **same)
+    moved = shutil.move(out, tmp_path / "moved")  # a comparison folder may move: its rows go with it
+    assert compare("moons", ["vae"], Path(moved), **same)[0].metrics == again[0].metrics
+    assert (Path(moved) / "vae" / "evaluation.json").stat().st_mtime_ns == stamp
+    shutil.move(moved, out)
     # Killed after training but before evaluating: the trained runs are evaluated, not retrained.
     trained = {m: (out / m / "model.safetensors").stat().st_mtime_ns for m in ("gaussian", "vae")}
     for m in trained:
