@@ -30,6 +30,7 @@ VARIANTS: dict[str, tuple[str, dict[str, Any]]] = {
     "mle": ("mle", {}),
     "adversarial": ("flow-gan", {"weight": 0.0}),
     "hybrid": ("flow-gan", {"weight": 1.0}),
+    "hybrid10": ("flow-gan", {"weight": 10.0}),  # the likelihood weighted ten times as much
 }
 #: what each kind of data is judged by
 METRICS = {
