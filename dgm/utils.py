@@ -41,6 +41,19 @@ def atomic_path(path: str | os.PathLike) -> Iterator[Path]:
             os.unlink(tmp)
 
 
+def output_folder(out: Path) -> None:
+    """Create the output folder `out` (--out) and its parents; one clear error when `out` is a file
+    or cannot be made."""
+    from dgm.errors import DgmError
+
+    if out.exists() and not out.is_dir():
+        raise DgmError(f"--out {out} is a file, not a folder")
+    try:
+        out.mkdir(parents=True, exist_ok=True)
+    except OSError as e:
+        raise DgmError(f"cannot create --out {out}: {e.strerror or e}") from None
+
+
 def _umask() -> int:
     mask = os.umask(0)
     os.umask(mask)

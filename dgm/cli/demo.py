@@ -30,15 +30,14 @@ def run(args: argparse.Namespace) -> int:
     from dgm.compare import models_for
     from dgm.data import load_data
     from dgm.errors import DgmError
+    from dgm.utils import output_folder
 
     marker = args.out / ".dgm-demo"
-    if args.out.exists() and not args.out.is_dir():
-        raise DgmError(f"--out {args.out} is a file, not a folder")
-    if args.out.exists() and any(args.out.iterdir()) and not marker.exists():
+    if args.out.is_dir() and any(args.out.iterdir()) and not marker.exists():
         raise DgmError(f"{args.out} exists and is not a dgm demo folder; choose another --out")
-    if args.out.exists():  # a previous demo: start afresh
+    if args.out.is_dir():  # a previous demo: start afresh
         shutil.rmtree(args.out)
-    args.out.mkdir(parents=True)
+    output_folder(args.out)
     marker.touch()
     if args.max_steps is not None:
         args.max_time = None

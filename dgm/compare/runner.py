@@ -22,7 +22,7 @@ from dgm.data.base import DataSource
 from dgm.errors import DgmError
 from dgm.io import CONFIG, read_metrics
 from dgm.registry import DATASETS, MODELS
-from dgm.utils import atomic_path, seeded, valid_json, write_json
+from dgm.utils import atomic_path, output_folder, seeded, valid_json, write_json
 
 #: The family of a model, by the package that defines it.
 FAMILIES = {
@@ -125,9 +125,7 @@ def compare(
         "importance_samples": importance_samples,
         "max_points": max_points,
     }
-    if out.exists() and not out.is_dir():
-        raise DgmError(f"--out {out} is a file, not a folder")
-    out.mkdir(parents=True, exist_ok=True)
+    output_folder(out)
     _claim(out, settings)  # once the entries are known to be good
     rows = []
     for entry, name in zip(models, names, strict=True):

@@ -15,6 +15,7 @@ from pathlib import Path
 
 from dgm.errors import DgmError
 from dgm.io import CONFIG
+from dgm.utils import output_folder
 
 LOCK = ".dgm.lock"
 
@@ -38,14 +39,9 @@ def claim_run_folder(out: Path, *, resume: bool) -> Iterator[None]:
     if not first_process():
         yield
         return
-    if out.exists() and not out.is_dir():
-        raise DgmError(f"--out {out} is a file, not a folder")
     # the topmost folder this creates (`out` or a missing parent), removed again if left empty
     created = next((p for p in reversed([out, *out.parents]) if not p.exists()), None)
-    try:
-        out.mkdir(parents=True, exist_ok=True)
-    except OSError as e:
-        raise DgmError(f"cannot create --out {out}: {e.strerror or e}") from None
+    output_folder(out)
     lock = out / LOCK
     _acquire(lock)
     try:
