@@ -10,7 +10,8 @@ seed paper's convolutional VAE with a 2-D latent space (width 32, batch 64, Adam
 decay 1e-5), trained for `--seed-epochs` epochs. The `m2-100` variant is the semi-supervised M2
 (Kingma et al., 2014: 500 softplus units, latent 50, Bernoulli decoder) with 100 labels, for which
 the classifier's test accuracy is reported too; `m1m2-100` is their stacked M1+M2, M1 trained for
-`--m1-time` of the budget (`m1m2-100-300`: with Kingma et al.'s smaller M2 for 100 labels), or
+`--m1-time` of the budget (`m1m2-100-300`: with Kingma et al.'s smaller M2 for 100 labels;
+`m1m2-100-300-all`: the same M2 on all of M1's 50 units, not only the active ones), or
 taken from a finished run (`--m1-from`: one M1 for every label draw, its training time counted
 against each draw's budget). Each variant runs once per seed of `--seeds` (for M2, a label draw).
 Writes benchmarks/results/vae.json (or `--out`); `--keep DIR` keeps each run, with its figures
@@ -77,6 +78,16 @@ VARIANTS: dict[str, dict[str, Any]] = {
     "m1m2-100-300": {
         "model": "vae-m1m2",
         "model_args": {"hidden": [300], "classifier_hidden": [300]},
+        "objective": "m2",
+        "objective_args": {"alpha": 0.5},
+        "labels": 100,
+        "batch_size": 200,
+        "lr": 3e-4,
+    },
+    # the ablation of the active units: M2 on every unit of M1, the inactive ones too
+    "m1m2-100-300-all": {
+        "model": "vae-m1m2",
+        "model_args": {"hidden": [300], "classifier_hidden": [300], "m1_active": list(range(50))},
         "objective": "m2",
         "objective_args": {"alpha": 0.5},
         "labels": 100,

@@ -34,7 +34,7 @@ def run(args: argparse.Namespace) -> int:
     from dgm.errors import DgmError
     from dgm.io import label_values, load, read_config
     from dgm.metrics import evaluate
-    from dgm.metrics.evaluate import model_inputs
+    from dgm.metrics.evaluate import classifier_inputs
     from dgm.utils import atomic_path, resolve_device, seeded
 
     out = Path(args.output) if args.output else None
@@ -49,7 +49,7 @@ def run(args: argparse.Namespace) -> int:
         raise DgmError(
             f"data shape {tuple(data.event_shape)} does not match the model's {tuple(model.event_shape)}"
         )
-    x = model_inputs(model, data, args.split, args.seed)
+    x = classifier_inputs(model, data, args.split, args.seed)
     p = next(model.parameters())
     with seeded(args.seed, p.device), torch.no_grad():
         classes = torch.cat([model.core.classify(model.preprocess(b.to(p))[0]).cpu() for b in x.split(4096)])

@@ -50,14 +50,20 @@ class Evaluation:
         return self._diagnostics if self._diagnostics is not None else self.model.diagnostics()
 
     def _per_sample(
-        self, name: str, fn: Callable[[Tensor, Tensor | None], Tensor], chunk: int = 4096
+        self,
+        name: str,
+        fn: Callable[[Tensor, Tensor | None], Tensor],
+        chunk: int = 4096,
+        x: Tensor | None = None,
     ) -> Tensor:
-        """fn(x, c) over the evaluation samples in chunks, seeded (bounds and estimates draw noise), (N,)."""
+        """fn(x, c) over the evaluation samples (or `x`, the same points otherwise given) in chunks,
+        seeded (bounds and estimates draw noise), (N,)."""
         if name not in self._cache:
             p = next(self.model.parameters())
+            x = self.x if x is None else x
             cs = self.c.split(chunk) if self.c is not None else repeat(None)
-            chunks = zip(self.x.split(chunk), cs, strict=False)  # repeat(None) is endless
-            n = -(-self.x.shape[0] // chunk)
+            chunks = zip(x.split(chunk), cs, strict=False)  # repeat(None) is endless
+            n = -(-x.shape[0] // chunk)
             values = []
             with seeded(self.seed, p.device), torch.no_grad():
                 for i, (x, c) in enumerate(chunks, 1):
@@ -213,6 +219,14 @@ def model_inputs(model: GenerativeModel, data: DataSource, split: str, seed: int
     x = data.split(split)
     noise = pipeline_noise(data.levels, model)
     return x if noise is None else noise(x, split_generator(seed, split))
+
+
+def classifier_inputs(model: GenerativeModel, data: DataSource, split: str, seed: int = 0) -> Tensor:
+    """One split as the model's classifier reads it: as the model sees it (`model_inputs`), or as
+    stored where the classifier was trained on stored data (M1+M2's, on the codes of the images)."""
+    if getattr(getattr(model, "core", model), "classifies_stored_data", False):
+        return data.split(split)
+    return model_inputs(model, data, split, seed)
 
 
 def evaluate(

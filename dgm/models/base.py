@@ -8,6 +8,7 @@ exists) or "none" (a GAN: `log_prob` raises `NoDensityError` rather than return 
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from typing import Any
 
 import torch
@@ -83,6 +84,15 @@ class GenerativeModel(nn.Module):
     def arguments_from_run(cls, model_args: dict[str, Any], run: dict[str, Any]) -> dict[str, Any]:
         """The model arguments of a new run that starts from another run's weights (`--init-from`;
         `run` is that run's config.json), with what that run fixes filled in (default: nothing)."""
+        return model_args
+
+    @classmethod
+    def arguments_from_data(
+        cls, model_args: dict[str, Any], source: Callable[[], GenerativeModel], x: Tensor
+    ) -> dict[str, Any]:
+        """The model arguments of a new run that starts from another run (`--init-from`), with what
+        that run's model (`source()` loads it) and the training data x fix filled in (default:
+        nothing)."""
         return model_args
 
     @property

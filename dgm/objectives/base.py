@@ -192,6 +192,12 @@ class Objective:
     def after_step(self, player: str, model: GenerativeModel) -> None:
         """Run after `player`'s optimiser step (default: nothing)."""
 
+    def training_data(self, model: GenerativeModel, tensors: tuple[Tensor, ...]) -> tuple[Tensor, ...] | None:
+        """What training batches are drawn from instead of the training split `tensors`, computed
+        once before training; None (the default): the split itself, with the pipeline's noise
+        (binarisation, dequantisation) drawn afresh for every batch."""
+        return None
+
     def setup(self, model: GenerativeModel, load_run: Callable[[str], GenerativeModel]) -> None:
         """Run once before training, with the model and a loader of finished runs: an objective
         checks here that it can train the model (a DgmError before any file is written) and loads

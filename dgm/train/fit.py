@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import dataclasses
+import functools
 import os
 import signal
 import warnings
@@ -163,6 +164,9 @@ def resolve(config: RunConfig, data: DataSource, *, fresh: bool = True) -> RunCo
         c.model_args["context_features"] = data.num_classes
     if c.init_from and fresh and model.init_from_required:
         _check_same_pipeline(c, read_config(c.init_from), data)
+    if c.init_from and fresh:
+        source = functools.partial(load, c.init_from)
+        c.model_args = model.arguments_from_data(c.model_args, source, data.split("train"))
     return c
 
 
@@ -392,15 +396,17 @@ def _train(config: RunConfig, out: Path, resume: bool, progress: bool) -> TrainR
         # The data-dependent initialisation is the fit (closed-form Gaussians): no trainer to start.
         save_model(out, model, {**meta, "kept": {"step": 0, "keep": config.keep}})
         return TrainResult(model.eval(), 0, 1, True, 0)
+    prepared = objective.training_data(model, train_data)
     module = TrainModule(
         model,
         objective,
         settings,
         config,
-        (train_data, val_data),
+        (prepared or train_data, val_data),
         plan,
         None if fixed else pipeline_noise(data.levels, model),
         modes=getattr(data, "modes", None),  # toys of known modes (a user file has none)
+        noisy_batches=prepared is None,
     )
     trainer, stop = _trainer(config, out, progress, len(objective.players))
     log = MetricsLog(out / "metrics.csv", trainer.logger if trainer.is_global_zero else None)

@@ -55,7 +55,8 @@ class TrainModule(L.LightningModule):
 
     `train` and `val` are (x,) or, for class-conditional models, (x, c) with c one-hot; with
     `noise` (dequantisation or binarisation of discrete data), every training batch gets fresh noise
-    and the validation split gets it once, with the run's seed.
+    (unless not `noisy_batches`: the objective's own training data) and the validation split gets it
+    once, with the run's seed.
     """
 
     def __init__(
@@ -68,14 +69,16 @@ class TrainModule(L.LightningModule):
         budget: Budget,
         noise: PipelineNoise | None = None,
         modes: tuple[Tensor, float] | None = None,
+        noisy_batches: bool = True,
     ) -> None:
         super().__init__()
         self.automatic_optimization = False
         self.model, self.objective, self.settings, self.config = model, objective, settings, config
-        (self.train_data, val), self.budget, self.noise = data, budget, noise
+        (self.train_data, val), self.budget = data, budget
         if noise is not None:
             val = (noise(val[0], split_generator(config.seed, "val")), *val[1:])
         self.val_data = val
+        self.batch_noise = noise if noisy_batches else None
         # A model without a density on data of known modes logs their coverage at each check.
         self.modes = modes if model.density == "none" else None
         self.step, self.elapsed = 0, 0.0
@@ -94,8 +97,8 @@ class TrainModule(L.LightningModule):
 
     # ---- one training step -------------------------------------------------------------------
     def training_step(self, batch: tuple[Tensor, ...], batch_idx: int) -> None:
-        if self.noise is not None:
-            batch = (self.noise(batch[0]), *batch[1:])
+        if self.batch_noise is not None:
+            batch = (self.batch_noise(batch[0]), *batch[1:])
         ctx = StepContext(self.step, self.global_rank, self.trainer.world_size)
         due = self._log_due(self.step)
         elapsed = self.shared_elapsed()

@@ -1,20 +1,25 @@
 """M1+M2 (Kingma, Rezende, Mohamed & Welling, 2014): the semi-supervised M2 on the latent code of
 a VAE, M1, trained first without labels.
 
-M1 is a VAE p(x | z₁) p(z₁) with encoder q(z₁ | x); M2 models z₁ as its data, with p(y) p(z₂) and
-p(z₁ | y, z₂) Gaussian, and classifies z₁ by q(y | z₁). M1 is frozen, so the stacked model is the
-two-layer latent variable model p(x | z₁) p_M2(z₁) with M2 trained on draws z₁ ~ q(z₁ | x), and
+M1 is a VAE p(x | z₁) p(z₁) with encoder q(z₁ | x); M2 models M1's active units z₁ᴬ as its data,
+with p(y) p(z₂) and p(z₁ᴬ | y, z₂) Gaussian, and classifies z₁ᴬ by q(y | z₁ᴬ). The other units, Ā,
+which M1 left at its prior (their posterior mean hardly varies over the data), keep that prior:
+M2 would only model noise there, and its classifier would read it. M1 is frozen, so the stacked
+model is the two-layer latent variable model p(x | z₁) p_M2(z₁ᴬ) N(z₁ᴬ̄; 0, I), and
 
-    log p(x | y) ≥ E_q(z₁|x)[log p(x | z₁) − log q(z₁ | x) + ELBO_M2(z₁ | y)],
+    log p(x | y) ≥ E_q(z₁|x)[log p(x | z₁) − log q(z₁ | x) + ELBO_M2(z₁ᴬ | y) + log N(z₁ᴬ̄; 0, I)],
 
-with U_M2(z₁) ≤ log p(z₁) in place of ELBO_M2(z₁ | y) for an unlabelled x (see `dgm.vae.m2`).
-Freezing M1 is Kingma et al.'s recipe; the bound holds for any M1. The classifier sees
-draws z₁ while training, as Kingma et al.'s did, and the posterior mean μ₁(x) in eval mode.
+with U_M2(z₁ᴬ) ≤ log p(z₁ᴬ) in place of ELBO_M2(z₁ᴬ | y) for an unlabelled x (see `dgm.vae.m2`).
+Freezing M1 and dropping its inactive units are Kingma et al.'s recipe; the bound holds for any M1
+and any choice of units. Frozen, M1 codes each training image once: M2 trains on draws
+z₁ ~ q(z₁ | x) from those stored posteriors, as Kingma et al.'s did, and classifies by the
+posterior mean μ₁(x).
 """
 
 from __future__ import annotations
 
 import math
+from collections.abc import Callable
 from typing import Any
 
 import torch
@@ -26,6 +31,10 @@ from dgm.models.base import GenerativeModel
 from dgm.registry import MODELS
 from dgm.vae.m2 import M2
 from dgm.vae.vae import VAE
+
+#: M1's units whose posterior mean varies over the training data with a standard deviation above
+#: this are active (Burda et al., 2016: variance above 10⁻²; Kingma et al. kept the same units)
+ACTIVE_STD = 0.1
 
 #: the arguments of M1 (a `vae`), each an argument `m1_<name>` of vae-m1m2, copied from its run
 M1_ARGUMENTS = ("latent", "hidden", "width", "network", "activation", "likelihood", "sigma", "levels")
@@ -46,11 +55,15 @@ class M1M2(GenerativeModel):
     Train M1 first (`dgm train vae`), then this model with `--init-from` M1's run, which copies
     M1's weights and its architecture (the `m1_*` arguments, which must not contradict it). The
     same data and preprocessing as M1's are the user's to give. `elbo(x, c)` bounds log p(x | y),
-    `elbo(x)` log p(x), `log_prob_importance` estimates them and `classify(x)` is q(y | μ₁(x)).
+    `elbo(x)` log p(x), `log_prob_importance` estimates them and `classify(x)` is q(y | μ₁ᴬ(x)).
+    M2 trains on `codes(x)` of the stored training data (no binarisation or dequantisation noise),
+    so its classifier reads stored data too (`classifies_stored_data`).
 
     Args:
         m1_latent, m1_hidden, m1_width, m1_network, m1_activation, m1_likelihood, m1_sigma,
             m1_levels: M1's arguments (see `vae`).
+        m1_active: the indices of M1's units that M2 models (empty: all). `--init-from` fills in
+            the active ones on the training data (posterior mean's standard deviation > 0.1).
         latent: the dimension of M2's z₂.
         hidden: hidden sizes of M2's encoder and decoder MLPs.
         classifier_hidden: hidden sizes of the classifier's MLP.
@@ -72,7 +85,9 @@ class M1M2(GenerativeModel):
     init_from_required = "a trained VAE (M1)"
     #: the objective's bound is M2's on M1's code, not the bound on log p(x | y) of `elbo`
     semi_supervised_bound = "code_bound"
-    may_be_zero = (*GenerativeModel.may_be_zero, "m1_sigma")
+    #: M2 trains on the codes of stored data, so its classifier reads stored data, not binarisations
+    classifies_stored_data = True
+    may_be_zero = (*GenerativeModel.may_be_zero, "m1_sigma", "m1_active")
 
     def __init__(
         self,
@@ -86,6 +101,7 @@ class M1M2(GenerativeModel):
         m1_likelihood: str = "gaussian",
         m1_sigma: float = 0.0,
         m1_levels: int = 256,
+        m1_active: tuple[int, ...] = (),
         latent: int = 50,
         hidden: tuple[int, ...] = (500,),
         classifier_hidden: tuple[int, ...] = (500,),
@@ -106,8 +122,12 @@ class M1M2(GenerativeModel):
             levels=m1_levels,
         )
         self.m1.requires_grad_(False)  # trained before, without labels (Kingma et al.'s recipe)
+        if len(set(m1_active)) != len(m1_active) or max(m1_active, default=0) >= m1_latent:
+            raise ValueError(f"m1_active must name distinct units of M1's {m1_latent}, got {list(m1_active)}")
+        active = torch.tensor(sorted(m1_active)) if m1_active else torch.arange(m1_latent)
+        self.register_buffer("active", active, persistent=False)
         self.m2 = M2(
-            (m1_latent,),
+            (len(active),),
             latent=latent,
             hidden=hidden,
             classifier_hidden=classifier_hidden,
@@ -147,6 +167,23 @@ class M1M2(GenerativeModel):
                 raise DgmError(f"--init-from: m1_{name}={given!r} contradicts the VAE's {name}={value!r}")
         return out
 
+    @classmethod
+    def arguments_from_data(
+        cls, model_args: dict[str, Any], source: Callable[[], GenerativeModel], x: Tensor
+    ) -> dict[str, Any]:
+        """`m1_active`, unless given: M1's units whose posterior mean μ₁(x) has a standard deviation
+        above ACTIVE_STD over the training data x."""
+        if model_args.get("m1_active"):
+            return model_args
+        m1 = source()
+        p = next(m1.parameters())
+        with torch.no_grad():
+            mu = torch.cat([m1.core.encode(m1.preprocess(b.to(p))[0])[0] for b in x.split(4096)])
+        active = torch.nonzero(mu.std(0) > ACTIVE_STD).flatten().tolist()
+        if not active:
+            raise DgmError("--init-from: M1 has no active unit (no posterior mean varies over the data)")
+        return {**model_args, "m1_active": active}
+
     def init_from(self, other: GenerativeModel) -> None:
         """Take M1's weights from the trained VAE `other`."""
         if type(other) is not VAE:
@@ -154,47 +191,50 @@ class M1M2(GenerativeModel):
         self.m1.load_state_dict(other.state_dict())
 
     # ---- the classifier -----------------------------------------------------------------------
-    def code(self, x: Tensor) -> Tensor:
-        """M1's code of x that M2 sees: a draw z₁ ~ q(z₁ | x) in training, μ₁(x) in eval mode."""
+    def codes(self, x: Tensor) -> Tensor:
+        """M1's posterior on the active units, (μ₁ᴬ(x), log σ₁ᴬ(x)) side by side, shape (B, 2|A|):
+        what M2 trains on, computed once per training sample."""
         mu, log_sigma = self.m1.encode(x)
-        return mu + torch.exp(log_sigma) * torch.randn_like(mu) if self.training else mu
+        return torch.cat([mu[:, self.active], log_sigma[:, self.active]], 1)
 
     def class_logits(self, x: Tensor) -> Tensor:
-        """The classifier's logits on M1's code, shape (B, K)."""
-        return self.m2.class_logits(self.code(x))
+        """The classifier's logits on M1's posterior mean μ₁ᴬ(x), shape (B, K)."""
+        return self.m2.class_logits(self.m1.encode(x)[0][:, self.active])
 
     def classify(self, x: Tensor) -> Tensor:
-        """The most probable class under q(y | z₁), shape (B,)."""
+        """The most probable class under q(y | μ₁ᴬ(x)), shape (B,)."""
         return self.class_logits(x).argmax(1)
 
-    def semi_supervised_terms(self, x: Tensor, c: Tensor) -> tuple[Tensor, Tensor]:
-        """M2's `semi_supervised_terms` on one code z₁ of each row (a draw in training): M2's
-        bound on log p(z₁ | y) (or log p(z₁)) and the classifier's logits on the labelled rows.
-        The bound leaves out log p(x | z₁) − log q(z₁ | x), which depends on M1 alone: frozen, it
-        has no gradient, and skipping its decoder pass makes a step about a third cheaper."""
-        return self.m2.semi_supervised_terms(self.code(x), c)
+    def semi_supervised_terms(self, codes: Tensor, c: Tensor) -> tuple[Tensor, Tensor]:
+        """M2's `semi_supervised_terms` on one draw z₁ᴬ ~ q(z₁ᴬ | x) per row of `codes(x)`: M2's
+        bound on log p(z₁ᴬ | y) (or log p(z₁ᴬ)) and the classifier's logits on the labelled rows.
+        The bound leaves out the terms of frozen M1 and the inactive units, which have no gradient."""
+        mu, log_sigma = codes.chunk(2, 1)
+        return self.m2.semi_supervised_terms(mu + torch.exp(log_sigma) * torch.randn_like(mu), c)
 
     # ---- bounds -------------------------------------------------------------------------------
     def _m1_terms(self, x: Tensor, k: int = 1) -> tuple[Tensor, Tensor]:
-        """K draws z₁ ~ q(z₁ | x) flattened to (K·B, q₁) (draw-major: row k·B + b), and
-        log p(x | z₁) − log q(z₁ | x), (K, B)."""
+        """K draws z₁ ~ q(z₁ | x), their active units flattened to (K·B, |A|) (draw-major: row
+        k·B + b), and log p(x | z₁) + log N(z₁ᴬ̄; 0, I) − log q(z₁ | x), (K, B)."""
         z1, mu, log_sigma = self.m1.posterior_samples(x, None, k)
         flat = z1.reshape(-1, z1.shape[-1])
         xs = x.expand(k, *x.shape).reshape(-1, *x.shape[1:])
         log_lik = self.m1.likelihood.log_prob(xs, self.m1.decoder(flat)).reshape(k, -1)
-        return flat, log_lik - log_normal(z1, mu, log_sigma)
+        log_prior = log_normal(z1) - log_normal(z1[..., self.active])  # log N(z₁ᴬ̄; 0, I)
+        return flat[:, self.active], log_lik + log_prior - log_normal(z1, mu, log_sigma)
 
     def elbo(self, x: Tensor, c: Tensor | None = None) -> Tensor:
-        """log p(x | z₁) − log q(z₁ | x) + M2's bound on log p(z₁ | y) (or log p(z₁)), one draw, (B,)."""
+        """log p(x | z₁) + log N(z₁ᴬ̄; 0, I) − log q(z₁ | x) + M2's bound on log p(z₁ᴬ | y) (or
+        log p(z₁ᴬ)), one draw, (B,)."""
         z1, log_ratio = self._m1_terms(x)
         return log_ratio[0] + self.m2.elbo(z1, c)
 
     def log_prob_importance(
         self, x: Tensor, c: Tensor | None = None, k: int = 100, chunk: int | None = None
     ) -> Tensor:
-        """log (1/K) Σ_k p(x | z₁ₖ) p̂(z₁ₖ) / q(z₁ₖ | x), z₁ₖ ~ q, with p̂ M2's one-draw importance
-        estimate of p(z₁ | y) (summed over y without c): unbiased for p(x), so the estimate is a lower
-        bound in expectation that tightens as K grows, shape (B,)."""
+        """log (1/K) Σ_k p(x | z₁ₖ) p̂(z₁ₖᴬ) N(z₁ₖᴬ̄; 0, I) / q(z₁ₖ | x), z₁ₖ ~ q, with p̂ M2's
+        one-draw importance estimate of p(z₁ᴬ | y) (summed over y without c): unbiased for p(x),
+        so the estimate is a lower bound in expectation that tightens as K grows, shape (B,)."""
         chunk = chunk or max(1, 4096 // (x.shape[0] * (self.context_features if c is None else 1)))
         parts = []
         for s in range(0, k, chunk):
@@ -205,13 +245,21 @@ class M1M2(GenerativeModel):
         return torch.logsumexp(torch.cat(parts), 0) - math.log(k)
 
     # ---- generation ---------------------------------------------------------------------------
+    def _full(self, active: Tensor, z1: Tensor) -> Tensor:
+        """M1's latent z₁ with its active units replaced by `active`, shape (B, q₁)."""
+        z1[:, self.active] = active
+        return z1
+
     def analogies(self, x: Tensor, c: Tensor | None = None) -> Tensor:
-        """M2's analogies on M1's code μ₁(x), decoded by M1: E[x | z₁ = E[z₁ | z₂, e_k]] for every
-        class k, z₂ = μ₂(μ₁(x), y) (see `M2.analogies`), shape (B, K, *event_shape)."""
-        codes = self.m2.analogies(self.m1.encode(x)[0], c)
-        decoded = self.m1.decode(codes.flatten(0, 1))
-        return decoded.reshape(*codes.shape[:2], *decoded.shape[1:])
+        """M2's analogies on M1's code μ₁ᴬ(x), decoded by M1: E[x | z₁ᴬ = E[z₁ᴬ | z₂, e_k],
+        z₁ᴬ̄ = 0] for every class k, z₂ = μ₂(μ₁ᴬ(x), y) (see `M2.analogies`), shape
+        (B, K, *event_shape)."""
+        codes = self.m2.analogies(self.m1.encode(x)[0][:, self.active], c).flatten(0, 1)
+        decoded = self.m1.decode(self._full(codes, codes.new_zeros(len(codes), self.m1.latent)))
+        return decoded.reshape(x.shape[0], -1, *decoded.shape[1:])
 
     def sample(self, n: int, c: Tensor | None = None) -> Tensor:
-        """x ~ p(x | z₁), z₁ ~ p_M2(z₁ | y) (y ~ p(y) uniform without c)."""
-        return self.m1.likelihood.sample(self.m1.decoder(self.m2.sample(n, c)))
+        """x ~ p(x | z₁), z₁ᴬ ~ p_M2(z₁ᴬ | y) (y ~ p(y) uniform without c), z₁ᴬ̄ ~ N(0, I)."""
+        active = self.m2.sample(n, c)
+        z1 = self._full(active, torch.randn(n, self.m1.latent, dtype=active.dtype, device=active.device))
+        return self.m1.likelihood.sample(self.m1.decoder(z1))

@@ -132,6 +132,9 @@ class SemiSupervised(Objective):
     row's bound when both come in equal numbers per batch. The default, 50 (0.1·N_u/N_l, as some
     re-implementations read it), learns more slowly in M1+M2 than 0.5 or 5 (benchmarks/README.md).
 
+    A model with `codes` (M1+M2, whose M1 is frozen) trains on the codes of the stored training
+    data, computed once, in place of the data: its loss reads batches of codes.
+
     Args:
         alpha: weight of the classification loss on each labelled row.
     """
@@ -144,11 +147,23 @@ class SemiSupervised(Objective):
     def setup(self, model: GenerativeModel, load_run: Callable[[str], GenerativeModel]) -> None:
         _vae(model, "m2")
 
+    def training_data(self, model: GenerativeModel, tensors: tuple[Tensor, ...]) -> tuple[Tensor, ...] | None:
+        """M1+M2's training split as codes, (codes(T(x)), c), in chunks; None for the other models."""
+        m2 = _vae(model, "m2")
+        if not hasattr(m2, "codes"):
+            return None
+        with torch.no_grad():
+            codes = torch.cat([m2.codes(preprocessed(model, x)[0]) for x in tensors[0].split(4096)])
+        return (codes, *tensors[1:])
+
     def loss(
         self, player: str, model: GenerativeModel, batch: tuple[Tensor, ...], ctx: StepContext
     ) -> tuple[Tensor, dict[str, Tensor]]:
         m2 = _vae(model, "m2")
-        y, ladj = preprocessed(model, batch[0])
+        if hasattr(m2, "codes"):  # a batch of codes, whose preprocessing's log-det is a constant
+            y, ladj = batch[0], 0.0
+        else:
+            y, ladj = preprocessed(model, batch[0])
         c = (
             batch[1]
             if len(batch) > 1

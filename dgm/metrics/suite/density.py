@@ -10,7 +10,7 @@ import torch
 from torch import Tensor
 
 from dgm.data.dequantize import bits_per_dim, bits_per_dim_se
-from dgm.metrics.evaluate import Evaluation, Metric, model_classifier
+from dgm.metrics.evaluate import Evaluation, Metric, classifier_inputs, model_classifier
 from dgm.metrics.likelihood import mean_and_se
 from dgm.metrics.normalization import grid_mass, padded_extent
 from dgm.registry import METRICS
@@ -106,7 +106,8 @@ def _transport(ev: Evaluation) -> dict[str, float]:
 def _accuracy(ev: Evaluation) -> dict[str, float]:
     """The classifier's accuracy on the evaluation points, with its binomial standard error."""
     classify = model_classifier(ev)
-    hits = ev._per_sample("hits", lambda x, c: (classify(x) == c.argmax(1)).to(x.dtype))
+    x = classifier_inputs(ev.model, ev.data, ev.split, ev.seed)[: len(ev.x)].to(ev.x)
+    hits = ev._per_sample("hits", lambda x, c: (classify(x) == c.argmax(1)).to(x.dtype), x=x)
     acc = hits.mean().item()
     return {"accuracy": acc, "accuracy_se": math.sqrt(acc * (1 - acc) / len(hits))}
 
