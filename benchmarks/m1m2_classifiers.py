@@ -1,7 +1,8 @@
 """Three classifiers of one trained M1+M2 run (`vae-m1m2`), on the test images binarised once
-(seed 0, as `dgm evaluate` scores a binary model) and on the grey images themselves:
-q(y | μ₁(x)), the generative argmax_y log p(μ₁(x) | y) (M2's importance-sampled estimate with K
-draws, a uniform p(y)), and their product. Prints a table and writes
+(seed 0, as `dgm evaluate` scored M1+M2 before its M2 trained on codes of grey images) and on
+the grey images themselves: q(y | μ₁ᴬ(x)), the generative argmax_y log p(μ₁ᴬ(x) | y) (M2's
+importance-sampled estimate with K draws, a uniform p(y)), and their product; μ₁ᴬ the posterior
+mean of the M1 units that M2 models. Prints a table and writes
 benchmarks/results/m1m2-classifiers.json.
 
     DGM_DATA=../shared/data/mnist python benchmarks/m1m2_classifiers.py RUN [RUN ...] [--n 2000] [--k 50]
@@ -33,7 +34,7 @@ def accuracies(run: str, n: int, k: int) -> dict[str, float]:
     with torch.no_grad():
         binary = torch.bernoulli(x, generator=torch.Generator().manual_seed(0))
         for name, images in (("binarised", binary), ("grey", x)):
-            mu, _ = core.m1.encode(model.preprocess(images)[0])
+            mu = core.m1.encode(model.preprocess(images)[0])[0][:, core.active]
             log_q = torch.log_softmax(core.m2.class_logits(mu), 1)
             log_p = torch.stack(
                 [core.m2.log_prob_importance(mu, c.expand(len(mu), -1), k) for c in classes], 1

@@ -64,6 +64,13 @@ class PipelineNoise:
             return binarize(x, generator)
         return dequantize(x, self.levels, generator)
 
+    def mean(self, x: Tensor) -> Tensor:
+        """E[noise(x)]: x itself for binarisation (E[b] = x), the cell's centre (k + ½)/L for
+        dequantisation; what a model that encodes each sample once without noise reads."""
+        if self.kind == "binarize":
+            return x
+        return ((x * (self.levels - 1)).round() + 0.5) / self.levels
+
 
 def pipeline_noise(levels: int | None, model: GenerativeModel) -> PipelineNoise | None:
     """The one rule for what reaches a model of discrete data (levels L; None: continuous data,

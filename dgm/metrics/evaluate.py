@@ -222,10 +222,12 @@ def model_inputs(model: GenerativeModel, data: DataSource, split: str, seed: int
 
 
 def classifier_inputs(model: GenerativeModel, data: DataSource, split: str, seed: int = 0) -> Tensor:
-    """One split as the model's classifier reads it: as the model sees it (`model_inputs`), or as
-    stored where the classifier was trained on stored data (M1+M2's, on the codes of the images)."""
-    if getattr(getattr(model, "core", model), "classifies_stored_data", False):
-        return data.split(split)
+    """One split as the model's classifier reads it: as the model sees it (`model_inputs`), or,
+    for a classifier trained without the pipeline's noise (M1+M2's, on codes computed once), at
+    the noise's mean: a binary model's grey images, a dequantising model's cell centres."""
+    noise = pipeline_noise(data.levels, model)
+    if noise is not None and getattr(getattr(model, "core", model), "classifies_noise_mean", False):
+        return noise.mean(data.split(split))
     return model_inputs(model, data, split, seed)
 
 

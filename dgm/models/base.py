@@ -9,7 +9,7 @@ exists) or "none" (a GAN: `log_prob` raises `NoDensityError` rather than return 
 from __future__ import annotations
 
 from collections.abc import Callable
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import torch
 from torch import Tensor, nn
@@ -17,6 +17,9 @@ from torch import Tensor, nn
 from dgm.bijection import Bijection
 from dgm.errors import NoDensityError
 from dgm.utils import one_hot
+
+if TYPE_CHECKING:
+    from dgm.data.base import DataSource
 
 
 class GenerativeModel(nn.Module):
@@ -88,11 +91,10 @@ class GenerativeModel(nn.Module):
 
     @classmethod
     def arguments_from_data(
-        cls, model_args: dict[str, Any], source: Callable[[], GenerativeModel], x: Tensor
+        cls, model_args: dict[str, Any], source: Callable[[], GenerativeModel], data: DataSource
     ) -> dict[str, Any]:
         """The model arguments of a new run that starts from another run (`--init-from`), with what
-        that run's model (`source()` loads it) and the training data x fix filled in (default:
-        nothing)."""
+        that run's model (`source()` loads it) and the data fix filled in (default: nothing)."""
         return model_args
 
     @property

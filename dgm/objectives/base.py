@@ -13,13 +13,16 @@ import dataclasses
 import math
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import torch
 from torch import Tensor, nn
 
 from dgm.errors import DgmError
 from dgm.models.base import GenerativeModel
+
+if TYPE_CHECKING:
+    from dgm.data.dequantize import PipelineNoise
 
 #: Optimisers a player may use.
 OPTIMIZERS = ("adam", "adamw", "rmsprop", "sgd")
@@ -192,10 +195,13 @@ class Objective:
     def after_step(self, player: str, model: GenerativeModel) -> None:
         """Run after `player`'s optimiser step (default: nothing)."""
 
-    def training_data(self, model: GenerativeModel, tensors: tuple[Tensor, ...]) -> tuple[Tensor, ...] | None:
+    def training_data(
+        self, model: GenerativeModel, tensors: tuple[Tensor, ...], noise: PipelineNoise | None
+    ) -> tuple[Tensor, ...] | None:
         """What training batches are drawn from instead of the training split `tensors`, computed
-        once before training; None (the default): the split itself, with the pipeline's noise
-        (binarisation, dequantisation) drawn afresh for every batch."""
+        once when training starts (a resumed run: from the restored model), with no per-batch
+        noise; None (the default): the split itself, with the pipeline's `noise` (binarisation,
+        dequantisation) drawn afresh for every batch."""
         return None
 
     def setup(self, model: GenerativeModel, load_run: Callable[[str], GenerativeModel]) -> None:

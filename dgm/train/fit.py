@@ -166,7 +166,7 @@ def resolve(config: RunConfig, data: DataSource, *, fresh: bool = True) -> RunCo
         _check_same_pipeline(c, read_config(c.init_from), data)
     if c.init_from and fresh:
         source = functools.partial(load, c.init_from)
-        c.model_args = model.arguments_from_data(c.model_args, source, data.split("train"))
+        c.model_args = model.arguments_from_data(c.model_args, source, data)
     return c
 
 
@@ -396,17 +396,15 @@ def _train(config: RunConfig, out: Path, resume: bool, progress: bool) -> TrainR
         # The data-dependent initialisation is the fit (closed-form Gaussians): no trainer to start.
         save_model(out, model, {**meta, "kept": {"step": 0, "keep": config.keep}})
         return TrainResult(model.eval(), 0, 1, True, 0)
-    prepared = objective.training_data(model, train_data)
     module = TrainModule(
         model,
         objective,
         settings,
         config,
-        (prepared or train_data, val_data),
+        (train_data, val_data),
         plan,
         None if fixed else pipeline_noise(data.levels, model),
         modes=getattr(data, "modes", None),  # toys of known modes (a user file has none)
-        noisy_batches=prepared is None,
     )
     trainer, stop = _trainer(config, out, progress, len(objective.players))
     log = MetricsLog(out / "metrics.csv", trainer.logger if trainer.is_global_zero else None)

@@ -55,8 +55,9 @@ class TrainModule(L.LightningModule):
 
     `train` and `val` are (x,) or, for class-conditional models, (x, c) with c one-hot; with
     `noise` (dequantisation or binarisation of discrete data), every training batch gets fresh noise
-    (unless not `noisy_batches`: the objective's own training data) and the validation split gets it
-    once, with the run's seed.
+    and the validation split gets it once, with the run's seed. An objective may train on data of
+    its own instead (`Objective.training_data`), made when training starts, from the restored
+    model on `--resume`, and drawn without noise.
     """
 
     def __init__(
@@ -69,7 +70,6 @@ class TrainModule(L.LightningModule):
         budget: Budget,
         noise: PipelineNoise | None = None,
         modes: tuple[Tensor, float] | None = None,
-        noisy_batches: bool = True,
     ) -> None:
         super().__init__()
         self.automatic_optimization = False
@@ -78,7 +78,7 @@ class TrainModule(L.LightningModule):
         if noise is not None:
             val = (noise(val[0], split_generator(config.seed, "val")), *val[1:])
         self.val_data = val
-        self.batch_noise = noise if noisy_batches else None
+        self.noise = self.batch_noise = noise
         # A model without a density on data of known modes logs their coverage at each check.
         self.modes = modes if model.density == "none" else None
         self.step, self.elapsed = 0, 0.0
@@ -306,8 +306,13 @@ class TrainModule(L.LightningModule):
 
     # ---- data, optimisers, checkpoints -------------------------------------------------------
     def train_dataloader(self) -> DataLoader:
+        # Lightning asks for the data after restoring a checkpoint's weights, which the
+        # objective's own data may be computed from (M1+M2's codes from M1).
+        prepared = self.objective.training_data(self.model, self.train_data, self.noise)
+        if prepared is not None:
+            self.batch_noise = None
         batches = StepBatches(
-            self.train_data,
+            prepared or self.train_data,
             self.config.batch_size,
             self.config.seed,
             rank=self.global_rank,

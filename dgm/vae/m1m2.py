@@ -11,9 +11,9 @@ model is the two-layer latent variable model p(x | z₁) p_M2(z₁ᴬ) N(z₁ᴬ
 
 with U_M2(z₁ᴬ) ≤ log p(z₁ᴬ) in place of ELBO_M2(z₁ᴬ | y) for an unlabelled x (see `dgm.vae.m2`).
 Freezing M1 and dropping its inactive units are Kingma et al.'s recipe; the bound holds for any M1
-and any choice of units. Frozen, M1 codes each training image once: M2 trains on draws
-z₁ ~ q(z₁ | x) from those stored posteriors, as Kingma et al.'s did, and classifies by the
-posterior mean μ₁(x).
+and any choice of units. Frozen, M1 codes each training image once, without the pipeline's noise
+(the grey image, not a binarisation of it): M2 trains on draws z₁ ~ q(z₁ | x) from those stored
+posteriors, as Kingma et al.'s did, and classifies by the posterior mean μ₁(x).
 """
 
 from __future__ import annotations
@@ -25,6 +25,8 @@ from typing import Any
 import torch
 from torch import Tensor
 
+from dgm.data.base import DataSource
+from dgm.data.dequantize import pipeline_noise
 from dgm.distributions import log_normal
 from dgm.errors import DgmError
 from dgm.models.base import GenerativeModel
@@ -56,14 +58,16 @@ class M1M2(GenerativeModel):
     M1's weights and its architecture (the `m1_*` arguments, which must not contradict it). The
     same data and preprocessing as M1's are the user's to give. `elbo(x, c)` bounds log p(x | y),
     `elbo(x)` log p(x), `log_prob_importance` estimates them and `classify(x)` is q(y | μ₁ᴬ(x)).
-    M2 trains on `codes(x)` of the stored training data (no binarisation or dequantisation noise),
-    so its classifier reads stored data too (`classifies_stored_data`).
+    M2 trains on `codes(x)` of the training data at the mean of the pipeline's noise (grey images
+    for a binary M1, cell centres for a dequantising one; a static binarisation as it is), and its
+    classifier is scored at that mean too (`classifies_noise_mean`).
 
     Args:
         m1_latent, m1_hidden, m1_width, m1_network, m1_activation, m1_likelihood, m1_sigma,
             m1_levels: M1's arguments (see `vae`).
-        m1_active: the indices of M1's units that M2 models (empty: all). `--init-from` fills in
-            the active ones on the training data (posterior mean's standard deviation > 0.1).
+        m1_active: the indices of M1's units that M2 models (empty: all). `--init-from` fills in,
+            unless given, the units whose posterior mean varies over the training data (its
+            standard deviation > 0.1, at the noise's mean); to model all of them, list them all.
         latent: the dimension of M2's z₂.
         hidden: hidden sizes of M2's encoder and decoder MLPs.
         classifier_hidden: hidden sizes of the classifier's MLP.
@@ -85,8 +89,9 @@ class M1M2(GenerativeModel):
     init_from_required = "a trained VAE (M1)"
     #: the objective's bound is M2's on M1's code, not the bound on log p(x | y) of `elbo`
     semi_supervised_bound = "code_bound"
-    #: M2 trains on the codes of stored data, so its classifier reads stored data, not binarisations
-    classifies_stored_data = True
+    #: M2 trains on codes of the data without the pipeline's noise, at its mean (`PipelineNoise.mean`:
+    #: grey images, not binarisations), so its classifier is scored there too
+    classifies_noise_mean = True
     may_be_zero = (*GenerativeModel.may_be_zero, "m1_sigma", "m1_active")
 
     def __init__(
@@ -122,7 +127,7 @@ class M1M2(GenerativeModel):
             levels=m1_levels,
         )
         self.m1.requires_grad_(False)  # trained before, without labels (Kingma et al.'s recipe)
-        if len(set(m1_active)) != len(m1_active) or max(m1_active, default=0) >= m1_latent:
+        if len(set(m1_active)) != len(m1_active) or not all(0 <= u < m1_latent for u in m1_active):
             raise ValueError(f"m1_active must name distinct units of M1's {m1_latent}, got {list(m1_active)}")
         active = torch.tensor(sorted(m1_active)) if m1_active else torch.arange(m1_latent)
         self.register_buffer("active", active, persistent=False)
@@ -169,16 +174,22 @@ class M1M2(GenerativeModel):
 
     @classmethod
     def arguments_from_data(
-        cls, model_args: dict[str, Any], source: Callable[[], GenerativeModel], x: Tensor
+        cls, model_args: dict[str, Any], source: Callable[[], GenerativeModel], data: DataSource
     ) -> dict[str, Any]:
         """`m1_active`, unless given: M1's units whose posterior mean μ₁(x) has a standard deviation
-        above ACTIVE_STD over the training data x."""
+        above ACTIVE_STD over the training data, taken at the pipeline's noise mean."""
         if model_args.get("m1_active"):
             return model_args
         m1 = source()
-        p = next(m1.parameters())
+        p, noise = next(m1.parameters()), pipeline_noise(data.levels, m1)
+        x = data.split("train")
         with torch.no_grad():
-            mu = torch.cat([m1.core.encode(m1.preprocess(b.to(p))[0])[0] for b in x.split(4096)])
+            mu = torch.cat(
+                [
+                    m1.core.encode(m1.preprocess(b.to(p) if noise is None else noise.mean(b.to(p)))[0])[0]
+                    for b in x.split(4096)
+                ]
+            )
         active = torch.nonzero(mu.std(0) > ACTIVE_STD).flatten().tolist()
         if not active:
             raise DgmError("--init-from: M1 has no active unit (no posterior mean varies over the data)")

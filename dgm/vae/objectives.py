@@ -21,6 +21,7 @@ from dgm.registry import OBJECTIVES
 from dgm.vae.vae import VAE
 
 if TYPE_CHECKING:
+    from dgm.data.dequantize import PipelineNoise
     from dgm.vae.m1m2 import M1M2
 
 
@@ -124,16 +125,17 @@ class SemiSupervised(Objective):
     """loss = (1/B) [Σ_unlabelled −U(x) + Σ_labelled (−L(x, y) + α·(−log q(y | x)))], labelled
     rows being those with a one-hot c (the pipeline keeps `labels` of them, repeated so that about
     half of each batch is labelled; the rest have c = 0). The model gives both terms
-    (`semi_supervised_terms`); M1+M2's bound is M2's on M1's code, which differs from the bound on
-    log p(x | y) by a term of frozen M1 alone: the same gradients, logged as `code_bound`.
+    (`semi_supervised_terms`); M1+M2's bound is M2's on a draw from M1's stored posterior of x,
+    which leaves out the terms of frozen M1 and of its inactive units: the same gradients as the
+    bound on log p(x | y) for that posterior, logged as `code_bound`.
 
     Kingma et al.'s objective is Σ_l L + Σ_u U + α·E_l[−log q(y | x)] with α = 0.1·N: divided by
     N ≈ N_u, a weight of about 0.1 on each labelled row's cross-entropy against each unlabelled
     row's bound when both come in equal numbers per batch. The default, 50 (0.1·N_u/N_l, as some
     re-implementations read it), learns more slowly in M1+M2 than 0.5 or 5 (benchmarks/README.md).
 
-    A model with `codes` (M1+M2, whose M1 is frozen) trains on the codes of the stored training
-    data, computed once, in place of the data: its loss reads batches of codes.
+    A model with `codes` (M1+M2, whose M1 is frozen) trains on the codes of the training data,
+    computed once without noise (`training_data`), in place of the data: its loss reads codes.
 
     Args:
         alpha: weight of the classification loss on each labelled row.
@@ -147,14 +149,21 @@ class SemiSupervised(Objective):
     def setup(self, model: GenerativeModel, load_run: Callable[[str], GenerativeModel]) -> None:
         _vae(model, "m2")
 
-    def training_data(self, model: GenerativeModel, tensors: tuple[Tensor, ...]) -> tuple[Tensor, ...] | None:
-        """M1+M2's training split as codes, (codes(T(x)), c), in chunks; None for the other models."""
+    def training_data(
+        self, model: GenerativeModel, tensors: tuple[Tensor, ...], noise: PipelineNoise | None
+    ) -> tuple[Tensor, ...] | None:
+        """M1+M2's training split as codes, (codes(T(E[x̃])), c), x̃ the pipeline's noisy x, on the
+        model's device in chunks; None for the other models."""
         m2 = _vae(model, "m2")
         if not hasattr(m2, "codes"):
             return None
+        p = next(model.parameters())
+        codes = []
         with torch.no_grad():
-            codes = torch.cat([m2.codes(preprocessed(model, x)[0]) for x in tensors[0].split(4096)])
-        return (codes, *tensors[1:])
+            for x in tensors[0].split(4096):
+                x = x.to(p) if noise is None else noise.mean(x.to(p))
+                codes.append(m2.codes(preprocessed(model, x)[0]).cpu())
+        return (torch.cat(codes), *tensors[1:])
 
     def loss(
         self, player: str, model: GenerativeModel, batch: tuple[Tensor, ...], ctx: StepContext

@@ -67,6 +67,19 @@ def test_binarisation_draws_bernoulli_values_fresh_or_reproducibly() -> None:
     assert not torch.equal(binarize(x), binarize(x))  # training draws afresh
 
 
+@pytest.mark.parametrize("kind", ["binarize", "dequantize"])
+def test_the_pipeline_noise_mean_is_the_mean_of_its_draws(kind: str) -> None:
+    from dgm.data.dequantize import PipelineNoise
+
+    levels = 4
+    x = torch.tensor([0.0, 1 / 3, 2 / 3, 1.0], dtype=torch.float64)
+    noise = PipelineNoise(kind, levels)
+    draws = noise(x.repeat(40_000, 1), torch.Generator().manual_seed(0))
+    assert torch.allclose(draws.mean(0), noise.mean(x), atol=0.01)  # over 3 standard errors
+    if kind == "dequantize":
+        assert torch.allclose(noise.mean(x), torch.tensor([0.125, 0.375, 0.625, 0.875], dtype=torch.float64))
+
+
 @pytest.mark.parametrize(
     ("model_args", "expected"),
     [

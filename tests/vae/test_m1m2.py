@@ -7,6 +7,7 @@ import json
 import math
 import shutil
 from pathlib import Path
+from typing import Any
 
 import pytest
 import torch
@@ -16,6 +17,8 @@ from dgm.build import build_objective, model_arguments
 from dgm.cli.main import main
 from dgm.config import RunConfig
 from dgm.data import load_data
+from dgm.data.base import DataSource
+from dgm.data.dequantize import PipelineNoise
 from dgm.distributions import log_normal
 from dgm.errors import DgmError
 from dgm.io import load
@@ -25,6 +28,7 @@ from dgm.train import train
 from dgm.train.fit import resolve, resume_config
 from dgm.vae.m1m2 import M1_ARGUMENTS, M1M2
 from dgm.vae.m2 import M2
+from dgm.vae.objectives import SemiSupervised
 from dgm.vae.vae import VAE
 
 BINARY = torch.cartesian_prod(*[torch.tensor([0.0, 1.0], dtype=torch.float64)] * 3)  # all of {0, 1}³
@@ -99,15 +103,18 @@ def test_the_m2_objective_trains_m2_on_codes_and_leaves_m1_as_it_was() -> None:
     m = _m1m2((0, 2)).train()
     x, c = _batch()
     objective = build_objective("m2", {})
-    codes, c_ = objective.training_data(m, (x, c))
+    codes, c_ = objective.training_data(m, (x, c), PipelineNoise("binarize", 2))
     assert torch.equal(c_, c) and codes.shape == (16, 4)  # μ and log σ of two units
     mu, log_sigma = m.m1.encode(x)
     assert torch.equal(codes, torch.cat([mu[:, [0, 2]], log_sigma[:, [0, 2]]], 1))
+    # under dequantisation, codes of the cells' centres (k + ½)/L, L = 2
+    centres = objective.training_data(m, (x, c), PipelineNoise("dequantize", 2))[0]
+    assert torch.equal(centres[:, :2], m.m1.encode(x / 2 + 0.25)[0][:, [0, 2]])
     loss, _ = objective.loss("model", m, (codes, c), StepContext(0))
     loss.backward()
     assert all(p.grad is None and not p.requires_grad for p in m.m1.parameters())
     assert all(p.grad is not None for p in m.m2.parameters())
-    assert build_objective("m2", {}).training_data(M2((3,), latent=2, classes=2), (x, c)) is None
+    assert build_objective("m2", {}).training_data(M2((3,), latent=2, classes=2), (x, c), None) is None
 
 
 def test_the_m2_objective_leaves_out_only_terms_without_gradient() -> None:
@@ -118,7 +125,7 @@ def test_the_m2_objective_leaves_out_only_terms_without_gradient() -> None:
     m, alpha = _m1m2((0, 2)).train(), 3.0
     x, c = _batch()
     objective = build_objective("m2", {"alpha": alpha})
-    codes = objective.training_data(m, (x, c))[0]
+    codes = objective.training_data(m, (x, c), None)[0]
     torch.manual_seed(4)
     loss, terms = objective.loss("model", m, (codes, c), StepContext(0))
     fast = torch.autograd.grad(loss, list(m.m2.parameters()))
@@ -162,12 +169,13 @@ def test_active_units_are_those_whose_posterior_mean_varies(tmp_path: Path) -> N
         last.weight[1], last.weight[2] = 0, last.weight[0] / 3
     assert torch.allclose(vae.core.encode(x)[0].std(0), torch.tensor([0.15, 0, 0.05]), atol=1e-6)
     save_model(tmp_path, vae, {"model": "vae", "model_args": args, "event_shape": [3], "preprocess": "none"})
-    assert M1M2.arguments_from_data({}, lambda: load(tmp_path), x) == {"m1_active": [0]}
-    assert M1M2.arguments_from_data({"m1_active": (1,)}, lambda: load(tmp_path), x) == {"m1_active": (1,)}
-    with pytest.raises(ValueError, match="distinct units of M1's 3"):
-        M1M2((3,), m1_latent=3, m1_active=(0, 0))
-    with pytest.raises(ValueError, match="distinct units of M1's 3"):
-        M1M2((3,), m1_latent=3, m1_active=(3,))
+    data = DataSource("x", "points", {"train": x, "val": x, "test": x})
+    assert M1M2.arguments_from_data({}, lambda: load(tmp_path), data) == {"m1_active": [0]}
+    given = {"m1_active": (1,)}
+    assert M1M2.arguments_from_data(given, lambda: load(tmp_path), data) == given
+    for bad in ((0, 0), (3,), (-1, 2)):
+        with pytest.raises(ValueError, match="distinct units of M1's 3"):
+            M1M2((3,), m1_latent=3, m1_active=bad)
 
 
 def _vae_run(args: dict) -> dict:
@@ -242,7 +250,9 @@ def test_m1_s_run_must_have_seen_the_same_data(tmp_path: Path, seen: dict, messa
 
 
 @pytest.mark.slow
-def test_m1m2_classifies_and_resumes_without_m1(tmp_path: Path, capsys: pytest.CaptureFixture) -> None:
+def test_m1m2_classifies_and_resumes_without_m1(
+    tmp_path: Path, capsys: pytest.CaptureFixture, monkeypatch: pytest.MonkeyPatch
+) -> None:
     m1, run = tmp_path / "m1", tmp_path / "m12"
     digits = {"data": "digits", "batch_size": 64}
     bernoulli = {"likelihood": "bernoulli", "latent": 8}
@@ -255,9 +265,18 @@ def test_m1m2_classifies_and_resumes_without_m1(tmp_path: Path, capsys: pytest.C
     config = json.loads((run / "config.json").read_text())
     assert config["model_args"]["m1_latent"] == 8 and config["model_args"]["m1_likelihood"] == "bernoulli"
     shutil.rmtree(m1)  # the run holds M1's weights: it no longer needs M1's folder
+    coded_by = []  # M1's weights when the codes M2 trains on are made: restored, not initial
+    make_codes = SemiSupervised.training_data
+
+    def spy(self: SemiSupervised, model: Any, tensors: Any, noise: Any) -> Any:
+        coded_by.append({k: v.clone() for k, v in model.core.m1.state_dict().items()})
+        return make_codes(self, model, tensors, noise)
+
+    monkeypatch.setattr(SemiSupervised, "training_data", spy)
     train(resume_config(run, {"max_steps": 400}), run, resume=True, progress=False)
     trained = load(run).core.m1.state_dict()
-    assert all(torch.equal(trained[k], m1_weights[k]) for k in m1_weights)
+    for weights in (trained, coded_by[0]):
+        assert all(torch.equal(weights[k], m1_weights[k]) for k in m1_weights)
     assert main(["classify", str(run), "--data", "digits", "--json"]) == 0
     assert json.loads(capsys.readouterr().out)["accuracy"] > 0.4  # chance is 0.1
 
@@ -293,9 +312,9 @@ def test_semi_supervised_image_runs_draw_analogies(tmp_path: Path, name: str) ->
     assert (tmp_path / "figures" / "analogies.png").read_bytes()[:4] == b"\x89PNG"
 
 
-def test_its_classifier_is_scored_on_stored_images_and_m2_s_on_binarisations() -> None:
-    """M2 of M1+M2 trains on codes of the stored images, so `accuracy` classifies those; vae-m2's
-    classifier trains on binarisations and is scored on one."""
+def test_its_classifier_is_scored_on_grey_images_and_m2_s_on_binarisations() -> None:
+    """M2 of M1+M2 trains on codes of the grey images (the binarisations' mean), so `accuracy`
+    classifies those; vae-m2's classifier trains on binarisations and is scored on one."""
     from dgm.build import build_model
     from dgm.metrics import evaluate
     from dgm.metrics.evaluate import classifier_inputs, model_inputs
