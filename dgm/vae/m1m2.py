@@ -182,15 +182,12 @@ class M1M2(GenerativeModel):
             return model_args
         m1 = source()
         p, noise = next(m1.parameters()), pipeline_noise(data.levels, m1)
-        x = data.split("train")
+        mu = []
         with torch.no_grad():
-            mu = torch.cat(
-                [
-                    m1.core.encode(m1.preprocess(b.to(p) if noise is None else noise.mean(b.to(p)))[0])[0]
-                    for b in x.split(4096)
-                ]
-            )
-        active = torch.nonzero(mu.std(0) > ACTIVE_STD).flatten().tolist()
+            for x in data.split("train").split(4096):
+                x = x.to(p) if noise is None else noise.mean(x.to(p))
+                mu.append(m1.core.encode(m1.preprocess(x)[0])[0])
+        active = torch.nonzero(torch.cat(mu).std(0) > ACTIVE_STD).flatten().tolist()
         if not active:
             raise DgmError("--init-from: M1 has no active unit (no posterior mean varies over the data)")
         return {**model_args, "m1_active": active}
@@ -256,8 +253,8 @@ class M1M2(GenerativeModel):
         return torch.logsumexp(torch.cat(parts), 0) - math.log(k)
 
     # ---- generation ---------------------------------------------------------------------------
-    def _full(self, active: Tensor, z1: Tensor) -> Tensor:
-        """M1's latent z₁ with its active units replaced by `active`, shape (B, q₁)."""
+    def _with_active(self, z1: Tensor, active: Tensor) -> Tensor:
+        """M1's latent z₁ with its active units set to `active`, shape (B, q₁)."""
         z1[:, self.active] = active
         return z1
 
@@ -266,11 +263,12 @@ class M1M2(GenerativeModel):
         z₁ᴬ̄ = 0] for every class k, z₂ = μ₂(μ₁ᴬ(x), y) (see `M2.analogies`), shape
         (B, K, *event_shape)."""
         codes = self.m2.analogies(self.m1.encode(x)[0][:, self.active], c).flatten(0, 1)
-        decoded = self.m1.decode(self._full(codes, codes.new_zeros(len(codes), self.m1.latent)))
+        decoded = self.m1.decode(self._with_active(codes.new_zeros(len(codes), self.m1.latent), codes))
         return decoded.reshape(x.shape[0], -1, *decoded.shape[1:])
 
     def sample(self, n: int, c: Tensor | None = None) -> Tensor:
         """x ~ p(x | z₁), z₁ᴬ ~ p_M2(z₁ᴬ | y) (y ~ p(y) uniform without c), z₁ᴬ̄ ~ N(0, I)."""
         active = self.m2.sample(n, c)
-        z1 = self._full(active, torch.randn(n, self.m1.latent, dtype=active.dtype, device=active.device))
+        z1 = torch.randn(n, self.m1.latent, dtype=active.dtype, device=active.device)
+        z1 = self._with_active(z1, active)
         return self.m1.likelihood.sample(self.m1.decoder(z1))
