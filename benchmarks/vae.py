@@ -88,17 +88,6 @@ VARIANTS: dict[str, dict[str, Any]] = {
         "lr": 3e-4,
         "keep": "last",
     },
-    # the ablation of the active units: M2 on every unit of M1, the inactive ones too
-    "m1m2-100-300-all": {
-        "model": "vae-m1m2",
-        "model_args": {"hidden": [300], "classifier_hidden": [300], "m1_active": list(range(50))},
-        "objective": "m2",
-        "objective_args": {"alpha": 0.5},
-        "labels": 100,
-        "batch_size": 200,
-        "lr": 3e-4,
-        "keep": "last",
-    },
     "seed-q2": {
         "model_args": {"likelihood": "bernoulli", "latent": 2, "width": 32, "network": "conv"},
         "objective": "elbo",
@@ -107,6 +96,12 @@ VARIANTS: dict[str, dict[str, Any]] = {
     },
 }
 
+# the ablation of the active units: M2 on every unit of M1, the inactive ones too
+_M1M2_300 = VARIANTS["m1m2-100-300"]
+VARIANTS["m1m2-100-300-all"] = {
+    **_M1M2_300,
+    "model_args": {**_M1M2_300["model_args"], "m1_active": list(range(50))},
+}
 
 M1_ARGS = {
     "network": "mlp",
