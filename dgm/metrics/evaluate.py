@@ -54,16 +54,16 @@ class Evaluation:
         name: str,
         fn: Callable[[Tensor, Tensor | None], Tensor],
         chunk: int = 4096,
-        x: Tensor | None = None,
+        points: Tensor | None = None,
     ) -> Tensor:
-        """fn(x, c) over the evaluation samples (or `x`, the same points otherwise given) in chunks,
-        seeded (bounds and estimates draw noise), (N,)."""
+        """fn(x, c) over the evaluation samples (or `points`, the same samples otherwise given) in
+        chunks, seeded (bounds and estimates draw noise), (N,)."""
         if name not in self._cache:
             p = next(self.model.parameters())
-            x = self.x if x is None else x
+            points = self.x if points is None else points
             cs = self.c.split(chunk) if self.c is not None else repeat(None)
-            chunks = zip(x.split(chunk), cs, strict=False)  # repeat(None) is endless
-            n = -(-x.shape[0] // chunk)
+            chunks = zip(points.split(chunk), cs, strict=False)  # repeat(None) is endless
+            n = -(-points.shape[0] // chunk)
             values = []
             with seeded(self.seed, p.device), torch.no_grad():
                 for i, (x, c) in enumerate(chunks, 1):

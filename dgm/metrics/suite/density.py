@@ -106,8 +106,8 @@ def _transport(ev: Evaluation) -> dict[str, float]:
 def _accuracy(ev: Evaluation) -> dict[str, float]:
     """The classifier's accuracy on the evaluation points, with its binomial standard error."""
     classify = model_classifier(ev)
-    x = classifier_inputs(ev.model, ev.data, ev.split, ev.seed)[: len(ev.x)].to(ev.x)
-    hits = ev._per_sample("hits", lambda x, c: (classify(x) == c.argmax(1)).to(x.dtype), x=x)
+    inputs = classifier_inputs(ev.model, ev.data, ev.split, ev.seed)[: len(ev.x)].to(ev.x)
+    hits = ev._per_sample("hits", lambda x, c: (classify(x) == c.argmax(1)).to(x.dtype), points=inputs)
     acc = hits.mean().item()
     return {"accuracy": acc, "accuracy_se": math.sqrt(acc * (1 - acc) / len(hits))}
 
