@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import dataclasses
 import math
-from collections.abc import Callable, Iterable
+from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
@@ -164,6 +164,15 @@ def preprocessed(model: GenerativeModel, x: Tensor) -> tuple[Tensor, Tensor]:
     if hasattr(model, "preprocess"):
         return model.preprocess(x)
     return x, x.new_zeros(x.shape[0])
+
+
+def noise_free(model: GenerativeModel, x: Tensor, noise: PipelineNoise | None) -> Iterator[Tensor]:
+    """T(E[x̃]) in chunks on the model's device, x̃ the pipeline's `noise` of x (x itself without
+    noise): what a model that reads each sample once, without noise, sees (M1+M2's M1)."""
+    p = next(model.parameters())
+    for chunk in x.split(4096):
+        chunk = chunk.to(p)
+        yield preprocessed(model, chunk if noise is None else noise.mean(chunk))[0]
 
 
 class Objective:

@@ -30,6 +30,7 @@ from dgm.data.dequantize import pipeline_noise
 from dgm.distributions import log_normal
 from dgm.errors import DgmError
 from dgm.models.base import GenerativeModel
+from dgm.objectives.base import noise_free
 from dgm.registry import MODELS
 from dgm.vae.m2 import M2
 from dgm.vae.vae import VAE
@@ -181,13 +182,10 @@ class M1M2(GenerativeModel):
         if model_args.get("m1_active"):
             return model_args
         m1 = source()
-        p, noise = next(m1.parameters()), pipeline_noise(data.levels, m1)
-        mu = []
         with torch.no_grad():
-            for x in data.split("train").split(4096):
-                x = x.to(p) if noise is None else noise.mean(x.to(p))
-                mu.append(m1.core.encode(m1.preprocess(x)[0])[0])
-        active = torch.nonzero(torch.cat(mu).std(0) > ACTIVE_STD).flatten().tolist()
+            chunks = noise_free(m1, data.split("train"), pipeline_noise(data.levels, m1))
+            mu = torch.cat([m1.core.encode(y)[0] for y in chunks])
+        active = torch.nonzero(mu.std(0) > ACTIVE_STD).flatten().tolist()
         if not active:
             raise DgmError("--init-from: M1 has no active unit (no posterior mean varies over the data)")
         return {**model_args, "m1_active": active}

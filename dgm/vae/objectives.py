@@ -16,7 +16,7 @@ from torch import Tensor
 from dgm.distributions import log_normal
 from dgm.errors import DgmError
 from dgm.models.base import GenerativeModel
-from dgm.objectives.base import Objective, StepContext, preprocessed
+from dgm.objectives.base import Objective, StepContext, noise_free, preprocessed
 from dgm.registry import OBJECTIVES
 from dgm.vae.vae import VAE
 
@@ -157,13 +157,9 @@ class SemiSupervised(Objective):
         m2 = _vae(model, "m2")
         if not hasattr(m2, "codes"):
             return None
-        p = next(model.parameters())
-        codes = []
         with torch.no_grad():
-            for x in tensors[0].split(4096):
-                x = x.to(p) if noise is None else noise.mean(x.to(p))
-                codes.append(m2.codes(preprocessed(model, x)[0]).cpu())
-        return (torch.cat(codes), *tensors[1:])
+            codes = torch.cat([m2.codes(y).cpu() for y in noise_free(model, tensors[0], noise)])
+        return (codes, *tensors[1:])
 
     def loss(
         self, player: str, model: GenerativeModel, batch: tuple[Tensor, ...], ctx: StepContext
