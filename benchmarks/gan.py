@@ -45,6 +45,10 @@ VARIANTS: dict[str, tuple[str, dict[str, Any], dict[str, Any]]] = {
     "gan-minimax-ema": ("gan-minimax", {}, {"ema": 0.999}),
     # The learning rate decayed to 0 over the run (cosine) instead of held constant.
     "gan-minimax-cosine": ("gan-minimax", {}, {"lr_schedule": "cosine"}),
+    # The last weights instead of those of the best validation energy distance, whose differences
+    # fall below its noise once the modes are found; with the cosine decay, a quiet end to keep.
+    "gan-minimax-last": ("gan-minimax", {}, {"keep": "last"}),
+    "gan-minimax-cosine-last": ("gan-minimax", {}, {"lr_schedule": "cosine", "keep": "last"}),
 }
 
 

@@ -122,7 +122,7 @@ def _dreg_log_weights(vae: VAE, x: Tensor, c: Tensor | None, k: int) -> Tensor:
     "m2", "semi-supervised M2: −U(x) unlabelled, −L(x, y) + α·CE labelled (Kingma et al., 2014)"
 )
 class SemiSupervised(Objective):
-    """loss = (1/B) [Σ_unlabelled −U(x) + Σ_labelled (−L(x, y) + α·(−log q(y | x)))], labelled
+    """loss = (1/B) [Σ_unlabelled −U(x) + Σ_labelled (−w·L(x, y) + α·(−log q(y | x)))], labelled
     rows being those with a one-hot c (the pipeline keeps `labels` of them, repeated so that about
     half of each batch is labelled; the rest have c = 0). The model gives both terms
     (`semi_supervised_terms`); M1+M2's bound is M2's on a draw from M1's stored posterior of x,
@@ -133,18 +133,25 @@ class SemiSupervised(Objective):
     N ≈ N_u, a weight of about 0.1 on each labelled row's cross-entropy against each unlabelled
     row's bound when both come in equal numbers per batch. The default, 50 (0.1·N_u/N_l, as some
     re-implementations read it), learns more slowly in M1+M2 than 0.5 or 5 (benchmarks/README.md).
+    Their sum over the data set also counts each labelled row's bound once per pass, as each
+    unlabelled row's; the pipeline's repeats count it N_u/N_l times (about 500 with 100 labels),
+    which w = N_l/N_u undoes. The default, w = 1, is the plain per-batch sum; in M1+M2 w = 0.001–0.1
+    gave a classifier 2 points better (benchmarks/README.md).
 
     A model with `codes` (M1+M2, whose M1 is frozen) trains on the codes of the training data,
     computed once without noise (`training_data`), in place of the data: its loss reads codes.
 
     Args:
         alpha: weight of the classification loss on each labelled row.
+        labelled_weight: w, the weight of each labelled row's bound L(x, y) (an unlabelled row's
+            U(x) weighs 1).
     """
 
-    may_be_zero = ("alpha",)
+    may_be_zero = ("alpha", "labelled_weight")
 
-    def __init__(self, *, alpha: float = 50.0) -> None:
+    def __init__(self, *, alpha: float = 50.0, labelled_weight: float = 1.0) -> None:
         self.alpha = alpha
+        self.labelled_weight = labelled_weight
 
     def setup(self, model: GenerativeModel, load_run: Callable[[str], GenerativeModel]) -> None:
         _vae(model, "m2")
@@ -177,8 +184,9 @@ class SemiSupervised(Objective):
         labelled = c.sum(1) > 0
         bound, logits = m2.semi_supervised_terms(y, c)
         bound = bound + ladj
+        weight = torch.where(labelled, self.labelled_weight, 1.0).to(bound)
         ce = torch.nn.functional.cross_entropy(logits, c[labelled].argmax(1), reduction="sum")
-        loss = (-bound.sum() + self.alpha * ce) / len(y)
+        loss = (-(weight * bound).sum() + self.alpha * ce) / len(y)
         terms = {m2.semi_supervised_bound: -bound.mean().detach()}
         if labelled.any():
             terms["accuracy"] = (logits.argmax(1) == c[labelled].argmax(1)).double().mean()

@@ -87,6 +87,24 @@ def test_the_m2_loss_adds_alpha_times_the_cross_entropy_of_labelled_rows() -> No
     assert terms["bound"].item() == pytest.approx(-rows.mean().item(), rel=1e-10)
 
 
+def test_labelled_weight_scales_only_the_bound_of_labelled_rows() -> None:
+    """loss(w) − loss(1) = (1 − w) Σ_l (L(x, y) + log p(y)) / B: the unlabelled rows' U(x) and the
+    cross-entropy keep their weight."""
+    m2 = _m2()
+    x = torch.randn(8, 4, dtype=torch.float64)
+    c = torch.zeros(8, 3, dtype=torch.float64)
+    c[:3, [0, 2, 1]] = torch.eye(3, dtype=torch.float64)
+    losses = {}
+    for w in (1.0, 0.25):
+        torch.manual_seed(3)
+        losses[w], _ = build_objective("m2", {"alpha": 2.0, "labelled_weight": w}).loss(
+            "model", m2, (x, c), StepContext(0)
+        )
+    torch.manual_seed(3)
+    labelled_bound = (m2.elbo(x, c)[:3] - math.log(3)).sum()
+    assert (losses[0.25] - losses[1.0]).item() == pytest.approx(0.75 * labelled_bound.item() / 8, rel=1e-10)
+
+
 def test_semi_supervised_split_keeps_n_labels_balanced_and_repeats_them() -> None:
     labels = torch.arange(1000) % 10
     x = torch.arange(1000, dtype=torch.float64)[:, None]
