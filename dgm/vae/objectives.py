@@ -136,7 +136,8 @@ class SemiSupervised(Objective):
     Their sum over the data set also counts each labelled row's bound once per pass, as each
     unlabelled row's; the pipeline's repeats count it N_u/N_l times (about 500 with 100 labels),
     which w = N_l/N_u undoes. The default, w = 1, is the plain per-batch sum; in M1+M2 w = 0.001–0.1
-    gave a classifier 2 points better (benchmarks/README.md).
+    gave a classifier 2 points better, on pixels the same classifier and a better bound
+    (benchmarks/README.md).
 
     A model with `codes` (M1+M2, whose M1 is frozen) trains on the codes of the training data,
     computed once without noise (`training_data`), in place of the data: its loss reads codes.
