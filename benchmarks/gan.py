@@ -2,11 +2,11 @@
 
 Each objective trains the `gan` model (MLP generator and critic, 128-128, latent 8) at its
 registered defaults (the optimiser of its paper) for `--max-time` per run, one thread; the kept
-model is the one with the best validation energy distance. Reported per objective and data set,
-mean ± std over seeds: modes covered (a sample within 3σ of a mode), the share of high-quality
-samples (within 3σ of some mode; 98.9 % for the truth itself), the reverse KL of the mode
-histogram against uniform, the exact W2 (not squared) by POT between 2,000 samples and 2,000
-test points, and the runs that covered every mode.
+model is the one with the best validation energy distance (the `-last` variants: the last one).
+Reported per objective and data set, mean ± std over seeds: modes covered (a sample within 3σ
+of a mode), the share of high-quality samples (within 3σ of some mode; 98.9 % for the truth
+itself), the reverse KL of the mode histogram against uniform, the exact W2 (not squared) by POT
+between 2,000 samples and 2,000 test points, and the runs that covered every mode.
 Writes benchmarks/results/gan.json (or `--out`).
 
     python benchmarks/gan.py [--max-time 1m] [--seeds 0,1,2,3,4] [--datasets ring8,grid25]
