@@ -66,19 +66,29 @@ def test_mixed_batches_score_labelled_rows_conditionally_and_the_rest_marginally
     assert torch.allclose(mixed[[0, 2]], cond, atol=1e-12) and torch.allclose(mixed[[1, 3]], marg, atol=1e-12)
 
 
-def test_the_m2_loss_adds_alpha_times_the_cross_entropy_of_labelled_rows() -> None:
-    m2 = _m2()
+def _m2_losses(m2: M2, x: torch.Tensor, c: torch.Tensor, settings: list[dict]) -> list[tuple]:
+    """(loss, terms) of the m2 objective under each of `settings`, every one with the same draws."""
+    out = []
+    for args in settings:
+        torch.manual_seed(3)
+        out.append(build_objective("m2", args).loss("model", m2, (x, c), StepContext(0)))
+    return out
+
+
+def _mixed_batch() -> tuple[torch.Tensor, torch.Tensor]:
+    """8 rows, the first 3 labelled (classes 0, 2, 1), the rest unlabelled (c = 0)."""
     x = torch.randn(8, 4, dtype=torch.float64)
     c = torch.zeros(8, 3, dtype=torch.float64)
     c[:3, [0, 2, 1]] = torch.eye(3, dtype=torch.float64)
-    losses = {}
-    for alpha in (0.0, 7.0):
-        torch.manual_seed(3)
-        losses[alpha], terms = build_objective("m2", {"alpha": alpha}).loss(
-            "model", m2, (x, c), StepContext(0)
-        )
+    return x, c
+
+
+def test_the_m2_loss_adds_alpha_times_the_cross_entropy_of_labelled_rows() -> None:
+    m2 = _m2()
+    x, c = _mixed_batch()
+    (loss0, _), (loss7, terms) = _m2_losses(m2, x, c, [{"alpha": 0.0}, {"alpha": 7.0}])
     ce = torch.nn.functional.cross_entropy(m2.class_logits(x[:3]), c[:3].argmax(1), reduction="sum")
-    assert (losses[7.0] - losses[0.0]).item() == pytest.approx(7.0 * ce.item() / 8, rel=1e-10)
+    assert (loss7 - loss0).item() == pytest.approx(7.0 * ce.item() / 8, rel=1e-10)
     assert 0 <= terms["accuracy"].item() <= 1
     # The logged bound is Kingma et al.'s: L(x, y) + log p(y) on a labelled row (a bound on
     # log p(x, y)), U(x) on the others, so that both kinds of row are on one scale.
@@ -91,18 +101,12 @@ def test_labelled_weight_scales_only_the_bound_of_labelled_rows() -> None:
     """loss(w) − loss(1) = (1 − w) Σ_l (L(x, y) + log p(y)) / B: the unlabelled rows' U(x) and the
     cross-entropy keep their weight."""
     m2 = _m2()
-    x = torch.randn(8, 4, dtype=torch.float64)
-    c = torch.zeros(8, 3, dtype=torch.float64)
-    c[:3, [0, 2, 1]] = torch.eye(3, dtype=torch.float64)
-    losses = {}
-    for w in (1.0, 0.25):
-        torch.manual_seed(3)
-        losses[w], _ = build_objective("m2", {"alpha": 2.0, "labelled_weight": w}).loss(
-            "model", m2, (x, c), StepContext(0)
-        )
+    x, c = _mixed_batch()
+    settings = [{"alpha": 2.0, "labelled_weight": w} for w in (1.0, 0.25)]
+    (plain, _), (weighted, _) = _m2_losses(m2, x, c, settings)
     torch.manual_seed(3)
     labelled_bound = (m2.elbo(x, c)[:3] - math.log(3)).sum()
-    assert (losses[0.25] - losses[1.0]).item() == pytest.approx(0.75 * labelled_bound.item() / 8, rel=1e-10)
+    assert (weighted - plain).item() == pytest.approx(0.75 * labelled_bound.item() / 8, rel=1e-10)
 
 
 def test_semi_supervised_split_keeps_n_labels_balanced_and_repeats_them() -> None:
