@@ -185,7 +185,7 @@ class SemiSupervised(Objective):
         labelled = c.sum(1) > 0
         bound, logits = m2.semi_supervised_terms(y, c)
         bound = bound + ladj
-        weight = torch.where(labelled, self.labelled_weight, 1.0).to(bound)
+        weight = torch.ones_like(bound).masked_fill(labelled, self.labelled_weight)
         ce = torch.nn.functional.cross_entropy(logits, c[labelled].argmax(1), reduction="sum")
         loss = (-(weight * bound).sum() + self.alpha * ce) / len(y)
         terms = {m2.semi_supervised_bound: -bound.mean().detach()}
