@@ -119,7 +119,7 @@ def _dreg_log_weights(vae: VAE, x: Tensor, c: Tensor | None, k: int) -> Tensor:
 
 
 @OBJECTIVES.register(
-    "m2", "semi-supervised M2: −U(x) unlabelled, −L(x, y) + α·CE labelled (Kingma et al., 2014)"
+    "m2", "semi-supervised M2: −U(x) unlabelled, −w·L(x, y) + α·CE labelled (Kingma et al., 2014)"
 )
 class SemiSupervised(Objective):
     """loss = (1/B) [Σ_unlabelled −U(x) + Σ_labelled (−w·L(x, y) + α·(−log q(y | x)))], labelled
