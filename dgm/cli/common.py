@@ -33,25 +33,43 @@ def add_seed(p: argparse.ArgumentParser, default: int | None = 0) -> None:
     p.add_argument("--seed", type=seed_number, default=default, help=f"random seed (default {shown})")
 
 
-def add_solver(p: argparse.ArgumentParser) -> None:
-    """--solver and --steps: how a continuous flow integrates (defaults: the model's own)."""
+def add_sampling(p: argparse.ArgumentParser) -> None:
+    """How a model draws its samples: --solver and --steps (continuous flows; defaults: the
+    model's own) and --rejection (GANs)."""
     p.add_argument(
         "--solver",
         choices=["euler", "rk4", "dopri5"],
         help="ODE solver of a continuous flow (default: the model's evaluation solver)",
     )
     p.add_argument("--steps", type=int, help="steps of a fixed-step solver (euler, rk4)")
+    p.add_argument(
+        "--rejection",
+        action="store_true",
+        help="GANs of a Jensen-Shannon game: discriminator rejection sampling, the generator's samples "
+        "corrected by the critic's density ratio",
+    )
 
 
-def apply_solver(model: object, args: argparse.Namespace) -> None:
-    """Give the model the solver the command line names; a clear error for a model without an ODE."""
+def apply_sampling(model: object, args: argparse.Namespace, config: dict) -> None:
+    """Give the model the sampler the command line names; a clear error for a model without it."""
     from dgm.errors import DgmError
+    from dgm.registry import OBJECTIVES
 
+    core = getattr(model, "core", model)
+    if args.rejection:
+        if not hasattr(core, "use_rejection"):
+            raise DgmError(f"--rejection applies to the gan models; {type(core).__name__} samples otherwise")
+        objective = config["objective"]
+        if not getattr(OBJECTIVES.get(objective), "critic_is_log_ratio", False):
+            raise DgmError(
+                "--rejection needs a critic whose logit estimates log p_data/p_g (trained by gan-ns or "
+                f"gan-minimax); this run's objective is {objective}"
+            )
+        core.use_rejection()
     if args.solver is None and args.steps is None:
         return
     if args.steps is not None and args.steps < 1:
         raise DgmError(f"--steps must be a positive integer, got {args.steps}")
-    core = getattr(model, "core", model)
     if not hasattr(core, "use_solver"):
         raise DgmError(
             f"--solver and --steps apply to continuous flows; {type(core).__name__} integrates no ODE"

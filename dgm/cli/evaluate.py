@@ -8,7 +8,7 @@ import sys
 
 
 def add_parser(sub: argparse._SubParsersAction) -> None:
-    from dgm.cli.common import add_device, add_seed, add_solver
+    from dgm.cli.common import add_device, add_sampling, add_seed
 
     p = sub.add_parser("evaluate", help="evaluate a trained model on data")
     p.add_argument("run", help="run folder written by dgm train")
@@ -29,14 +29,14 @@ def add_parser(sub: argparse._SubParsersAction) -> None:
         "truth) by importance sampling with K draws per point (default 0: the bound, nll_bound, alone)",
     )
     p.add_argument("--json", action="store_true", help="print one JSON object on stdout")
-    add_solver(p)
+    add_sampling(p)
     add_seed(p)
     add_device(p)
     p.set_defaults(handler=run)
 
 
 def run(args: argparse.Namespace) -> int:
-    from dgm.cli.common import apply_solver
+    from dgm.cli.common import apply_sampling
     from dgm.data import load_data
     from dgm.errors import DgmError
     from dgm.io import label_values, load, read_config
@@ -51,8 +51,8 @@ def run(args: argparse.Namespace) -> int:
     if args.metrics is not None and not metrics:
         raise DgmError("--metrics names no metric")
     model = load(args.run, device=resolve_device(args.device))
-    apply_solver(model, args)
     config = read_config(args.run)
+    apply_sampling(model, args, config)
     data = load_data(args.data)
     result = evaluate(
         model,

@@ -1,5 +1,6 @@
-"""`dgm sample RUN [-n N] [-o FILE.npy|.csv|.png] [--seed S] [--solver S --steps K]`: draw samples
-from a trained model (a continuous flow with the ODE solver and step count given)."""
+"""`dgm sample RUN [-n N] [-o FILE.npy|.csv|.png] [--seed S] [--solver S --steps K] [--rejection]`:
+draw samples from a trained model (a continuous flow with the ODE solver and step count given; a
+GAN, with `--rejection`, by discriminator rejection sampling)."""
 
 from __future__ import annotations
 
@@ -9,7 +10,7 @@ from collections.abc import Iterator
 from pathlib import Path
 from typing import TYPE_CHECKING, BinaryIO
 
-from dgm.cli.common import add_device, add_seed, add_solver
+from dgm.cli.common import add_device, add_sampling, add_seed
 
 if TYPE_CHECKING:
     from torch import Tensor
@@ -31,7 +32,7 @@ def add_parser(sub: argparse._SubParsersAction) -> None:
         type=int,
         help="label value to sample, as in the training data (class-conditional models; default: uniform)",
     )
-    add_solver(p)
+    add_sampling(p)
     add_seed(p)
     add_device(p)
     p.set_defaults(handler=run)
@@ -42,7 +43,7 @@ def run(args: argparse.Namespace) -> int:
     import torch
 
     from dgm import plots
-    from dgm.cli.common import apply_solver
+    from dgm.cli.common import apply_sampling
     from dgm.data.base import describe_values
     from dgm.errors import DgmError
     from dgm.io import label_values, load, read_config
@@ -54,8 +55,8 @@ def run(args: argparse.Namespace) -> int:
     if out.suffix not in FORMATS:
         raise DgmError(f"cannot write {out.name}: choose an output ending in {', '.join(FORMATS)}")
     model = load(args.run, device=resolve_device(args.device))
-    apply_solver(model, args)
     config = read_config(args.run)
+    apply_sampling(model, args, config)
     kind = config.get("data", {}).get("kind", "points")
     label = None
     if args.label is not None:

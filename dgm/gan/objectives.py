@@ -42,6 +42,9 @@ class Adversarial(Objective):
     example_model = "gan"
     #: the generator loss also reads d(y) (relativistic losses).
     generator_sees_real = False
+    #: the critic's optimum is the log density ratio d*(x) = log p_data(x)/p_g(x) (the Jensen-Shannon
+    #: games), which rejection sampling (`dgm.gan.rejection`) needs.
+    critic_is_log_ratio = False
 
     def critic_loss(self, real: Tensor, fake: Tensor) -> Tensor:
         raise NotImplementedError
@@ -97,6 +100,8 @@ class Adversarial(Objective):
 class NonSaturatingGAN(Adversarial):
     """The Jensen-Shannon game with the non-saturating generator loss (Goodfellow et al., 2014):
     critic E[softplus(−d(y))] + E[softplus(d(g(z)))], generator E[softplus(−d(g(z)))]."""
+
+    critic_is_log_ratio = True
 
     def critic_loss(self, real: Tensor, fake: Tensor) -> Tensor:
         return losses.critic_loss_js(real, fake)

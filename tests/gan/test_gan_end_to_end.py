@@ -185,3 +185,22 @@ def test_values_waiting_for_their_row_are_written_before_a_checkpoint(tmp_path: 
     # The generator steps at steps 1, 6, 11, …: step 6's values wait for row 10 but meet checkpoint 7.
     assert rows[7]["train/loss/generator"] and not rows[10]["train/loss/generator"]
     assert rows[10]["train/loss/critic"]
+
+
+def test_rejection_sampling_from_the_command_line(tmp_path: Path, capsys: pytest.CaptureFixture) -> None:
+    """`--rejection` samples a Jensen-Shannon GAN through its critic, and refuses other critics and
+    models in one line."""
+    runs = {}
+    for model, objective in (("gan", "gan-minimax"), ("gan", "lsgan"), ("realnvp", "mle")):
+        runs[objective] = tmp_path / objective
+        args = ["train", model, "--data", "ring8", "--objective", objective, "--max-steps", "20"]
+        assert main([*args, "--out", str(runs[objective]), "--set", "val_every=10"]) == 0
+    out = tmp_path / "s.npy"
+    assert main(["sample", str(runs["gan-minimax"]), "-n", "300", "-o", str(out), "--rejection"]) == 0
+    assert np.load(out).shape == (300, 2) and np.isfinite(np.load(out)).all()
+    capsys.readouterr()
+    assert main(["evaluate", str(runs["gan-minimax"]), "--data", "ring8", "--json", "--rejection"]) == 0
+    assert "modes_covered" in json.loads(capsys.readouterr().out)
+    for objective, says in (("lsgan", "this run's objective is lsgan"), ("mle", "applies to the gan models")):
+        assert main(["sample", str(runs[objective]), "-n", "10", "-o", str(out), "--rejection"]) == 2
+        assert says in capsys.readouterr().err
