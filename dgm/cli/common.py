@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import argparse
+from typing import Any
 
 
 def add_device(p: argparse.ArgumentParser) -> None:
@@ -50,21 +51,13 @@ def add_sampling(p: argparse.ArgumentParser) -> None:
     )
 
 
-def apply_sampling(model: object, args: argparse.Namespace, config: dict) -> None:
+def apply_sampling(model: object, args: argparse.Namespace, config: dict[str, Any]) -> None:
     """Give the model the sampler the command line names; a clear error for a model without it."""
     from dgm.errors import DgmError
-    from dgm.registry import OBJECTIVES
 
     core = getattr(model, "core", model)
     if args.rejection:
-        if not hasattr(core, "use_rejection"):
-            raise DgmError(f"--rejection applies to the gan models; {type(core).__name__} samples otherwise")
-        objective = config["objective"]
-        if not getattr(OBJECTIVES.get(objective), "critic_is_log_ratio", False):
-            raise DgmError(
-                "--rejection needs a critic whose logit estimates log p_data/p_g (trained by gan-ns or "
-                f"gan-minimax); this run's objective is {objective}"
-            )
+        _refuse_rejection(core, config)
         core.use_rejection()
     if args.solver is None and args.steps is None:
         return
@@ -77,3 +70,27 @@ def apply_sampling(model: object, args: argparse.Namespace, config: dict) -> Non
     if args.steps is not None and (args.solver or core.eval_solver.method) == "dopri5":
         raise DgmError("--steps sets a fixed-step solver's steps; dopri5 chooses its own (use --solver rk4)")
     core.use_solver(args.solver, args.steps)
+
+
+def _refuse_rejection(core: object, config: dict[str, Any]) -> None:
+    """A one-line error unless the run's critic estimates log p_data/p_g for its generator."""
+    from dgm.errors import DgmError
+    from dgm.gan.gan import GAN, has_batch_norm
+    from dgm.registry import MODELS, OBJECTIVES
+
+    name = config["model"]
+    if not isinstance(core, GAN):
+        gans = ", ".join(e.name for e in MODELS if issubclass(e.obj, GAN))
+        raise DgmError(f"--rejection applies to runs of {gans}; this run is a {name}")
+    objective = config.get("objective") or MODELS.get(name).default_objective
+    if not getattr(OBJECTIVES.get(objective), "critic_is_log_ratio", False):
+        raise DgmError(
+            "--rejection needs a critic whose logit estimates log p_data/p_g (trained by gan-ns or "
+            f"gan-minimax); this run's objective is {objective}"
+        )
+    if config.get("train", {}).get("ema") is not None:
+        raise DgmError(
+            "--rejection needs the critic of the last generator; this run kept averaged weights (ema)"
+        )
+    if has_batch_norm(core.critic):
+        raise DgmError("--rejection needs a critic that scores each sample alone; this one has batch_norm")

@@ -17,7 +17,7 @@ from torch.nn.utils.parametrizations import spectral_norm as _spectral_norm
 
 from dgm.distributions import standard_normal
 from dgm.errors import DgmError
-from dgm.gan.rejection import rejection_sample
+from dgm.gan.rejection import RejectionSampler
 from dgm.models.base import GenerativeModel
 from dgm.nn import activation_class
 from dgm.registry import MODELS
@@ -131,7 +131,7 @@ class GAN(GenerativeModel):
         super().__init__(event_shape)
         self.image = builds_conv(network, self.event_shape)
         self.latent, self.context_features = latent, context_features
-        self.rejection = False
+        self.rejection: RejectionSampler | None = None
         k, self.pack, act = context_features, pack, activation_class(activation)
         if self.image:
             packed = (pack * self.event_shape[0], *self.event_shape[1:])
@@ -225,15 +225,18 @@ class GAN(GenerativeModel):
 
     def sample(self, n: int, c: Tensor | None = None) -> Tensor:
         """x = g(z), z ~ N(0, I); after `use_rejection()`, by discriminator rejection sampling."""
-        if self.rejection:
-            return rejection_sample(self, n, c)
+        if self.rejection is not None:
+            return self.rejection.sample(self, n, c)
         p = next(self.parameters())
         return self.generate(standard_normal((self.latent,), p).sample((n,)), c)
 
     def use_rejection(self, on: bool = True) -> None:
         """Correct `sample` by the critic's density ratio (`dgm.gan.rejection`); for a critic
         trained by a Jensen-Shannon game, whose logit estimates log p_data/p_g."""
-        self.rejection = on
+        self.rejection = RejectionSampler() if on else None
+
+    def diagnostics(self) -> dict[str, float | str]:
+        return self.rejection.diagnostics() if self.rejection is not None else {}
 
 
 @MODELS.register("dcgan", "DCGAN: convolutional generator and critic for images (Radford et al., 2016)")

@@ -17,60 +17,91 @@ last steps, so the correction is as good as the critic.
 from __future__ import annotations
 
 import math
+from typing import TYPE_CHECKING
 
 import torch
 from torch import Tensor
 
 from dgm.distributions import standard_normal
-from dgm.errors import DgmError
+from dgm.errors import DgmError, NotFinite
+
+if TYPE_CHECKING:
+    from dgm.gan.gan import GAN
 
 #: proposals drawn to estimate M before any is accepted, as DRS does
 BURN_IN = 10_000
-#: proposals drawn at a time
+#: proposals passed through the networks at a time (memory stays bounded, as in evaluation)
 CHUNK = 4096
-#: proposals per requested sample after which the sampler gives up (an acceptance rate below 0.1 %)
+#: proposals per requested sample (or per CHUNK, for fewer) after which the sampler gives up: an
+#: acceptance rate below 0.1 %
 MAX_PROPOSALS_PER_SAMPLE = 1000
 
 
-@torch.no_grad()
-def rejection_sample(gan: torch.nn.Module, n: int, c: Tensor | None = None) -> Tensor:
-    """n samples of `gan` (a `GAN` trained by a Jensen-Shannon game), each generator proposal
-    x ~ p_g(· | cᵢ) accepted with probability exp(d(x) − M). M is the largest logit among the
-    first `BURN_IN` proposals (at least 0), raised whenever a larger one turns up (as in DRS: a
-    sample accepted under a smaller M was over-accepted, slightly). Row i of the result is the
-    first accepted proposal drawn for row i, with label cᵢ."""
-    p = next(gan.parameters())
-    m = gan.pack
+class RejectionSampler:
+    """Draws from a GAN by rejection: each generator proposal x ~ p_g(· | c) is kept with
+    probability exp(d(x) − M). M is the largest logit among the first `BURN_IN` proposals (at
+    least 0: any M ≥ sup d is exact, a larger one only slower), raised whenever a larger one turns
+    up; a sample accepted under a smaller M was over-accepted, slightly, as in DRS. M is kept
+    across calls, so that every chunk of a long draw shares it."""
 
-    def propose(rows: Tensor) -> tuple[Tensor, Tensor, Tensor]:
-        rows = torch.cat([rows, rows[: -rows.shape[0] % m]])  # whole packs: more proposals for some rows
-        x = gan.generate(standard_normal((gan.latent,), p).sample((rows.shape[0],)), _rows(c, rows))
-        return rows, x, gan.score(x, _rows(c, rows)).repeat_interleave(m)
+    def __init__(self) -> None:
+        self.bound: float | None = None  # M
+        self.proposed = self.accepted = 0
 
-    rows = torch.arange(n, device=p.device)
-    # sup log p_data/p_g ≥ 0, since the ratio averages 1 under p_g
-    log_m = max(propose(rows.repeat(math.ceil(BURN_IN / n))[:BURN_IN])[2].max().item(), 0.0)
-    out = p.new_empty((n, *gan.event_shape))
-    pending, proposed = rows, 0
-    while pending.numel():
-        if proposed > MAX_PROPOSALS_PER_SAMPLE * n:
-            raise DgmError(
-                f"rejection sampling accepted {n - pending.numel()} of {n} samples in {proposed} proposals: "
-                f"the critic's largest log ratio ({log_m:.1f}) leaves almost nothing accepted"
-            )
-        tried, x, log_ratio = propose(pending.repeat(math.ceil(CHUNK / pending.numel())))
-        proposed += tried.numel()
-        log_m = max(log_m, log_ratio.max().item())
-        accepted = torch.rand_like(log_ratio).log() < log_ratio - log_m
-        tried, x = tried[accepted], x[accepted]
-        # the first accepted proposal of each pending row
-        first = torch.full((n,), tried.numel(), device=p.device)
-        first.scatter_reduce_(0, tried, torch.arange(tried.numel(), device=p.device), "amin")
-        done = pending[first[pending] < tried.numel()]
-        out[done] = x[first[done]]
-        pending = pending[first[pending] == tried.numel()]
-    return out
+    @torch.no_grad()
+    def sample(self, gan: GAN, n: int, c: Tensor | None = None) -> Tensor:
+        """n samples; row i is the first accepted proposal drawn for row i, with label cᵢ."""
+        p = next(gan.parameters())
+        out = p.new_empty((n, *gan.event_shape))
+        if n == 0:
+            return out
+        rows = torch.arange(n, device=p.device)
+        if self.bound is None:
+            burn_in = _propose(gan, rows.repeat(math.ceil(BURN_IN / n))[:BURN_IN], c)[2]
+            self.bound = max(burn_in.max().item(), 0.0)
+        pending, proposed = rows, 0
+        while pending.numel():
+            if proposed > MAX_PROPOSALS_PER_SAMPLE * max(n, CHUNK):
+                raise DgmError(
+                    f"rejection sampling kept {n - pending.numel()} of {n} samples in {proposed} proposals: "
+                    f"the critic's largest log ratio ({self.bound:.1f}) leaves almost nothing accepted"
+                )
+            tried, x, log_ratio = _propose(gan, pending.repeat(math.ceil(CHUNK / pending.numel())), c)
+            proposed += tried.numel()
+            self.bound = max(self.bound, log_ratio.max().item())
+            accepted = torch.rand_like(log_ratio).log() < log_ratio - self.bound
+            self.accepted += int(accepted.sum())
+            tried, x = tried[accepted], x[accepted]
+            # the first accepted proposal of each pending row
+            first = torch.full((n,), tried.numel(), device=p.device)
+            first.scatter_reduce_(0, tried, torch.arange(tried.numel(), device=p.device), "amin")
+            done = pending[first[pending] < tried.numel()]
+            out[done] = x[first[done]]
+            pending = pending[first[pending] == tried.numel()]
+        self.proposed += proposed
+        return out
+
+    def diagnostics(self) -> dict[str, float | str]:
+        """The sampler, its bound M and the share of proposals it accepted."""
+        return {
+            "sampling": "discriminator rejection",
+            "log_ratio_bound": self.bound if self.bound is not None else float("nan"),
+            "acceptance": self.accepted / self.proposed if self.proposed else float("nan"),
+        }
 
 
-def _rows(c: Tensor | None, rows: Tensor) -> Tensor | None:
-    return None if c is None else c[rows]
+def _propose(gan: GAN, rows: Tensor, c: Tensor | None) -> tuple[Tensor, Tensor, Tensor]:
+    """Generator samples for `rows` (padded with more proposals for some rows to whole packs), and
+    each one's log ratio: that of its pack, shared by the pack's samples."""
+    m, prior = gan.pack, standard_normal((gan.latent,), next(gan.parameters()))
+    rows = torch.cat([rows, rows[: -rows.shape[0] % m]])
+    xs, scores = [], []
+    for part in rows.split(CHUNK - CHUNK % m):
+        labels = None if c is None else c[part]
+        x = gan.generate(prior.sample((part.shape[0],)), labels)
+        xs.append(x)
+        scores.append(gan.score(x, labels).repeat_interleave(m))
+    log_ratio = torch.cat(scores)
+    if not torch.isfinite(log_ratio).all():
+        raise NotFinite("rejection sampling: the critic scored a generator sample as NaN or infinite")
+    return rows, torch.cat(xs), log_ratio
