@@ -65,8 +65,8 @@ def bench_one(variant: str, data_name: str, seed: int, max_time: str) -> dict[st
     from dgm.config import RunConfig
     from dgm.data import load_data
     from dgm.errors import DgmError
+    from dgm.gan.objectives import check_rejection
     from dgm.metrics import evaluate
-    from dgm.registry import OBJECTIVES
     from dgm.train import train
 
     torch.set_num_threads(1)
@@ -79,15 +79,17 @@ def bench_one(variant: str, data_name: str, seed: int, max_time: str) -> dict[st
     row = {"variant": variant, "data": data_name, "seed": seed, "steps": result.global_step}
     row.update(evaluate(result.model, data, "test", ["modes", "energy_distance"]))
     row["w2"] = _w2(result.model, data, seed)
-    # The same model by discriminator rejection sampling, where its critic estimates log p_data/p_g
-    # (as `dgm evaluate --rejection` requires: a Jensen-Shannon game, no averaged weights).
-    if OBJECTIVES.get(objective).critic_is_log_ratio and "ema" not in settings:
-        result.model.core.use_rejection()
-        try:
-            row["rejection"] = evaluate(result.model, data, "test", ["modes"])
-            row["rejection"]["w2"] = _w2(result.model, data, seed)
-        except DgmError as e:  # an acceptance rate too low to finish: the row says so
-            row["rejection_error"] = str(e)
+    # The same model by discriminator rejection sampling, where its critic estimates log p_data/p_g.
+    try:
+        check_rejection(result.model.core, "gan", objective, settings.get("ema"))
+    except DgmError:
+        return row
+    result.model.core.use_rejection()
+    try:
+        row["rejection"] = evaluate(result.model, data, "test", ["modes"])
+        row["rejection"]["w2"] = _w2(result.model, data, seed)
+    except DgmError as e:  # an acceptance rate too low to finish: the row says so
+        row["rejection_error"] = str(e)
     return row
 
 

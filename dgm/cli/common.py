@@ -57,7 +57,12 @@ def apply_sampling(model: object, args: argparse.Namespace, config: dict[str, An
 
     core = getattr(model, "core", model)
     if args.rejection:
-        _refuse_rejection(core, config)
+        from dgm.gan.objectives import check_rejection
+        from dgm.registry import MODELS
+
+        name = config["model"]
+        objective = config.get("objective") or MODELS.get(name).default_objective
+        check_rejection(core, name, objective, config.get("train", {}).get("ema"))
         core.use_rejection()
     if args.solver is None and args.steps is None:
         return
@@ -70,27 +75,3 @@ def apply_sampling(model: object, args: argparse.Namespace, config: dict[str, An
     if args.steps is not None and (args.solver or core.eval_solver.method) == "dopri5":
         raise DgmError("--steps sets a fixed-step solver's steps; dopri5 chooses its own (use --solver rk4)")
     core.use_solver(args.solver, args.steps)
-
-
-def _refuse_rejection(core: object, config: dict[str, Any]) -> None:
-    """A one-line error unless the run's critic estimates log p_data/p_g for its generator."""
-    from dgm.errors import DgmError
-    from dgm.gan.gan import GAN, has_batch_norm
-    from dgm.registry import MODELS, OBJECTIVES
-
-    name = config["model"]
-    if not isinstance(core, GAN):
-        gans = ", ".join(e.name for e in MODELS if issubclass(e.obj, GAN))
-        raise DgmError(f"--rejection applies to runs of {gans}; this run is a {name}")
-    objective = config.get("objective") or MODELS.get(name).default_objective
-    if not getattr(OBJECTIVES.get(objective), "critic_is_log_ratio", False):
-        raise DgmError(
-            "--rejection needs a critic whose logit estimates log p_data/p_g (trained by gan-ns or "
-            f"gan-minimax); this run's objective is {objective}"
-        )
-    if config.get("train", {}).get("ema") is not None:
-        raise DgmError(
-            "--rejection needs the critic of the last generator; this run kept averaged weights (ema)"
-        )
-    if has_batch_norm(core.critic):
-        raise DgmError("--rejection needs a critic that scores each sample alone; this one has batch_norm")

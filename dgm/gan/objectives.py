@@ -16,10 +16,10 @@ from torch import Tensor, nn
 
 from dgm.errors import DgmError
 from dgm.gan import losses
-from dgm.gan.gan import has_batch_norm, is_spectrally_normalised
+from dgm.gan.gan import GAN, has_batch_norm, is_spectrally_normalised
 from dgm.models.base import GenerativeModel, Preprocessed
 from dgm.objectives.base import Objective, OptimSettings, Player, StepContext, preprocessed
-from dgm.registry import OBJECTIVES
+from dgm.registry import MODELS, OBJECTIVES
 
 #: Adam as in DCGAN (Radford et al., 2016): lr 2e-4, β₁ = 0.5.
 _ADAM_GAN = OptimSettings(lr=2e-4, betas=(0.5, 0.999), schedule="constant")
@@ -289,3 +289,24 @@ class RelativisticR1R2(Adversarial):
 
     def critic_terms(self, real: Tensor, fake: Tensor) -> dict[str, Tensor]:
         return {"d_gap": real.mean() - fake.mean()}
+
+
+def check_rejection(model: object, name: str, objective: str, ema: float | None) -> None:
+    """Raise a one-line `DgmError` unless `model` (registered as `name`) has a critic that
+    estimates log p_data/p_g of its generator: a GAN trained by a Jensen-Shannon game
+    (`critic_is_log_ratio`), without averaged weights (an averaged critic never judged the
+    averaged generator) and without BatchNorm in the critic (which scores a sample by its batch)."""
+    if not isinstance(model, GAN):
+        gans = ", ".join(e.name for e in MODELS if issubclass(e.obj, GAN))
+        raise DgmError(f"--rejection applies to runs of {gans}; this run is a {name}")
+    if not getattr(OBJECTIVES.get(objective), "critic_is_log_ratio", False):
+        raise DgmError(
+            "--rejection needs a critic whose logit estimates log p_data/p_g (trained by gan-ns or "
+            f"gan-minimax); this run's objective is {objective}"
+        )
+    if ema is not None:
+        raise DgmError(
+            "--rejection needs the critic of the last generator; this run kept averaged weights (ema)"
+        )
+    if has_batch_norm(model.critic):
+        raise DgmError("--rejection needs a critic that scores each sample alone; this one has batch_norm")
