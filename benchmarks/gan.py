@@ -57,6 +57,12 @@ VARIANTS: dict[str, tuple[str, dict[str, Any], dict[str, Any]]] = {
     # judging pairs estimates the log density ratio of one sample more sharply than one of four.
     "pacgan4-minimax-cosine-last": ("gan-minimax", {"pack": 4}, {"lr_schedule": "cosine", "keep": "last"}),
     "pacgan2-minimax-cosine-last": ("gan-minimax", {"pack": 2}, {"lr_schedule": "cosine", "keep": "last"}),
+    # Triples, between the two: a batch of 255 (85 packs), as 256 does not divide by 3.
+    "pacgan3-minimax-cosine-last": (
+        "gan-minimax",
+        {"pack": 3},
+        {"lr_schedule": "cosine", "keep": "last", "batch_size": 255},
+    ),
 }
 
 
