@@ -7,8 +7,8 @@ Reported per objective and data set, mean ± std over seeds: modes covered (a sa
 of a mode), the share of high-quality samples (within 3σ of some mode; 98.9 % for the truth
 itself), the reverse KL of the mode histogram against uniform, the exact W2 (not squared) by POT
 between 2,000 samples and 2,000 test points, and the runs that covered every mode. For the
-Jensen-Shannon games a second row (+DRS) scores the same models sampled by discriminator rejection
-sampling (`dgm sample --rejection`). Writes benchmarks/results/gan.json (or `--out`).
+Jensen-Shannon and least-squares games a second row (+DRS) scores the same models sampled by
+discriminator rejection sampling (`dgm sample --rejection`). Writes benchmarks/results/gan.json (or `--out`).
 
     python benchmarks/gan.py [--max-time 1m] [--seeds 0,1,2,3,4] [--datasets ring8,grid25]
         [--variants gan-ns,gan-minimax,pacgan4,lsgan,wgan,wgan-gp,wgan-sn,hinge-sn,r3gan]
@@ -85,12 +85,12 @@ def bench_one(variant: str, data_name: str, seed: int, max_time: str) -> dict[st
     row = {"variant": variant, "data": data_name, "seed": seed, "steps": result.global_step}
     row.update(evaluate(result.model, data, "test", ["modes", "energy_distance"]))
     row["w2"] = _w2(result.model, data, seed)
-    # The same model by discriminator rejection sampling, where its critic estimates log p_data/p_g.
+    # The same model by discriminator rejection sampling, where its critic holds log p_data/p_g.
     try:
-        check_rejection(result.model.core, "gan", objective, settings.get("ema"))
+        log_ratio = check_rejection(result.model.core, "gan", objective, settings.get("ema"))
     except DgmError:
         return row
-    result.model.core.use_rejection()
+    result.model.core.use_rejection(log_ratio)
     try:
         row["rejection"] = evaluate(result.model, data, "test", ["modes"])
         row["rejection"]["w2"] = _w2(result.model, data, seed)

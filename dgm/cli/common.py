@@ -46,8 +46,8 @@ def add_sampling(p: argparse.ArgumentParser) -> None:
     p.add_argument(
         "--rejection",
         action="store_true",
-        help="GANs of a Jensen-Shannon game: discriminator rejection sampling, the generator's samples "
-        "corrected by the critic's density ratio",
+        help="GANs of a Jensen-Shannon or least-squares game: discriminator rejection sampling, the "
+        "generator's samples corrected by the critic's density ratio",
     )
 
 
@@ -62,8 +62,8 @@ def apply_sampling(model: object, args: argparse.Namespace, config: dict[str, An
 
         name = config["model"]
         objective = config.get("objective") or MODELS.get(name).default_objective
-        check_rejection(core, name, objective, config.get("train", {}).get("ema"))
-        core.use_rejection()
+        log_ratio = check_rejection(core, name, objective, config.get("train", {}).get("ema"))
+        core.use_rejection(log_ratio)
     if args.solver is None and args.steps is None:
         return
     if args.steps is not None and args.steps < 1:

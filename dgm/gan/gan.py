@@ -9,6 +9,7 @@ critic two stride-2 convolutions with leaky ReLUs and a dense layer. Images stay
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from typing import Any
 
 from torch import Tensor, nn
@@ -17,6 +18,7 @@ from torch.nn.utils.parametrizations import spectral_norm as _spectral_norm
 
 from dgm.distributions import standard_normal
 from dgm.errors import DgmError
+from dgm.gan import losses
 from dgm.gan.rejection import RejectionSampler
 from dgm.models.base import GenerativeModel
 from dgm.nn import activation_class
@@ -230,10 +232,11 @@ class GAN(GenerativeModel):
         p = next(self.parameters())
         return self.generate(standard_normal((self.latent,), p).sample((n,)), c)
 
-    def use_rejection(self, on: bool = True) -> None:
-        """Correct `sample` by the critic's density ratio (`dgm.gan.rejection`); for a critic
-        trained by a Jensen-Shannon game, whose logit estimates log p_data/p_g."""
-        self.rejection = RejectionSampler() if on else None
+    def use_rejection(self, log_ratio: Callable[[Tensor], Tensor] | None = losses.log_ratio_js) -> None:
+        """Correct `sample` by the critic's density ratio (`dgm.gan.rejection`), where `log_ratio`
+        maps the critic's output to log p_data/p_g (its objective's `log_ratio`; the default: the
+        logit of a Jensen-Shannon critic); None turns it off."""
+        self.rejection = None if log_ratio is None else RejectionSampler(log_ratio)
 
     def diagnostics(self) -> dict[str, float | str]:
         return self.rejection.diagnostics() if self.rejection is not None else {}

@@ -52,6 +52,26 @@ def generator_loss_least_squares(fake: Tensor) -> Tensor:
     return 0.5 * ((fake - 1) ** 2).mean()
 
 
+def log_ratio_js(d: Tensor) -> Tensor:
+    """log p_data(x)/p_g(x) from a Jensen-Shannon critic at its optimum: its logit itself, as
+    σ(d*) = p_data/(p_data + p_g) gives d* = log p_data − log p_g."""
+    return d
+
+
+def log_ratio_least_squares(d: Tensor) -> Tensor:
+    """log p_data(x)/p_g(x) from a least-squares critic (targets 0 and 1) at its optimum,
+    d* = p_data/(p_data + p_g): log d − log(1 − d), with d clamped into (0, 1), the range of d*.
+
+    Example:
+        >>> import torch
+        >>> log_ratio_least_squares(torch.tensor([0.5, 0.8])).tolist()  # ratios 1 and 4
+        [0.0, 1.3862943649291992]
+    """
+    eps = torch.finfo(d.dtype).eps
+    d = d.clamp(eps, 1 - eps)
+    return d.log() - (-d).log1p()
+
+
 def critic_loss_hinge(real: Tensor, fake: Tensor) -> Tensor:
     """E[max(0, 1 − d(x))] + E[max(0, 1 + d(g(z)))] (Lim & Ye, 2017; SNGAN, Miyato et al., 2018)."""
     return relu(1 - real).mean() + relu(1 + fake).mean()

@@ -42,9 +42,9 @@ class Adversarial(Objective):
     example_model = "gan"
     #: the generator loss also reads d(y) (relativistic losses).
     generator_sees_real = False
-    #: the critic's optimum is the log density ratio d*(x) = log p_data(x)/p_g(x) (the Jensen-Shannon
-    #: games), which rejection sampling (`dgm.gan.rejection`) needs.
-    critic_is_log_ratio = False
+    #: where the critic's optimum holds the density ratio, its map d(x) ↦ log p_data(x)/p_g(x),
+    #: which rejection sampling (`dgm.gan.rejection`) needs; None: it holds none (Wasserstein, hinge).
+    log_ratio: Callable[[Tensor], Tensor] | None = None
 
     def critic_loss(self, real: Tensor, fake: Tensor) -> Tensor:
         raise NotImplementedError
@@ -101,7 +101,7 @@ class NonSaturatingGAN(Adversarial):
     """The Jensen-Shannon game with the non-saturating generator loss (Goodfellow et al., 2014):
     critic E[softplus(−d(y))] + E[softplus(d(g(z)))], generator E[softplus(−d(g(z)))]."""
 
-    critic_is_log_ratio = True
+    log_ratio = staticmethod(losses.log_ratio_js)
 
     def critic_loss(self, real: Tensor, fake: Tensor) -> Tensor:
         return losses.critic_loss_js(real, fake)
@@ -122,6 +122,8 @@ class MinimaxGAN(NonSaturatingGAN):
 @OBJECTIVES.register("lsgan", "least-squares GAN (Mao et al., 2017)")
 class LeastSquaresGAN(Adversarial):
     """critic ½E[(d(y) − 1)²] + ½E[d(g(z))²]; generator ½E[(d(g(z)) − 1)²]; Adam 2e-4, β₁ = 0.5."""
+
+    log_ratio = staticmethod(losses.log_ratio_least_squares)
 
     def critic_loss(self, real: Tensor, fake: Tensor) -> Tensor:
         return losses.critic_loss_least_squares(real, fake)
@@ -291,18 +293,22 @@ class RelativisticR1R2(Adversarial):
         return {"d_gap": real.mean() - fake.mean()}
 
 
-def check_rejection(model: object, name: str, objective: str, ema: float | None) -> None:
-    """Raise a one-line `DgmError` unless `model` (registered as `name`) has a critic that
-    estimates log p_data/p_g of its generator: a GAN trained by a Jensen-Shannon game
-    (`critic_is_log_ratio`), without averaged weights (an averaged critic never judged the
-    averaged generator) and without BatchNorm in the critic (which scores a sample by its batch)."""
+def check_rejection(
+    model: object, name: str, objective: str, ema: float | None
+) -> Callable[[Tensor], Tensor]:
+    """The map from the critic's output to log p_data/p_g of `model` (registered as `name`),
+    trained by `objective`; a one-line `DgmError` unless it has one: a GAN trained by a game
+    whose critic's optimum holds the density ratio (`log_ratio`: the Jensen-Shannon and
+    least-squares games), without averaged weights (an averaged critic never judged the averaged
+    generator) and without BatchNorm in the critic (which scores a sample by its batch)."""
     if not isinstance(model, GAN):
         gans = ", ".join(e.name for e in MODELS if issubclass(e.obj, GAN))
         raise DgmError(f"--rejection applies to runs of {gans}; this run is a {name}")
-    if not getattr(OBJECTIVES.get(objective), "critic_is_log_ratio", False):
+    log_ratio = getattr(OBJECTIVES.get(objective), "log_ratio", None)
+    if log_ratio is None:
         raise DgmError(
-            "--rejection needs a critic whose logit estimates log p_data/p_g (trained by gan-ns or "
-            f"gan-minimax); this run's objective is {objective}"
+            "--rejection needs a critic whose optimum holds the density ratio p_data/p_g (trained by "
+            f"gan-ns, gan-minimax or lsgan); this run's objective is {objective}"
         )
     if ema is not None:
         raise DgmError(
@@ -310,3 +316,4 @@ def check_rejection(model: object, name: str, objective: str, ema: float | None)
         )
     if has_batch_norm(model.critic):
         raise DgmError("--rejection needs a critic that scores each sample alone; this one has batch_norm")
+    return log_ratio

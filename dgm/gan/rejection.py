@@ -10,13 +10,16 @@ x ~ p_g with probability exp(d(x) − M), M ≥ sup d, leaves the accepted sampl
 mass in the gaps between modes is thinned and modes the generator under-fills are topped up; a
 mode it never visits stays empty. With packing m the critic scores m samples at once and its
 optimum's logit is Σᵢ log p_data(xᵢ)/p_g(xᵢ): the sampler accepts or rejects the m together, which
-leaves each distributed as p_data. A trained critic only approximates D*, for the generator of its
-last steps, so the correction is as good as the critic.
+leaves each distributed as p_data. A least-squares critic's optimum is D* itself, whose log-odds
+log D* − log(1 − D*) is the same ratio: each objective maps its critic's output to the log ratio
+(`log_ratio`). A trained critic only approximates its optimum, for the generator of its last
+steps, so the correction is as good as the critic.
 """
 
 from __future__ import annotations
 
 import math
+from collections.abc import Callable
 from typing import TYPE_CHECKING
 
 import torch
@@ -39,12 +42,14 @@ MAX_PROPOSALS_PER_SAMPLE = 1000
 
 class RejectionSampler:
     """Draws from a GAN by rejection: each generator proposal x ~ p_g(· | c) is kept with
-    probability exp(d(x) − M). M is the largest logit among the first `BURN_IN` proposals (at
-    least 0: any M ≥ sup d is exact, a larger one only slower), raised whenever a larger one turns
-    up; a sample accepted under a smaller M was over-accepted, slightly, as in DRS. M is kept
-    across calls, so that every chunk of a long draw shares it."""
+    probability exp(r(x) − M), r = log_ratio(d(x)) the critic's estimate of log p_data/p_g. M is
+    the largest r among the first `BURN_IN` proposals (at least 0: any M ≥ sup r is exact, a
+    larger one only slower), raised whenever a larger one turns up; a sample accepted under a
+    smaller M was over-accepted, slightly, as in DRS. M is kept across calls, so that every chunk
+    of a long draw shares it."""
 
-    def __init__(self) -> None:
+    def __init__(self, log_ratio: Callable[[Tensor], Tensor]) -> None:
+        self.log_ratio = log_ratio  # the critic's output d ↦ log p_data/p_g (its objective's)
         self.bound: float | None = None  # M
         self.proposed = self.accepted = 0
 
@@ -57,7 +62,7 @@ class RejectionSampler:
             return out
         rows = torch.arange(n, device=p.device)
         if self.bound is None:
-            burn_in = _propose(gan, rows.repeat(math.ceil(BURN_IN / n))[:BURN_IN], c)[2]
+            burn_in = _propose(gan, self.log_ratio, rows.repeat(math.ceil(BURN_IN / n))[:BURN_IN], c)[2]
             self.bound = max(burn_in.max().item(), 0.0)
         pending, proposed = rows, 0
         while pending.numel():
@@ -66,7 +71,8 @@ class RejectionSampler:
                     f"rejection sampling kept {n - pending.numel()} of {n} samples in {proposed} proposals: "
                     f"the critic's largest log ratio ({self.bound:.1f}) leaves almost nothing accepted"
                 )
-            tried, x, log_ratio = _propose(gan, pending.repeat(math.ceil(CHUNK / pending.numel())), c)
+            repeated = pending.repeat(math.ceil(CHUNK / pending.numel()))
+            tried, x, log_ratio = _propose(gan, self.log_ratio, repeated, c)
             proposed += tried.numel()
             self.bound = max(self.bound, log_ratio.max().item())
             accepted = torch.rand_like(log_ratio).log() < log_ratio - self.bound
@@ -90,7 +96,9 @@ class RejectionSampler:
         }
 
 
-def _propose(gan: GAN, rows: Tensor, c: Tensor | None) -> tuple[Tensor, Tensor, Tensor]:
+def _propose(
+    gan: GAN, log_ratio: Callable[[Tensor], Tensor], rows: Tensor, c: Tensor | None
+) -> tuple[Tensor, Tensor, Tensor]:
     """Generator samples for `rows` (padded with more proposals for some rows to whole packs), and
     each one's log ratio: that of its pack, shared by the pack's samples."""
     m, prior = gan.pack, standard_normal((gan.latent,), next(gan.parameters()))
@@ -100,8 +108,8 @@ def _propose(gan: GAN, rows: Tensor, c: Tensor | None) -> tuple[Tensor, Tensor, 
         labels = None if c is None else c[part]
         x = gan.generate(prior.sample((part.shape[0],)), labels)
         xs.append(x)
-        scores.append(gan.score(x, labels).repeat_interleave(m))
-    log_ratio = torch.cat(scores)
-    if not torch.isfinite(log_ratio).all():
+        scores.append(log_ratio(gan.score(x, labels)).repeat_interleave(m))
+    log_ratios = torch.cat(scores)
+    if not torch.isfinite(log_ratios).all():
         raise NotFinite("rejection sampling: the critic scored a generator sample as NaN or infinite")
-    return rows, torch.cat(xs), log_ratio
+    return rows, torch.cat(xs), log_ratios

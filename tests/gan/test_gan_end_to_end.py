@@ -188,29 +188,30 @@ def test_values_waiting_for_their_row_are_written_before_a_checkpoint(tmp_path: 
 
 
 def test_rejection_sampling_from_the_command_line(tmp_path: Path, capsys: pytest.CaptureFixture) -> None:
-    """`--rejection` samples a Jensen-Shannon GAN through its critic, and refuses, in one line,
-    critics that do not estimate the density ratio of the generator they sample."""
+    """`--rejection` samples a Jensen-Shannon or least-squares GAN through its critic, and refuses,
+    in one line, critics that do not estimate the density ratio of the generator they sample."""
     runs = {
         "gan-minimax": ["gan", "--objective", "gan-minimax", "--data", "ring8"],
         "lsgan": ["gan", "--objective", "lsgan", "--data", "ring8"],
+        "hinge": ["gan", "--objective", "hinge", "--data", "ring8"],
         "ema": ["gan", "--set", "ema=0.9", "--data", "ring8"],
         "realnvp": ["realnvp", "--data", "ring8"],
         "batch_norm": ["dcgan", "--data", "digits", "--set", "batch_norm=true", "--set", "width=4"],
     }
     for name, args in runs.items():
         assert main(["train", *args, "--max-steps", "20", "--out", str(tmp_path / name)]) == 0
-    run = str(tmp_path / "gan-minimax")
     plain, corrected = tmp_path / "plain.npy", tmp_path / "corrected.npy"
-    assert main(["sample", run, "-n", "300", "-o", str(plain)]) == 0
-    assert main(["sample", run, "-n", "300", "-o", str(corrected), "--rejection"]) == 0
-    x = np.load(corrected)
-    assert x.shape == (300, 2) and np.isfinite(x).all() and not np.allclose(x, np.load(plain))
+    for run in (str(tmp_path / "gan-minimax"), str(tmp_path / "lsgan")):
+        assert main(["sample", run, "-n", "300", "-o", str(plain)]) == 0
+        assert main(["sample", run, "-n", "300", "-o", str(corrected), "--rejection"]) == 0
+        x = np.load(corrected)
+        assert x.shape == (300, 2) and np.isfinite(x).all() and not np.allclose(x, np.load(plain))
     capsys.readouterr()
     assert main(["evaluate", run, "--data", "ring8", "--json", "--rejection"]) == 0
     report = json.loads(capsys.readouterr().out)
     assert report["sampling"] == "discriminator rejection" and 0 < report["acceptance"] <= 1
     for name, says in (
-        ("lsgan", "this run's objective is lsgan"),
+        ("hinge", "this run's objective is hinge"),
         ("ema", "averaged"),
         ("realnvp", "this run is a realnvp"),
         ("batch_norm", "batch_norm"),

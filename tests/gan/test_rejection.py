@@ -1,5 +1,6 @@
-"""Discriminator rejection sampling: with the exact log density ratio as its critic, a GAN whose
-generator is a known Gaussian samples the data distribution, packed or not, with labels or not."""
+"""Discriminator rejection sampling: with the exact optimum as its critic (a Jensen-Shannon
+critic's logit, or a least-squares critic's D*), a GAN whose generator is a known Gaussian samples
+the data distribution, packed or not, with labels or not."""
 
 from __future__ import annotations
 
@@ -12,6 +13,7 @@ from scipy import stats
 from torch import Tensor, nn
 
 from dgm.errors import DgmError
+from dgm.gan import losses
 from dgm.gan.gan import GAN
 from dgm.utils import seeded
 
@@ -43,17 +45,23 @@ class _Generator(nn.Module):
 
 
 class _Critic(nn.Module):
-    """The exact optimum of a packed Jensen-Shannon critic: Σ over the pack of the log ratios."""
+    """The exact optimum of a packed Jensen-Shannon critic: Σ over the pack of the log ratios; or,
+    `least_squares`, of a least-squares one: D* = σ(that sum), the packs' p_data/(p_data + p_g)."""
+
+    def __init__(self, least_squares: bool = False) -> None:
+        super().__init__()
+        self.least_squares = least_squares
 
     def forward(self, x: Tensor, c: Tensor | None = None) -> Tensor:
         m = x.shape[1]
         shift = _shift(None if c is None else c.reshape(-1, 2), x.numel()).reshape(-1, m)
-        return _log_ratio(x, shift).sum(1, keepdim=True)
+        d = _log_ratio(x, shift).sum(1, keepdim=True)
+        return d.sigmoid() if self.least_squares else d
 
 
-def _gan(pack: int, labels: bool) -> GAN:
+def _gan(pack: int, labels: bool, least_squares: bool = False) -> GAN:
     gan = GAN((1,), latent=1, pack=pack, context_features=2 if labels else 0).double()
-    gan.generator, gan.critic = _Generator(), _Critic()
+    gan.generator, gan.critic = _Generator(), _Critic(least_squares)
     return gan
 
 
@@ -61,12 +69,14 @@ def _data_cdf(x: np.ndarray) -> np.ndarray:
     return sum(stats.norm.cdf(x, mu, SPREAD) for mu in (-1.0, 1.0)) / 2
 
 
+@pytest.mark.parametrize("least_squares", [False, True], ids=["js", "least-squares"])
 @pytest.mark.parametrize("pack", [1, 3])
-def test_rejection_with_the_exact_critic_samples_the_data(pack: int) -> None:
-    gan = _gan(pack, labels=False)
+def test_rejection_with_the_exact_critic_samples_the_data(pack: int, least_squares: bool) -> None:
+    gan = _gan(pack, labels=False, least_squares=least_squares)
+    log_ratio = losses.log_ratio_least_squares if least_squares else losses.log_ratio_js
     with seeded(0, torch.device("cpu")), torch.no_grad():
         plain = gan.sample(20000)[:, 0]
-        gan.use_rejection()
+        gan.use_rejection(log_ratio)
         corrected = gan.sample(20000)[:, 0]
     assert corrected.shape == (20000,)
     assert stats.kstest(plain.numpy(), _data_cdf).statistic > 0.1  # the generator alone is far off
