@@ -71,7 +71,9 @@ class RunConfig:
     # warmup_steps, grad_clip, every} (--set optim.PLAYER.SETTING=VALUE); overrides the above
     optim: dict[str, Any] = field(default_factory=dict)
     ema: float | None = None  # decay β of an exponential moving average of the weights, e.g. 0.999
-    keep: str = "best"  # best: the weights with the best validation score; last: the final ones
+    # best: the weights with the best validation score; last: the final ones; None: the
+    # objective's choice (best; pacgan: last, its game ends quietly as its learning rate decays)
+    keep: str | None = None
     patience: int | None = None  # stop after this many validations without improvement
     threads: int | None = None  # torch CPU threads per process; None: chosen by data kind
     seed: int = 0  # random seed of the initialisation, the batches and the noise
@@ -108,7 +110,7 @@ class RunConfig:
             raise DgmError(f"lr_schedule must be 'cosine' or 'constant', got {self.lr_schedule!r}")
         if self.ema is not None and not 0 < self.ema < 1:
             raise DgmError(f"ema must be a decay in (0, 1) such as 0.999 (or null for none), got {self.ema}")
-        if self.keep not in ("best", "last"):
+        if self.keep not in (None, "best", "last"):
             raise DgmError(f"keep must be 'best' or 'last', got {self.keep!r}")
         for name in ("patience", "threads", "labels"):
             if getattr(self, name) is not None and getattr(self, name) < 1:

@@ -102,7 +102,8 @@ class GAN(GenerativeModel):
         context_features: size of a one-hot label fed to generator and critic (conditional GAN,
             Mirza & Osindero, 2014).
         pack: m, the samples the critic judges together, concatenated (PacGAN, Lin et al., 2018),
-            which penalises a generator that repeats itself; batches must be divisible by m.
+            which penalises a generator that repeats itself; in training a batch's last B mod m
+            samples are left out.
         batch_norm: BatchNorm in both image networks, after every convolution but the output's,
             as the seed paper had it (DCGAN, Radford et al., 2016, leaves the critic's first layer
             out): in training a sample depends on the rest of its batch; sampling and evaluation

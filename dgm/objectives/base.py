@@ -187,6 +187,8 @@ class Objective:
     may_be_zero: tuple[str, ...] = ()
     #: a registered model of vectors it trains, for objectives no model has as its default (tests).
     example_model: str | None = None
+    #: the weights a run keeps unless it says (`keep`): the best validated ("best") or the last.
+    keep: str = "best"
     #: model arguments the objective needs, filled in where the run gives none (wgan-sn's critic
     #: is spectrally normalised), for models that take them.
     model_defaults: dict[str, Any] = {}

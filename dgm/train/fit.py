@@ -135,6 +135,7 @@ def resolve(config: RunConfig, data: DataSource, *, fresh: bool = True) -> RunCo
         )
     c.objective = c.objective or model.default_objective
     c.objective_args = resolved_arguments(c.objective, c.objective_args, OBJECTIVES)
+    c.keep = c.keep or OBJECTIVES.get(c.objective).keep
     takes = model_arguments(c.model)
     for name, value in OBJECTIVES.get(c.objective).model_defaults.items():
         if name in takes:

@@ -218,3 +218,21 @@ def test_rejection_sampling_from_the_command_line(tmp_path: Path, capsys: pytest
     ):
         assert main(["sample", str(tmp_path / name), "-n", "10", "-o", str(plain), "--rejection"]) == 2
         assert says in capsys.readouterr().err
+
+
+def test_pacgan_packs_pairs_decays_and_keeps_its_last_weights_unless_told(tmp_path: Path) -> None:
+    """The objective's defaults reach the run (the model's pack, both players' schedule, the kept
+    weights), and what the command line gives wins over them."""
+    base = ["train", "gan", "--data", "ring8", "--objective", "pacgan", "--max-steps", "30"]
+    assert main([*base, "--set", "val_every=10", "--out", str(tmp_path / "default")]) == 0
+    config = json.loads((tmp_path / "default" / "config.json").read_text())
+    assert config["model_args"]["pack"] == 2 and config["train"]["keep"] == "last"
+    assert {p["schedule"] for p in config["optim"].values()} == {"cosine"}
+    assert config["kept"] == {"step": 30, "keep": "last"}
+    told = ["--set", "keep=best", "--set", "pack=4", "--set", "lr_schedule=constant"]
+    assert main([*base, *told, "--out", str(tmp_path / "told")]) == 0
+    config = json.loads((tmp_path / "told" / "config.json").read_text())
+    assert config["model_args"]["pack"] == 4 and config["kept"]["keep"] == "best"
+    assert {p["schedule"] for p in config["optim"].values()} == {"constant"}
+    assert main(["train", "gan", "--data", "ring8", "--max-steps", "10", "--out", str(tmp_path / "gan")]) == 0
+    assert json.loads((tmp_path / "gan" / "config.json").read_text())["kept"]["keep"] == "best"

@@ -17,6 +17,7 @@ from dgm.errors import DgmError
 from dgm.gan.gan import GAN
 from dgm.gan.losses import gradient_norms
 from dgm.objectives.base import StepContext
+from dgm.utils import seeded
 
 
 def _train_critic(
@@ -253,6 +254,13 @@ def test_a_packing_critic_scores_groups_of_consecutive_samples(shape: tuple[int,
     assert torch.isfinite(loss)
     with pytest.raises(DgmError, match="divisible by 4"):
         gan.score(x[:6])
+    # In training, a batch of 7 is one pack of 4: the same loss as the first 4 samples alone.
+    objective = build_objective("gan-ns", {})
+    with seeded(3, torch.device("cpu")):
+        seven = objective.loss("critic", gan, (x[:7],), StepContext(0))[0]
+    with seeded(3, torch.device("cpu")):
+        four = objective.loss("critic", gan, (x[:4],), StepContext(0))[0]
+    assert seven.item() == four.item()
 
 
 def test_a_batch_normalised_gan_samples_per_sample_and_refuses_what_batchnorm_breaks() -> None:
