@@ -11,7 +11,7 @@ Jensen-Shannon and least-squares games a second row (+DRS) scores the same model
 discriminator rejection sampling (`dgm sample --rejection`). Writes benchmarks/results/gan.json (or `--out`).
 
     python benchmarks/gan.py [--max-time 1m] [--seeds 0,1,2,3,4] [--datasets ring8,grid25]
-        [--variants gan-ns,gan-minimax,pacgan4,lsgan,wgan,wgan-gp,wgan-sn,hinge-sn,r3gan]
+        [--variants gan-ns,gan-minimax,pacgan4,pacgan,lsgan,wgan,wgan-gp,wgan-sn,hinge-sn,r3gan]
         [--jobs 2] [--out gan.json]
 """
 
@@ -44,6 +44,7 @@ VARIANTS: dict[str, tuple[str, dict[str, Any], dict[str, Any]]] = {
     "wgan-sn": ("wgan-sn", {}, {}),  # spectral normalisation: the objective turns it on
     "r3gan": ("r3gan", {}, {}),
     "pacgan4": ("gan-ns", {"pack": 4}, {}),  # PacGAN: the critic judges 4 samples at once (Lin et al., 2018)
+    "pacgan": ("pacgan", {}, {}),  # the objective at its defaults: packed pairs, cosine decay, last weights
     # The weights averaged over steps (Yazıcı et al., 2019): samples come from the averaged generator.
     "gan-minimax-ema": ("gan-minimax", {}, {"ema": 0.999}),
     # The learning rate decayed to 0 over the run (cosine) instead of held constant.
@@ -161,7 +162,7 @@ def main() -> None:
         max_time="1m",
         seeds="0,1,2,3,4",
         datasets="ring8,grid25",
-        variants="gan-ns,gan-minimax,pacgan4,lsgan,wgan,wgan-gp,wgan-sn,hinge-sn,r3gan",
+        variants="gan-ns,gan-minimax,pacgan4,pacgan,lsgan,wgan,wgan-gp,wgan-sn,hinge-sn,r3gan",
         jobs=2,
         out="gan.json",
     )
