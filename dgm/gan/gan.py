@@ -18,7 +18,6 @@ from torch.nn.utils.parametrizations import spectral_norm as _spectral_norm
 
 from dgm.distributions import standard_normal
 from dgm.errors import DgmError
-from dgm.gan import losses
 from dgm.gan.rejection import RejectionSampler
 from dgm.models.base import GenerativeModel
 from dgm.nn import activation_class
@@ -103,7 +102,7 @@ class GAN(GenerativeModel):
             Mirza & Osindero, 2014).
         pack: m, the samples the critic judges together, concatenated (PacGAN, Lin et al., 2018),
             which penalises a generator that repeats itself; in training a batch's last B mod m
-            samples are left out.
+            samples are left out (under data parallelism each process's batch must be whole packs).
         batch_norm: BatchNorm in both image networks, after every convolution but the output's,
             as the seed paper had it (DCGAN, Radford et al., 2016, leaves the critic's first layer
             out): in training a sample depends on the rest of its batch; sampling and evaluation
@@ -227,16 +226,16 @@ class GAN(GenerativeModel):
         return self.critic(x, c).reshape(x.shape[0])
 
     def sample(self, n: int, c: Tensor | None = None) -> Tensor:
-        """x = g(z), z ~ N(0, I); after `use_rejection()`, by discriminator rejection sampling."""
+        """x = g(z), z ~ N(0, I); after `use_rejection(log_ratio)`, by discriminator rejection sampling."""
         if self.rejection is not None:
             return self.rejection.sample(self, n, c)
         p = next(self.parameters())
         return self.generate(standard_normal((self.latent,), p).sample((n,)), c)
 
-    def use_rejection(self, log_ratio: Callable[[Tensor], Tensor] | None = losses.log_ratio_js) -> None:
+    def use_rejection(self, log_ratio: Callable[[Tensor], Tensor] | None) -> None:
         """Correct `sample` by the critic's density ratio (`dgm.gan.rejection`), where `log_ratio`
-        maps the critic's output to log p_data/p_g (its objective's `log_ratio`; the default: the
-        logit of a Jensen-Shannon critic); None turns it off."""
+        maps the critic's output to log p_data/p_g: its objective's `log_ratio`, e.g.
+        `dgm.gan.losses.log_ratio_js` for a Jensen-Shannon critic; None turns it off."""
         self.rejection = None if log_ratio is None else RejectionSampler(log_ratio)
 
     def diagnostics(self) -> dict[str, float | str]:

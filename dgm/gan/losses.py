@@ -58,17 +58,22 @@ def log_ratio_js(d: Tensor) -> Tensor:
     return d
 
 
+#: a least-squares critic's output is trusted within [δ, 1 − δ]: ratios up to (1 − δ)/δ = 99
+LEAST_SQUARES_MARGIN = 0.01
+
+
 def log_ratio_least_squares(d: Tensor) -> Tensor:
     """log p_data(x)/p_g(x) from a least-squares critic (targets 0 and 1) at its optimum,
-    d* = p_data/(p_data + p_g): log d − log(1 − d), with d clamped into (0, 1), the range of d*.
+    d* = p_data/(p_data + p_g): log d − log(1 − d), with d clamped into [δ, 1 − δ]. Nothing keeps
+    a trained critic in (0, 1), and one output at or past 1 would otherwise set the sampler's
+    bound M so high that it keeps nothing else.
 
     Example:
         >>> import torch
-        >>> log_ratio_least_squares(torch.tensor([0.5, 0.8])).tolist()  # ratios 1 and 4
-        [0.0, 1.3862943649291992]
+        >>> [round(r, 4) for r in log_ratio_least_squares(torch.tensor([0.5, 0.8, 1.3])).tolist()]
+        [0.0, 1.3863, 4.5951]
     """
-    eps = torch.finfo(d.dtype).eps
-    d = d.clamp(eps, 1 - eps)
+    d = d.clamp(LEAST_SQUARES_MARGIN, 1 - LEAST_SQUARES_MARGIN)
     return d.log() - (-d).log1p()
 
 

@@ -32,6 +32,19 @@ def _gan(model: GenerativeModel) -> nn.Module:
     return core
 
 
+def _whole_packs(m: int, y: Tensor, c: Tensor | None, ctx: StepContext) -> tuple[Tensor, Tensor | None]:
+    """The batch (and labels) cut to whole packs of m samples, which a packing critic judges: the
+    last B mod m samples sit this step out. Under data parallelism every process's batch must be
+    whole packs already, or the processes would drop different numbers of samples."""
+    whole = y.shape[0] - y.shape[0] % m
+    if whole == 0 or (whole < y.shape[0] and ctx.world_size > 1):
+        raise DgmError(
+            f"the critic packs {m} samples: give a batch size that is a multiple of {m} "
+            f"× the processes ({ctx.world_size}); this process's batch has {y.shape[0]}"
+        )
+    return y[:whole], None if c is None else c[:whole]
+
+
 class Adversarial(Objective):
     """Per step, on the preprocessed data y = T(x) and noise z for the global batch:
     critic:    critic_loss(d(y), d(g(z))) + penalty     (g(z) detached)
@@ -80,9 +93,7 @@ class Adversarial(Objective):
         gan = _gan(model)
         y = preprocessed(model, batch[0])[0]
         c = batch[1] if len(batch) > 1 else None  # a conditional GAN's one-hot labels
-        # A packing critic judges whole packs of m: a batch's last B mod m samples sit this step out.
-        whole = y.shape[0] - y.shape[0] % getattr(gan, "pack", 1)
-        y, c = y[:whole], None if c is None else c[:whole]
+        y, c = _whole_packs(getattr(gan, "pack", 1), y, c, ctx)
 
         def critic(x: Tensor) -> Tensor:
             return gan.score(x, c)
@@ -137,6 +148,14 @@ class PacGAN(MinimaxGAN):
     players = (Player("critic", _adam), Player("generator", _adam))
     model_defaults = {"pack": 2}
     keep = "last"
+
+    def setup(self, model: GenerativeModel, load_run: Callable[[str], GenerativeModel]) -> None:
+        super().setup(model, load_run)
+        if getattr(_gan(model), "pack", 1) < 2:
+            raise DgmError(
+                "pacgan's critic judges packed samples: give a model with pack of 2 or more "
+                "(gan, dcgan, wgan, ...; for one sample at a time, train by gan-minimax)"
+            )
 
 
 @OBJECTIVES.register("lsgan", "least-squares GAN (Mao et al., 2017)")
@@ -328,7 +347,7 @@ def check_rejection(
     if log_ratio is None:
         raise DgmError(
             "--rejection needs a critic whose optimum holds the density ratio p_data/p_g (trained by "
-            f"gan-ns, gan-minimax or lsgan); this run's objective is {objective}"
+            f"gan-ns, gan-minimax, pacgan or lsgan); this run's objective is {objective}"
         )
     if ema is not None:
         raise DgmError(

@@ -261,6 +261,16 @@ def test_a_packing_critic_scores_groups_of_consecutive_samples(shape: tuple[int,
     with seeded(3, torch.device("cpu")):
         four = objective.loss("critic", gan, (x[:4],), StepContext(0))[0]
     assert seven.item() == four.item()
+    for batch, world_size in ((3, 1), (7, 2)):  # less than a pack; a pack split between processes
+        with pytest.raises(DgmError, match="multiple of 4"):
+            objective.loss("critic", gan, (x[:batch],), StepContext(0, 0, world_size))
+
+
+def test_pacgan_refuses_a_critic_that_packs_nothing() -> None:
+    objective = build_objective("pacgan", {})
+    objective.setup(GAN((2,), pack=2), lambda run: None)
+    with pytest.raises(DgmError, match="packed samples"):
+        objective.setup(GAN((2,), pack=1), lambda run: None)
 
 
 def test_a_batch_normalised_gan_samples_per_sample_and_refuses_what_batchnorm_breaks() -> None:

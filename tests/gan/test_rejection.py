@@ -86,7 +86,7 @@ def test_rejection_with_the_exact_critic_samples_the_data(pack: int, least_squar
 
 def test_rejection_keeps_each_row_its_label() -> None:
     gan = _gan(2, labels=True)
-    gan.use_rejection()
+    gan.use_rejection(losses.log_ratio_js)
     labels = torch.arange(10001) % 2
     c = nn.functional.one_hot(labels, 2).double()
     with seeded(0, torch.device("cpu")):
@@ -107,7 +107,7 @@ def test_rejection_reports_its_acceptance_and_gives_up_when_nothing_passes(
     monkeypatch: pytest.MonkeyPatch,
 ) -> None:
     gan = _gan(1, labels=False)
-    gan.use_rejection()
+    gan.use_rejection(losses.log_ratio_js)
     assert gan.sample(0).shape == (0, 1)
     with torch.no_grad():
         gan.sample(1000)
@@ -119,6 +119,35 @@ def test_rejection_reports_its_acceptance_and_gives_up_when_nothing_passes(
     assert seen["acceptance"] == pytest.approx(math.exp(-bound), rel=0.05)
     monkeypatch.setattr("dgm.gan.rejection.MAX_PROPOSALS_PER_SAMPLE", 2)
     gan.critic = _Refusing()
-    gan.use_rejection()  # a fresh bound
+    gan.use_rejection(losses.log_ratio_js)  # a fresh bound
     with pytest.raises(DgmError, match="leaves almost nothing accepted"):
         gan.sample(10)
+
+
+#: what each adversarial objective's critic holds at its optimum (None: no density ratio)
+LOG_RATIOS = {
+    "gan-ns": losses.log_ratio_js,
+    "gan-minimax": losses.log_ratio_js,
+    "pacgan": losses.log_ratio_js,
+    "flow-gan": losses.log_ratio_js,
+    "lsgan": losses.log_ratio_least_squares,
+    "hinge": None,
+    "wgan": None,
+    "wgan-gp": None,
+    "wgan-sn": None,
+    "r3gan": None,
+}
+
+
+def test_each_objective_gives_the_sampler_its_critics_log_ratio_or_refuses() -> None:
+    import dgm.catalog  # noqa: F401  (registers every component)
+    from dgm.gan.objectives import Adversarial, check_rejection
+    from dgm.registry import OBJECTIVES
+
+    assert set(LOG_RATIOS) == {e.name for e in OBJECTIVES if issubclass(e.obj, Adversarial)}
+    for objective, expected in LOG_RATIOS.items():
+        if expected is None:
+            with pytest.raises(DgmError, match=f"objective is {objective}"):
+                check_rejection(GAN((2,)), "gan", objective, None)
+        else:
+            assert check_rejection(GAN((2,)), "gan", objective, None) is expected
