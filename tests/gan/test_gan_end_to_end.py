@@ -226,7 +226,7 @@ def test_pacgan_packs_pairs_decays_and_keeps_its_last_weights_unless_told(tmp_pa
     base = ["train", "gan", "--data", "ring8", "--objective", "pacgan", "--max-steps", "30"]
     assert main([*base, "--set", "val_every=10", "--out", str(tmp_path / "default")]) == 0
     config = json.loads((tmp_path / "default" / "config.json").read_text())
-    assert config["model_args"]["pack"] == 2 and config["train"]["keep"] == "last"
+    assert config["model_args"]["pack"] == 3 and config["train"]["keep"] == "last"
     assert {p["schedule"] for p in config["optim"].values()} == {"cosine"}
     assert config["kept"] == {"step": 30, "keep": "last"}
     told = ["--set", "keep=best", "--set", "pack=4", "--set", "lr_schedule=constant"]
