@@ -44,7 +44,7 @@ VARIANTS: dict[str, tuple[str, dict[str, Any], dict[str, Any]]] = {
     "wgan-sn": ("wgan-sn", {}, {}),  # spectral normalisation: the objective turns it on
     "r3gan": ("r3gan", {}, {}),
     "pacgan4": ("gan-ns", {"pack": 4}, {}),  # PacGAN: the critic judges 4 samples at once (Lin et al., 2018)
-    "pacgan": ("pacgan", {}, {}),  # the objective at its defaults: packed pairs, cosine decay, last weights
+    "pacgan": ("pacgan", {}, {}),  # the objective at its defaults: packed triples, cosine decay, last weights
     # The weights averaged over steps (Yazıcı et al., 2019): samples come from the averaged generator.
     "gan-minimax-ema": ("gan-minimax", {}, {"ema": 0.999}),
     # The learning rate decayed to 0 over the run (cosine) instead of held constant.
