@@ -88,7 +88,8 @@ def bench_one(variant: str, data_name: str, seed: int, max_time: str) -> dict[st
     row["w2"] = _w2(result.model, data, seed)
     # The same model by discriminator rejection sampling, where its critic holds log p_data/p_g.
     try:
-        log_ratio = check_rejection(result.model.core, "gan", objective, settings.get("ema"))
+        run = {"model": "gan", "objective": objective, "train": {"ema": settings.get("ema")}}
+        log_ratio = check_rejection(result.model.core, run)
     except DgmError:
         return row
     result.model.core.use_rejection(log_ratio)

@@ -58,11 +58,8 @@ def apply_sampling(model: object, args: argparse.Namespace, config: dict[str, An
     core = getattr(model, "core", model)
     if args.rejection:
         from dgm.gan.objectives import check_rejection
-        from dgm.registry import MODELS
 
-        name = config["model"]
-        objective = config.get("objective") or MODELS.get(name).default_objective
-        log_ratio = check_rejection(core, name, objective, config.get("train", {}).get("ema"))
+        log_ratio = check_rejection(core, config)
         core.use_rejection(log_ratio)
     if args.solver is None and args.steps is None:
         return

@@ -1,4 +1,4 @@
-"""`dgm compare --data DATA --models a,b,c [--max-time 2m | --max-steps N] [--out DIR]`."""
+"""`dgm compare --data DATA --models a,b,c [--max-time 2m | --max-steps N] [--out DIR] [--rejection]`."""
 
 from __future__ import annotations
 
@@ -22,6 +22,12 @@ def add_parser(sub: argparse._SubParsersAction) -> None:
     add_budget(p)
     p.add_argument("--out", type=Path, default=Path("compare"), help="output folder (default ./compare)")
     add_evaluation(p)
+    p.add_argument(
+        "--rejection",
+        action="store_true",
+        help="also judge each GAN whose critic holds the density ratio (gan-ns, gan-minimax, pacgan, "
+        "lsgan) sampled by discriminator rejection, as a row NAME +DRS",
+    )
     add_seed(p)
     add_device(p)
     p.set_defaults(handler=run)
@@ -78,6 +84,7 @@ def run_comparison(args: argparse.Namespace, data: str, models: list[str], out: 
     from dgm.config import parse_duration
     from dgm.errors import DgmError
 
+    rejection = getattr(args, "rejection", False)  # `dgm demo` has no --rejection
     if not models:
         raise DgmError("--models names no model")
     if args.max_steps is not None and args.max_steps < 1:
@@ -99,6 +106,7 @@ def run_comparison(args: argparse.Namespace, data: str, models: list[str], out: 
         "n_test": args.n_test,
         "n_samples": args.n_samples,
         "importance_samples": args.importance_samples,
+        "rejection": rejection,
         "device": args.device,
     }
     rows = compare(
@@ -112,5 +120,6 @@ def run_comparison(args: argparse.Namespace, data: str, models: list[str], out: 
         n_samples=args.n_samples,
         importance_samples=args.importance_samples,
         max_points=args.n_test,
+        rejection=rejection,
     )
     return write_report(rows, out, settings)[0]

@@ -84,6 +84,7 @@ def compare(
     n_samples: int = 2000,
     importance_samples: int = 100,
     max_points: int | None = None,
+    rejection: bool = False,
     figures: bool = True,
     progress: bool = True,
 ) -> list[Row]:
@@ -94,6 +95,8 @@ def compare(
     default length) or for `max_time`, or the path of a finished run folder. A bounded density
     (VAE) also reports an NLL importance-sampled with K = `importance_samples` draws (0: the bound alone).
     `max_points` judges every model on the same first points of the test split (default: all).
+    `rejection`: a GAN whose critic holds the density ratio gets a second row, NAME +DRS, of the
+    same run sampled by discriminator rejection (`dgm.gan.rejection`), saved in out/NAME+drs.
     A folder holds one comparison: rerun into it with other settings, it refuses.
     """
     import dgm.catalog  # noqa: F401  (registers every component)
@@ -124,29 +127,52 @@ def compare(
         "n_samples": n_samples,
         "importance_samples": importance_samples,
         "max_points": max_points,
+        "rejection": rejection,
     }
     output_folder(out)
     _claim(out, settings)  # once the entries are known to be good
+    judged = {"n_samples": n_samples, "importance_samples": importance_samples, "max_points": max_points}
     rows = []
     for entry, name in zip(models, names, strict=True):
         run = Path(entry) if _is_run(entry) else out / name
-        cached = out / name / ROW
-        if cached.exists():  # done in an earlier, interrupted comparison
-            row = _cached_row(cached, _run_folder(run, out))
-            if row is not None:
-                rows.append(row)
-                continue
-        if not _is_run(entry):
-            _train(entry, data_name, run, max_steps, max_time, seed, device, progress)
-        row = _evaluate(name, run, data, seed, device, n_samples, importance_samples, max_points, figures)
-        (out / name).mkdir(parents=True, exist_ok=True)
-        write_json(
-            cached, {**asdict(row), "metrics": valid_json(row.metrics), "run_folder": _run_folder(run, out)}
-        )
+        row = _cached_row(out / name / ROW, _run_folder(run, out))  # from an interrupted comparison
+        if row is None:
+            if not _is_run(entry):
+                _train(entry, data_name, run, max_steps, max_time, seed, device, progress)
+            row = _evaluate(name, run, data, seed, device, judged, figures=figures)
+            _save_row(row, out / name, _run_folder(run, out), progress)
         rows.append(row)
-        if progress:
-            print(f"{name}: {_headline(row.metrics)}, {row.train_seconds:.1f} s training", flush=True)
+        if rejection:
+            drs = _cached_row(out / f"{name}+drs" / ROW, _run_folder(run, out))
+            if drs is None and _rejects(run, name, progress):
+                drs = _evaluate(f"{name} +DRS", run, data, seed, device, judged, rejection=True)
+                _save_row(drs, out / f"{name}+drs", _run_folder(run, out), progress)
+            rows += [drs] if drs is not None else []
     return rows
+
+
+def _save_row(row: Row, folder: Path, run: str, progress: bool) -> None:
+    """Write `row` (of the run folder `run`, as `_run_folder` gives it) into folder/evaluation.json."""
+    folder.mkdir(parents=True, exist_ok=True)
+    write_json(folder / ROW, {**asdict(row), "metrics": valid_json(row.metrics), "run_folder": run})
+    if progress:
+        print(f"{row.name}: {_headline(row.metrics)}, {row.train_seconds:.1f} s training", flush=True)
+
+
+def _rejects(run: Path, name: str, progress: bool) -> bool:
+    """Whether the run's critic can drive rejection sampling (`check_rejection`); a GAN whose
+    critic cannot gets a progress note saying why."""
+    from dgm.gan.objectives import check_rejection
+    from dgm.io import load, read_config
+
+    config = read_config(run)
+    try:
+        check_rejection(load(run).core, config)
+    except DgmError as e:
+        if progress and family(config["model"]) == "GAN":
+            print(f"{name}: no +DRS row ({e})", flush=True)
+        return False
+    return True
 
 
 def _claim(out: Path, settings: dict[str, Any]) -> None:
@@ -176,9 +202,11 @@ def _run_folder(run: Path, out: Path) -> str:
 
 
 def _cached_row(path: Path, run: str) -> Row | None:
-    """The row saved at `path` if it was made from the run folder `run` (`_run_folder`); None for a row
-    saved without its folder (before dgm recorded it: evaluated again); an error for another run's
-    row of the same name (a run folder given in place of the model trained here, say)."""
+    """The row saved at `path` if it was made from the run folder `run` (`_run_folder`); None for
+    none, or a row saved without its folder (before dgm recorded it: evaluated again); an error for
+    another run's row of the same name (a run folder given in place of the model trained here)."""
+    if not path.exists():
+        return None
     saved = json.loads(path.read_text())
     made_from = saved.pop("run_folder", None)
     if made_from is None:
@@ -235,12 +263,16 @@ def _evaluate(
     data: Any,
     seed: int,
     device: str,
-    n_samples: int,
-    importance_samples: int,
-    max_points: int | None,
-    figures: bool,
+    judged: dict[str, Any],
+    *,
+    figures: bool = False,
+    rejection: bool = False,
 ) -> Row:
+    """The row of `run`: every metric on the test split as `judged` (n_samples, importance_samples,
+    max_points) says, sampled by discriminator rejection where `rejection`; `figures`: the run's
+    figures drawn too."""
     from dgm import plots
+    from dgm.gan.objectives import check_rejection
     from dgm.io import label_values, load, read_config
     from dgm.metrics import evaluate
     from dgm.models.base import sample_labelled
@@ -248,16 +280,18 @@ def _evaluate(
 
     config = read_config(run)
     model = load(run, device=resolve_device(device))
+    if rejection:
+        model.core.use_rejection(check_rejection(model.core, config))
     classes = model.context_features
     metrics = evaluate(
         model,
         data,
         "test",
-        n_samples=n_samples,
+        n_samples=judged["n_samples"],
         seed=seed,
-        importance_samples=importance_samples if model.core.importance_sampled else 0,
+        importance_samples=judged["importance_samples"] if model.core.importance_sampled else 0,
         label_values=label_values(config, classes) if classes else None,
-        max_points=max_points,
+        max_points=judged["max_points"],
     )
     p = next(model.parameters())
     n = 10_000 if data.kind == "points" else 1000

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from dataclasses import replace
+from typing import Any
 
 import torch
 from torch import Tensor, nn
@@ -333,14 +334,16 @@ class RelativisticR1R2(Adversarial):
         return {"d_gap": real.mean() - fake.mean()}
 
 
-def check_rejection(
-    model: object, name: str, objective: str, ema: float | None
-) -> Callable[[Tensor], Tensor]:
-    """The map from the critic's output to log p_data/p_g of `model` (registered as `name`),
-    trained by `objective`; a one-line `DgmError` unless it has one: a GAN trained by a game
-    whose critic's optimum holds the density ratio (`log_ratio`: the Jensen-Shannon and
-    least-squares games), without averaged weights (an averaged critic never judged the averaged
-    generator) and without BatchNorm in the critic (which scores a sample by its batch)."""
+def check_rejection(model: object, config: dict[str, Any]) -> Callable[[Tensor], Tensor]:
+    """The map from the critic's output to log p_data/p_g of `model`, the core of the run whose
+    config.json is `config` (its model, objective and train.ema); a one-line `DgmError` unless it
+    has one: a GAN trained by a game whose critic's optimum holds the density ratio (`log_ratio`:
+    the Jensen-Shannon and least-squares games), without averaged weights (an averaged critic
+    never judged the averaged generator) and without BatchNorm in the critic (which scores a
+    sample by its batch)."""
+    name = config["model"]
+    objective = config.get("objective") or MODELS.get(name).default_objective
+    ema = config.get("train", {}).get("ema")
     if not isinstance(model, GAN):
         gans = ", ".join(e.name for e in MODELS if issubclass(e.obj, GAN))
         raise DgmError(f"--rejection applies to runs of {gans}; this run is a {name}")

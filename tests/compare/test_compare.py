@@ -96,3 +96,24 @@ def test_compare_trains_evaluates_and_resumes(tmp_path: Path, capsys: pytest.Cap
     # The folder holds one comparison: other settings would reuse rows made under these.
     assert main([*argv[:-2], "--importance-samples", "100", "--out", str(out)]) == 2
     assert "holds a comparison with importance_samples=10, not 100" in capsys.readouterr().err
+
+
+@pytest.mark.slow
+def test_rejection_adds_a_row_for_each_gan_whose_critic_holds_the_ratio(
+    tmp_path: Path, capsys: pytest.CaptureFixture
+) -> None:
+    out = tmp_path / "c"
+    argv = ["compare", "--data", "ring8", "--models", "gan,wgan,realnvp", "--max-steps", "20",
+            "--n-samples", "200", "--rejection", "--out", str(out)]  # fmt: skip
+    assert main(argv) == 0
+    assert "wgan: no +DRS row" in capsys.readouterr().out
+    rows = {r["name"]: r for r in json.loads((out / "report.json").read_text())["rows"]}
+    assert list(rows) == ["gan", "gan +DRS", "wgan", "realnvp"]
+    plain, drs = rows["gan"], rows["gan +DRS"]
+    assert drs["run"] == plain["run"] and drs["steps"] == plain["steps"] == 20
+    assert drs["metrics"]["sampling"] == "discriminator rejection" and 0 < drs["metrics"]["acceptance"] <= 1
+    assert "sampling" not in plain["metrics"] and drs["metrics"] != plain["metrics"]
+    # Rerun: both rows are reused, not evaluated again.
+    stamps = [(out / f / "evaluation.json").stat().st_mtime_ns for f in ("gan", "gan+drs")]
+    assert main(argv) == 0
+    assert [(out / f / "evaluation.json").stat().st_mtime_ns for f in ("gan", "gan+drs")] == stamps

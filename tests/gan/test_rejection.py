@@ -146,8 +146,9 @@ def test_each_objective_gives_the_sampler_its_critics_log_ratio_or_refuses() -> 
 
     assert set(LOG_RATIOS) == {e.name for e in OBJECTIVES if issubclass(e.obj, Adversarial)}
     for objective, expected in LOG_RATIOS.items():
+        config = {"model": "gan", "objective": objective, "train": {"ema": None}}
         if expected is None:
             with pytest.raises(DgmError, match=f"objective is {objective}"):
-                check_rejection(GAN((2,)), "gan", objective, None)
+                check_rejection(GAN((2,)), config)
         else:
-            assert check_rejection(GAN((2,)), "gan", objective, None) is expected
+            assert check_rejection(GAN((2,)), config) is expected
