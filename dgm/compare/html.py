@@ -162,9 +162,14 @@ def _table(rows: list[Row]) -> str:
         for k, _, _ in COST:
             v = getattr(r, k)
             cells.append(_cell(v, None, v == best[k]))
-        out.append(f'<tr id="row-{html.escape(r.name)}">{"".join(cells)}</tr>')
+        out.append(f'<tr id="row-{_anchor(r.name)}">{"".join(cells)}</tr>')
     out.append("</tbody></table>")
     return "".join(out)
+
+
+def _anchor(name: str) -> str:
+    """A row's name as an HTML id: no spaces ("gan +DRS" → "gan-+DRS"), escaped."""
+    return html.escape("-".join(name.split()))
 
 
 def _cell(v: Any, se: Any, best: bool, not_finite: bool = False, estimate: str = "") -> str:
@@ -239,7 +244,7 @@ def write_html(
         figs = "".join(_image(Path(f), Path(f).stem) for f in r.figures if Path(f).exists())
         name, run = html.escape(r.name), html.escape(r.run)
         parts.append(
-            f"<section class='model' id='model-{name}'><h2>{name}</h2>"
+            f"<section class='model' id='model-{_anchor(r.name)}'><h2>{name}</h2>"
             f"<p>{html.escape(r.family)}, density {r.density}, run <code>{run}</code></p>{figs}</section>"
         )
     parts.append("<h2>Metrics</h2><dl>")

@@ -77,8 +77,9 @@ def _summary(rows: list[Row], meta: dict[str, Any]) -> str:
     n_test = next((r.metrics.get("n_test") for r in rows), "?")
     k = meta.get("importance_samples", 0)
     probes = max((r.metrics.get("nll_probes", 0) for r in rows), default=0)
+    models = len({r.run for r in rows})  # a run sampled two ways (+DRS) is one model
     return (
-        f"{len(rows)} models on {meta['data']} (test split, n = {n_test}), trained for {budget} each "
+        f"{models} models on {meta['data']} (test split, n = {n_test}), trained for {budget} each "
         f"(steps capped at a model's default length; closed-form fits take none), seed {meta['seed']}. "
         f"Sample metrics use {meta['n_samples']} model samples; "
         + (

@@ -104,7 +104,8 @@ def compare(
 
     data = load_data(data_name)
     names = [Path(m).name if _is_run(m) else m for m in models]
-    if len(set(names)) != len(names):
+    shown = names + ([f"{n}+drs" for n in names] + [f"{n} +DRS" for n in names] if rejection else [])
+    if len(set(shown)) != len(shown):
         raise DgmError(f"--models names a model twice: {', '.join(models)}")
     for entry in models:  # every entry checked before any trains
         if _is_run(entry):
@@ -127,8 +128,7 @@ def compare(
         "n_samples": n_samples,
         "importance_samples": importance_samples,
         "max_points": max_points,
-        "rejection": rejection,
-    }
+    }  # not `rejection`: it only adds rows, so a folder made without it may gain them
     output_folder(out)
     _claim(out, settings)  # once the entries are known to be good
     judged = {"n_samples": n_samples, "importance_samples": importance_samples, "max_points": max_points}
@@ -136,19 +136,35 @@ def compare(
     for entry, name in zip(models, names, strict=True):
         run = Path(entry) if _is_run(entry) else out / name
         row = _cached_row(out / name / ROW, _run_folder(run, out))  # from an interrupted comparison
-        if row is None:
+        fresh = row is None
+        if fresh:
             if not _is_run(entry):
                 _train(entry, data_name, run, max_steps, max_time, seed, device, progress)
             row = _evaluate(name, run, data, seed, device, judged, figures=figures)
             _save_row(row, out / name, _run_folder(run, out), progress)
         rows.append(row)
         if rejection:
-            drs = _cached_row(out / f"{name}+drs" / ROW, _run_folder(run, out))
+            # a row evaluated afresh may be of a retrained run: its +DRS row is evaluated afresh too
+            drs = None if fresh else _cached_row(out / f"{name}+drs" / ROW, _run_folder(run, out))
             if drs is None and _rejects(run, name, progress):
-                drs = _evaluate(f"{name} +DRS", run, data, seed, device, judged, rejection=True)
-                _save_row(drs, out / f"{name}+drs", _run_folder(run, out), progress)
+                drs = _rejection_row(name, run, data, seed, device, judged, progress)
+                if drs is not None:
+                    _save_row(drs, out / f"{name}+drs", _run_folder(run, out), progress)
             rows += [drs] if drs is not None else []
     return rows
+
+
+def _rejection_row(
+    name: str, run: Path, data: Any, seed: int, device: str, judged: dict[str, Any], progress: bool
+) -> Row | None:
+    """The row NAME +DRS of `run` sampled by discriminator rejection; None (and a progress note)
+    where the sampler fails (too few proposals accepted, or a critic that scores NaN)."""
+    try:
+        return _evaluate(f"{name} +DRS", run, data, seed, device, judged, rejection=True)
+    except DgmError as e:  # NotFinite too
+        if progress:
+            print(f"{name}: no +DRS row ({e})", flush=True)
+        return None
 
 
 def _save_row(row: Row, folder: Path, run: str, progress: bool) -> None:
@@ -160,16 +176,18 @@ def _save_row(row: Row, folder: Path, run: str, progress: bool) -> None:
 
 
 def _rejects(run: Path, name: str, progress: bool) -> bool:
-    """Whether the run's critic can drive rejection sampling (`check_rejection`); a GAN whose
-    critic cannot gets a progress note saying why."""
+    """Whether the run is a GAN whose critic can drive rejection sampling (`check_rejection`); one
+    whose critic cannot gets a progress note saying why."""
     from dgm.gan.objectives import check_rejection
     from dgm.io import load, read_config
 
     config = read_config(run)
+    if family(config["model"]) != "GAN":
+        return False
     try:
         check_rejection(load(run).core, config)
     except DgmError as e:
-        if progress and family(config["model"]) == "GAN":
+        if progress:
             print(f"{name}: no +DRS row ({e})", flush=True)
         return False
     return True

@@ -111,9 +111,15 @@ def test_rejection_adds_a_row_for_each_gan_whose_critic_holds_the_ratio(
     assert list(rows) == ["gan", "gan +DRS", "wgan", "realnvp"]
     plain, drs = rows["gan"], rows["gan +DRS"]
     assert drs["run"] == plain["run"] and drs["steps"] == plain["steps"] == 20
-    assert drs["metrics"]["sampling"] == "discriminator rejection" and 0 < drs["metrics"]["acceptance"] <= 1
-    assert "sampling" not in plain["metrics"] and drs["metrics"] != plain["metrics"]
-    # Rerun: both rows are reused, not evaluated again.
+    assert drs["metrics"]["sampling"] == "discriminator rejection" and 0 < drs["metrics"]["acceptance"] < 1
+    assert "sampling" not in plain["metrics"] and drs["figures"] == [] and plain["figures"]
+    assert drs["metrics"]["energy_distance"] != plain["metrics"]["energy_distance"]
+    # Rerun: both rows are reused, not evaluated again; without --rejection the folder is the same.
     stamps = [(out / f / "evaluation.json").stat().st_mtime_ns for f in ("gan", "gan+drs")]
     assert main(argv) == 0
     assert [(out / f / "evaluation.json").stat().st_mtime_ns for f in ("gan", "gan+drs")] == stamps
+    assert main([a for a in argv if a != "--rejection"]) == 0
+    # A run evaluated afresh gets its +DRS row afresh.
+    (out / "gan" / "evaluation.json").unlink()
+    assert main(argv) == 0
+    assert (out / "gan+drs" / "evaluation.json").stat().st_mtime_ns != stamps[1]
