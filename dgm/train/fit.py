@@ -140,6 +140,12 @@ def resolve(config: RunConfig, data: DataSource, *, fresh: bool = True) -> RunCo
     for name, value in OBJECTIVES.get(c.objective).model_defaults.items():
         if name in takes:
             c.model_args.setdefault(name, value)
+    pack, processes = c.model_args.get("pack", 1), c.devices * c.num_nodes
+    if pack > 1 and processes > 1 and c.batch_size % (pack * processes):  # whole packs per process
+        raise DgmError(
+            f"the critic packs {pack} samples and {processes} processes share each batch: give a "
+            f"batch size that is a multiple of {pack * processes}, e.g. {pack * processes * 64}"
+        )
     if c.objective_args.get("teacher"):  # a run folder: kept absolute, so that a resume finds it
         c.objective_args["teacher"] = str(Path(c.objective_args["teacher"]).expanduser().resolve())
     c.resolve(default_steps=model.default_steps)

@@ -5,6 +5,7 @@ gradient norms of 1 under the gradient penalty, and clipped weights after every 
 from __future__ import annotations
 
 import math
+from dataclasses import replace
 from typing import Any
 
 import ot
@@ -266,11 +267,20 @@ def test_a_packing_critic_scores_groups_of_consecutive_samples(shape: tuple[int,
             objective.loss("critic", gan, (x[:batch],), StepContext(0, 0, world_size))
 
 
-def test_pacgan_refuses_a_critic_that_packs_nothing() -> None:
+def test_pacgan_refuses_a_critic_that_packs_nothing_and_batches_that_split_a_pack() -> None:
+    from dgm.config import RunConfig
+    from dgm.data import load_data
+    from dgm.train.fit import resolve
+
     objective = build_objective("pacgan", {})
     objective.setup(GAN((2,), pack=2), lambda run: None)
     with pytest.raises(DgmError, match="packed samples"):
         objective.setup(GAN((2,), pack=1), lambda run: None)
+    ring8 = load_data("ring8")
+    config = RunConfig(model="gan", data="ring8", objective="pacgan", devices=2)
+    with pytest.raises(DgmError, match="multiple of 6"):  # 128 per process, not whole triples
+        resolve(config, ring8)
+    assert resolve(replace(config, batch_size=384), ring8).model_args["pack"] == 3
 
 
 def test_a_batch_normalised_gan_samples_per_sample_and_refuses_what_batchnorm_breaks() -> None:
