@@ -20,7 +20,7 @@ import torch
 from dgm.config import RunConfig
 from dgm.data.base import DataSource
 from dgm.errors import DgmError
-from dgm.io import CONFIG, read_metrics
+from dgm.io import CONFIG, read_config, read_metrics
 from dgm.registry import DATASETS, MODELS
 from dgm.utils import atomic_path, output_folder, seeded, valid_json, write_json
 
@@ -146,7 +146,7 @@ def compare(
         if rejection:
             # a row evaluated afresh may be of a retrained run: its +DRS row is evaluated afresh too
             drs = None if fresh else _cached_row(out / f"{name}+drs" / ROW, _run_folder(run, out))
-            if drs is None and _rejects(run, name, progress):
+            if drs is None and family(read_config(run)["model"]) == "GAN":
                 drs = _rejection_row(name, run, data, seed, device, judged, progress)
                 if drs is not None:
                     _save_row(drs, out / f"{name}+drs", _run_folder(run, out), progress)
@@ -157,8 +157,9 @@ def compare(
 def _rejection_row(
     name: str, run: Path, data: Any, seed: int, device: str, judged: dict[str, Any], progress: bool
 ) -> Row | None:
-    """The row NAME +DRS of `run` sampled by discriminator rejection; None (and a progress note)
-    where the sampler fails (too few proposals accepted, or a critic that scores NaN)."""
+    """The row NAME +DRS of `run` (a GAN) sampled by discriminator rejection; None (and a progress
+    note) where its critic cannot drive the sampler (`check_rejection`) or the sampler fails (too
+    few proposals accepted, or a critic that scores NaN)."""
     try:
         return _evaluate(f"{name} +DRS", run, data, seed, device, judged, rejection=True)
     except DgmError as e:  # NotFinite too
@@ -173,24 +174,6 @@ def _save_row(row: Row, folder: Path, run: str, progress: bool) -> None:
     write_json(folder / ROW, {**asdict(row), "metrics": valid_json(row.metrics), "run_folder": run})
     if progress:
         print(f"{row.name}: {_headline(row.metrics)}, {row.train_seconds:.1f} s training", flush=True)
-
-
-def _rejects(run: Path, name: str, progress: bool) -> bool:
-    """Whether the run is a GAN whose critic can drive rejection sampling (`check_rejection`); one
-    whose critic cannot gets a progress note saying why."""
-    from dgm.gan.objectives import check_rejection
-    from dgm.io import load, read_config
-
-    config = read_config(run)
-    if family(config["model"]) != "GAN":
-        return False
-    try:
-        check_rejection(load(run).core, config)
-    except DgmError as e:
-        if progress:
-            print(f"{name}: no +DRS row ({e})", flush=True)
-        return False
-    return True
 
 
 def _claim(out: Path, settings: dict[str, Any]) -> None:
@@ -291,7 +274,7 @@ def _evaluate(
     figures drawn too."""
     from dgm import plots
     from dgm.gan.objectives import check_rejection
-    from dgm.io import label_values, load, read_config
+    from dgm.io import label_values, load
     from dgm.metrics import evaluate
     from dgm.models.base import sample_labelled
     from dgm.utils import resolve_device
