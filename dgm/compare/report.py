@@ -13,6 +13,7 @@ import torch
 from dgm import __version__
 from dgm.compare.html import metric_columns, write_html
 from dgm.compare.runner import Row, write_json_report
+from dgm.metrics.evaluate import DIAGNOSTICS
 from dgm.registry import METRICS
 
 #: Quality measures plotted against training time (each where two models or more report it).
@@ -49,7 +50,7 @@ def write_report(rows: list[Row], out: Path, settings: dict[str, Any]) -> tuple[
         points = [(_label(r, "nll"), r.metrics["transport_cost"], r.metrics["nll"]) for r in moved]
         label = "transport cost E‖f(x) − x‖²"
         extra.append(tradeoff(points, label, "NLL (nats)", out / "figures" / "nll_vs_transport.png"))
-    notes = {name: METRICS.summary(name) for name in METRICS.names()}
+    notes = {name: METRICS.summary(name) for name in METRICS.names()} | DIAGNOSTICS
     shown = set(metric_columns(rows))
     notes = {k: v for k, v in notes.items() if any(c == k or c.startswith(k) for c in shown) or k in shown}
     json_path = write_json_report(rows, out / "report.json", meta)

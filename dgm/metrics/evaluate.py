@@ -212,6 +212,15 @@ def _has_features(ev: Evaluation) -> bool:
 #: keys of the reports that hold metrics (`dgm evaluate`, report.json): no metric may use them
 RESERVED = frozenset({"run", "data", "split", "density", "model_step", "steps", "processes", "n_test"})
 
+#: What each number of a model's `diagnostics()` means: a report defines every column it shows.
+DIAGNOSTICS: dict[str, str] = {
+    "nfe": "evaluations of the velocity field in the ODE solver's solve of the test points (the most "
+    "over their chunks): a continuous flow's cost",
+    "log_ratio_bound": "M, the largest log p_data/p_g the critic gave any proposal (at least 0): "
+    "rejection sampling accepts x with probability exp(log ratio(x) − M)",
+    "acceptance": "the share of the generator's proposals that rejection sampling kept",
+}
+
 
 def model_inputs(model: GenerativeModel, data: DataSource, split: str, seed: int = 0) -> Tensor:
     """One split as the model sees it: a continuous density's discrete data dequantised, a binary

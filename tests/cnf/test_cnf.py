@@ -122,6 +122,7 @@ def test_evaluation_reports_the_nfe_of_the_test_data_solve() -> None:
     from dgm.build import build_model
     from dgm.data import load_data
     from dgm.metrics import evaluate
+    from dgm.metrics.evaluate import DIAGNOSTICS
 
     data = load_data("moons")
     model = build_model("flow-matching", (2,), "standardize", {"eval_solver": "dopri5"}).double()
@@ -134,6 +135,7 @@ def test_evaluation_reports_the_nfe_of_the_test_data_solve() -> None:
     alone = evaluate(model, data, "test", ["nll"])["nfe"]
     out = evaluate(model, data, "test", ["nll", "normalization"])
     assert out["nfe"] == alone != model.diagnostics()["nfe"]  # the model's latest solve: the grid's
+    assert {k for k, v in model.diagnostics().items() if not isinstance(v, str)} <= DIAGNOSTICS.keys()
 
 
 def test_hutchinson_is_unbiased_for_the_trace_and_the_frobenius_norm() -> None:

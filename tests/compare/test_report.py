@@ -121,6 +121,16 @@ def test_an_estimated_nll_is_named_in_the_summary_and_not_a_column(tmp_path: Pat
     )
 
 
+def test_a_models_diagnostics_are_defined_under_metrics(tmp_path: Path) -> None:
+    """A model's diagnostics (a continuous flow's NFE, rejection sampling's bound and acceptance) are
+    columns, and the Metrics list defines them beside the registered metrics."""
+    rows = _rows(tmp_path)
+    rows[0].metrics.update(nfe=26, acceptance=0.4, log_ratio_bound=0.9)
+    text = html.unescape(write_report(rows, tmp_path, _settings())[0].read_text())
+    for key in ("nfe", "acceptance", "log_ratio_bound", *metric_columns(rows)):
+        assert re.search(f"<dt>{key}</dt><dd>[^<]+</dd>", text), key
+
+
 def test_the_table_marks_ties_estimates_and_values_that_are_not_finite(tmp_path: Path) -> None:
     """Best is every value within two standard errors of the difference from the best (the data
     cannot rank them); an importance-sampled NLL says so with its K; infinity is no dash."""
