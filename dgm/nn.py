@@ -24,6 +24,11 @@ def activation_class(name: str, choices: dict[str, type[nn.Module]] = ACTIVATION
     return choices[name]
 
 
+def has_batch_norm(net: nn.Module) -> bool:
+    """Whether any layer of `net` normalises over its batch."""
+    return any(isinstance(m, nn.modules.batchnorm._BatchNorm) for m in net.modules())
+
+
 def _zero_(layer: nn.Linear) -> nn.Linear:
     """Zero the last layer, so that a coupling or autoregressive flow starts as the identity."""
     nn.init.zeros_(layer.weight)

@@ -44,6 +44,7 @@ BETTER: dict[str, int] = {
     "mode_reverse_kl": -1,
     "accuracy": 1,
     "seed_energy": -1,
+    "seed_energy_batch_stats": -1,
     "transport_cost": -1,
     "normalization": 0,
 }
@@ -77,6 +78,8 @@ SIZES = (
     "energy_n",
     "seed_energy_x1000",
     "seed_energy_batches",
+    "seed_energy_batch_stats_x1000",
+    "seed_energy_batch_stats_batches",
 )
 
 

@@ -124,7 +124,9 @@ EXPERIMENTS = (
         "energy statistic summed over the last 1,000 steps",
         "The seed's DCGAN minimised the saturating log(1 − d(g(z))) and had BatchNorm in both networks; "
         "dgm trains the non-saturating loss. The statistic is the seed's, on 50 "
-        "test batches of 64 instead of its last 1,000 training batches.",
+        "test batches of 64 instead of its last 1,000 training batches; with BatchNorm, "
+        "seed_energy_batch_stats draws each batch in training mode, normalised by its own "
+        "statistics, as the seed's training loop did.",
         GAN_METRICS,
         seed_batch_norm=True,
     ),
@@ -325,6 +327,14 @@ def _check_run(run: Path, config: Any) -> None:
         )
 
 
+def _with_se(m: dict[str, Any], key: str, value: float) -> str:
+    """value ± its standard error where the metrics hold one (key_se, or for a figure × 1,000 the
+    unscaled figure's, scaled)."""
+    scale = 1000 if key.endswith("_x1000") else 1
+    se = m.get(key.removesuffix("_x1000") + "_se")
+    return f"{value:.4g}" + (f" ± {scale * se:.2g}" if isinstance(se, float) else "")
+
+
 def _row(out: Path, name: str) -> dict[str, Any] | None:
     """The finished experiment's row, or None."""
     path = out / name / EVALUATION
@@ -340,23 +350,19 @@ def markdown(rows: list[dict[str, Any]], quick: bool, batch_norm: bool = False) 
     for r in rows:
         m = r["metrics"]
         also = ", ".join(
-            f"{k} {m[k]:.4g}"
-            + (f" ± {m[k + '_se']:.2g}" if isinstance(m.get(k + "_se"), float) else "")
+            f"{k} {_with_se(m, k, m[k])}"
             + (
                 f" (K = {m['nll_k']:,}, first {m.get('nll_n', m['n_test']):,})"
                 if k == "nll" and "nll_k" in m
                 else ""
             )
             for k in m
-            if k != r["metric"] and isinstance(m[k], float) and not k.endswith("_se") and k in _SHOWN
+            if k != r["metric"] and isinstance(m[k], float) and k in _SHOWN
         )
         dgm = r["dgm"] if r["dgm"] is not None else math.nan
-        se = m.get(r["metric"].removesuffix("_x1000") + "_se")
-        scale = 1000 if r["metric"].endswith("_x1000") else 1
-        dgm_text = f"{dgm:.4g}" + (f" ± {scale * se:.2g}" if isinstance(se, float) else "")
         lines.append(
             f"| {r['experiment']} | {r['section']} | {r['seed_label']} | {r['seed']:g} | "
-            f"{r['metric']} {dgm_text} | {also} | {r['steps']:,} | {r['seconds']:.0f} | "
+            f"{r['metric']} {_with_se(m, r['metric'], dgm)} | {also} | {r['steps']:,} | {r['seconds']:.0f} | "
             f"{r.get('device', '?')}{_threads(r)} |"
         )
     lines += ["", *(f"- **{r['experiment']}**: {r['note']}" for r in rows)]
@@ -386,4 +392,13 @@ def _threads(row: dict[str, Any]) -> str:
     return f", {n} thread{'s' * (n != 1)}" if n and row.get("device") == "cpu" else ""
 
 
-_SHOWN = ("nll", "kl", "transport_cost", "nll_bound", "fid", "prdc_precision", "prdc_recall")
+_SHOWN = (
+    "nll",
+    "kl",
+    "transport_cost",
+    "nll_bound",
+    "seed_energy_batch_stats_x1000",
+    "fid",
+    "prdc_precision",
+    "prdc_recall",
+)

@@ -66,11 +66,6 @@ class ProjectionCritic(ConvDown):
         return out if c is None else out + (self.embed(c.to(h)) * h).sum(1, keepdim=True)
 
 
-def has_batch_norm(net: nn.Module) -> bool:
-    """Whether any layer of `net` normalises over its batch."""
-    return any(isinstance(m, nn.modules.batchnorm._BatchNorm) for m in net.modules())
-
-
 def is_spectrally_normalised(net: nn.Module) -> bool:
     """Whether every dense and convolutional layer of `net` has its weight divided by its spectral
     norm (the GAN models' `spectral_norm`)."""

@@ -17,8 +17,9 @@ from torch import Tensor, nn
 
 from dgm.errors import DgmError
 from dgm.gan import losses
-from dgm.gan.gan import GAN, has_batch_norm, is_spectrally_normalised
+from dgm.gan.gan import GAN, is_spectrally_normalised
 from dgm.models.base import GenerativeModel, Preprocessed
+from dgm.nn import has_batch_norm
 from dgm.objectives.base import Objective, OptimSettings, Player, StepContext, preprocessed
 from dgm.registry import MODELS, OBJECTIVES
 

@@ -288,7 +288,7 @@ def test_a_batch_normalised_gan_samples_per_sample_and_refuses_what_batchnorm_br
     sample does not depend on the rest of its batch; without it the weights keep the names of runs
     made before the option; gradient penalties (per sample) and the MLPs (GAN's, VAE's) refuse it."""
     from dgm.errors import DgmError
-    from dgm.gan.gan import has_batch_norm
+    from dgm.nn import has_batch_norm
     from dgm.vae.networks import ConvDecoder
     from dgm.vae.vae import VAE
 

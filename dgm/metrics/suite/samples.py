@@ -5,6 +5,9 @@ coverage, synthetic-data utility). Each is a function of an `Evaluation`."""
 
 from __future__ import annotations
 
+import copy
+from collections.abc import Sequence
+
 import torch
 from torch import Tensor
 
@@ -20,7 +23,9 @@ from dgm.metrics.samples import energy_distance, seed_energy_statistic
 from dgm.metrics.uncertainty import SUBSETS, seeded_order, subset_se, subset_values
 from dgm.metrics.utility import synthetic_utility
 from dgm.metrics.wasserstein import sinkhorn_divergence, sliced_wasserstein, wasserstein
+from dgm.nn import has_batch_norm
 from dgm.registry import METRICS
+from dgm.utils import seeded
 
 #: at most this many points per side for exact OT (network simplex: time and memory grow as n²)
 OT_POINTS = 1000
@@ -54,26 +59,37 @@ def _energy(ev: Evaluation) -> dict[str, float]:
 
 def _seed_energy(ev: Evaluation, batches: int = 50, size: int = 64) -> dict[str, float]:
     """The seed paper's statistic on `batches` pairs of 64 model samples and 64 evaluation points
-    (drawn with the seed); also × 1,000, the scale of the seed's logs (a sum over 1,000 steps)."""
+    (drawn with the seed); also × 1,000, the scale of the seed's logs (a sum over 1,000 steps).
+
+    For an unconditional model with BatchNorm, also the statistic as the seed's training loop
+    scored its generator (`seed_energy_batch_stats`): each batch of 64 drawn in training mode,
+    normalised by its own statistics, not by the running ones a trained network samples with."""
     samples = ev.samples()
-    n = min(len(samples), ev.x.shape[0]) // size * size
+    n = min(len(samples), ev.x.shape[0], batches * size) // size * size
     if n < size:
         return {}
     # samples dealt in the order of seed, points of seed + 1, as everywhere (`two_sample_orders`)
     samples = samples[seeded_order(samples, seed=ev.seed)[:n]]
-    data = ev.x[seeded_order(ev.x, seed=ev.seed + 1)[:n]]
-    values = torch.stack(
-        [seed_energy_statistic(s, d) for s, d in zip(samples.split(size), data.split(size), strict=True)][
-            :batches
-        ]
-    )
+    data = ev.x[seeded_order(ev.x, seed=ev.seed + 1)[:n]].split(size)
+    out = _seed_energy_values("seed_energy", samples.split(size), data)
+    if ev.c is None and has_batch_norm(ev.model):
+        out |= _seed_energy_values("seed_energy_batch_stats", _batch_stats_samples(ev, len(data), size), data)
+    return out
+
+
+def _seed_energy_values(key: str, samples: Sequence[Tensor], data: Sequence[Tensor]) -> dict[str, float]:
+    values = torch.stack([seed_energy_statistic(s, d) for s, d in zip(samples, data, strict=True)])
     mean, se = mean_and_se(values)
-    return {
-        "seed_energy": mean,
-        "seed_energy_se": se,
-        "seed_energy_x1000": 1000 * mean,
-        "seed_energy_batches": len(values),
-    }
+    return {key: mean, f"{key}_se": se, f"{key}_x1000": 1000 * mean, f"{key}_batches": len(values)}
+
+
+def _batch_stats_samples(ev: Evaluation, batches: int, size: int) -> list[Tensor]:
+    """`batches` draws of `size` samples by a copy of the model in training mode (the model's own
+    running statistics stay as they are)."""
+    model = copy.deepcopy(ev.model).train()
+    p = next(model.parameters())
+    with seeded(ev.seed, p.device), torch.no_grad():
+        return [model.sample(size).cpu() for _ in range(batches)]
 
 
 def _modes(ev: Evaluation) -> dict[str, float]:
@@ -254,7 +270,8 @@ METRICS.add(
     "seed_energy",
     Metric(_seed_energy),
     "the seed paper's smoothed energy statistic, 64 samples vs 64 points per batch (mean over up to "
-    "50 batches; seed_energy_x1000 is on the scale of the seed's logged sums over 1,000 steps)",
+    "50 batches; seed_energy_x1000 is on the scale of the seed's logged sums over 1,000 steps); with "
+    "BatchNorm also seed_energy_batch_stats, each batch drawn in training mode as the seed's loop drew it",
 )
 
 
