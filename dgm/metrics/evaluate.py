@@ -214,11 +214,14 @@ RESERVED = frozenset({"run", "data", "split", "density", "model_step", "steps", 
 
 #: What each number of a model's `diagnostics()` means: a report defines every column it shows.
 DIAGNOSTICS: dict[str, str] = {
-    "nfe": "evaluations of the velocity field in the ODE solver's solve of the test points (the most "
-    "over their chunks): a continuous flow's cost",
+    "nfe": "calls of the ODE's right-hand side (velocity and divergence) in the solve of the test "
+    "points' log-density, the most over its chunks (without an NLL, the model's latest such solve); "
+    "sampling's solves are not counted",
     "log_ratio_bound": "M, the largest log p_data/p_g the critic gave any proposal (at least 0): "
     "rejection sampling accepts x with probability exp(log ratio(x) − M)",
-    "acceptance": "the share of the generator's proposals that rejection sampling kept",
+    "acceptance": "the acceptance rate of rejection sampling: the share of the generator's proposals "
+    "(after the burn-in that sets M) that passed u < exp(log ratio(x) − M), about 1/acceptance "
+    "proposals per sample",
 }
 
 
@@ -308,7 +311,7 @@ def evaluate(
             metric = METRICS.get(name)
             if metric.applies(ev) and (extended or metric.extended is False or metrics is not None):
                 values = metric.fn(ev)
-                clash = values.keys() & (out.keys() | RESERVED)
+                clash = values.keys() & (out.keys() | RESERVED | DIAGNOSTICS.keys())
                 if clash:  # a bug: two metrics would overwrite each other's numbers
                     raise RuntimeError(f"metric {name!r} reports keys already taken: {sorted(clash)}")
                 out.update(values)

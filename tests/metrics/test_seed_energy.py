@@ -36,11 +36,13 @@ def test_it_vanishes_for_the_same_sample_and_grows_with_a_shift() -> None:
 def test_a_batch_normalised_generator_is_also_scored_as_the_seeds_training_loop_drew_it() -> None:
     """With BatchNorm, `seed_energy_batch_stats` scores batches of 64 drawn in training mode: it
     depends on the batches' own statistics, not on the running ones (moved far off here, which
-    changes only `seed_energy`), and leaves the model's state as it was. Without BatchNorm there is
-    no such figure."""
+    changes only `seed_energy`), and leaves the model's state as it was. Without BatchNorm in a
+    generator there is no such figure."""
     from dgm.data.base import DataSource
     from dgm.gan.gan import GAN
     from dgm.metrics import evaluate
+    from dgm.nn import has_batch_norm
+    from dgm.vae.vae import VAE
 
     torch.manual_seed(0)
     shape = (1, 8, 8)
@@ -50,7 +52,7 @@ def test_a_batch_normalised_generator_is_also_scored_as_the_seeds_training_loop_
     before = {k: v.clone() for k, v in gan.state_dict().items()}
     out = evaluate(gan, data, "test", ["seed_energy"], n_samples=256)
     assert out["seed_energy_batch_stats_batches"] == out["seed_energy_batches"] == 4
-    assert not gan.training and all(torch.equal(v, gan.state_dict()[k]) for k, v in before.items())
+    assert all(torch.equal(v, gan.state_dict()[k]) for k, v in before.items())
     for m in gan.generator.modules():
         if isinstance(m, torch.nn.modules.batchnorm._BatchNorm):
             m.running_mean.add_(5.0)
@@ -59,3 +61,6 @@ def test_a_batch_normalised_generator_is_also_scored_as_the_seeds_training_loop_
     assert off["seed_energy"] != pytest.approx(out["seed_energy"], rel=1e-3)
     plain = evaluate(GAN(shape, latent=2, width=4).double(), data, "test", ["seed_energy"], n_samples=256)
     assert "seed_energy" in plain and "seed_energy_batch_stats" not in plain
+    vae = VAE(shape, latent=2, width=4, network="conv", batch_norm=True).double()  # the seed scored no VAE
+    assert has_batch_norm(vae)
+    assert "seed_energy_batch_stats" not in evaluate(vae, data, "test", ["seed_energy"])

@@ -61,9 +61,10 @@ def _seed_energy(ev: Evaluation, batches: int = 50, size: int = 64) -> dict[str,
     """The seed paper's statistic on `batches` pairs of 64 model samples and 64 evaluation points
     (drawn with the seed); also × 1,000, the scale of the seed's logs (a sum over 1,000 steps).
 
-    For an unconditional model with BatchNorm, also the statistic as the seed's training loop
-    scored its generator (`seed_energy_batch_stats`): each batch of 64 drawn in training mode,
-    normalised by its own statistics, not by the running ones a trained network samples with."""
+    For an unconditional GAN whose generator has BatchNorm, also the statistic as the seed's
+    training loop scored its generator (`seed_energy_batch_stats`): each batch of 64 drawn in
+    training mode, normalised by its own statistics, not by the running ones a trained network
+    samples with."""
     samples = ev.samples()
     n = min(len(samples), ev.x.shape[0], batches * size) // size * size
     if n < size:
@@ -72,7 +73,8 @@ def _seed_energy(ev: Evaluation, batches: int = 50, size: int = 64) -> dict[str,
     samples = samples[seeded_order(samples, seed=ev.seed)[:n]]
     data = ev.x[seeded_order(ev.x, seed=ev.seed + 1)[:n]].split(size)
     out = _seed_energy_values("seed_energy", samples.split(size), data)
-    if ev.c is None and has_batch_norm(ev.model):
+    generator = getattr(getattr(ev.model, "core", ev.model), "generator", None)
+    if ev.c is None and generator is not None and has_batch_norm(generator):
         out |= _seed_energy_values("seed_energy_batch_stats", _batch_stats_samples(ev, len(data), size), data)
     return out
 
@@ -271,7 +273,7 @@ METRICS.add(
     Metric(_seed_energy),
     "the seed paper's smoothed energy statistic, 64 samples vs 64 points per batch (mean over up to "
     "50 batches; seed_energy_x1000 is on the scale of the seed's logged sums over 1,000 steps); with "
-    "BatchNorm also seed_energy_batch_stats, each batch drawn in training mode as the seed's loop drew it",
+    "a BatchNorm GAN also seed_energy_batch_stats, each batch drawn in training mode as the seed's loop did",
 )
 
 
