@@ -123,10 +123,10 @@ EXPERIMENTS = (
         113.0,
         "energy statistic summed over the last 1,000 steps",
         "The seed's DCGAN minimised the saturating log(1 − d(g(z))) and had BatchNorm in both networks; "
-        "dgm trains the non-saturating loss. The statistic is the seed's, on 50 "
-        "test batches of 64 instead of its last 1,000 training batches; with BatchNorm, "
-        "seed_energy_batch_stats draws each batch in training mode, normalised by its own "
-        "statistics, as the seed's training loop did.",
+        "dgm trains the non-saturating loss. The statistic is the seed's, on as many test batches "
+        "of 64 as the evaluation's samples fill (31 of 2,000) instead of its last 1,000 training "
+        "batches; with BatchNorm, seed_energy_batch_stats draws each batch in training mode, "
+        "normalised by its own statistics, as the seed's training loop did.",
         GAN_METRICS,
         seed_batch_norm=True,
     ),

@@ -101,7 +101,7 @@ class GAN(GenerativeModel):
         batch_norm: BatchNorm in both image networks, after every convolution but the output's,
             as the seed paper had it (DCGAN, Radford et al., 2016, leaves the critic's first layer
             out): in training a sample depends on the rest of its batch; sampling and evaluation
-            use the running statistics (but `seed_energy_batch_stats`, which scores batches drawn
+            use the running statistics (except `seed_energy_batch_stats`, which draws its batches
             as in training). Not with a gradient penalty (per sample).
 
     Example:
