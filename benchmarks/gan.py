@@ -73,6 +73,7 @@ def bench_one(variant: str, data_name: str, seed: int, max_time: str) -> dict[st
     from dgm.data import load_data
     from dgm.errors import DgmError
     from dgm.gan.objectives import check_rejection
+    from dgm.io import read_config
     from dgm.metrics import evaluate
     from dgm.train import train
 
@@ -83,13 +84,13 @@ def bench_one(variant: str, data_name: str, seed: int, max_time: str) -> dict[st
     data = load_data(data_name)
     with tempfile.TemporaryDirectory() as tmp:
         result = train(RunConfig.from_dict(given), Path(tmp) / "run", progress=False)
+        config = read_config(Path(tmp) / "run")  # as recorded: what `--rejection` checks
     row = {"variant": variant, "data": data_name, "seed": seed, "steps": result.global_step}
     row.update(evaluate(result.model, data, "test", ["modes", "energy_distance"]))
     row["w2"] = _w2(result.model, data, seed)
     # The same model by discriminator rejection sampling, where its critic holds log p_data/p_g.
     try:
-        run = {"model": "gan", "objective": objective, "train": {"ema": settings.get("ema")}}
-        log_ratio = check_rejection(result.model.core, run)
+        log_ratio = check_rejection(result.model.core, config)
     except DgmError:
         return row
     result.model.core.use_rejection(log_ratio)

@@ -220,7 +220,7 @@ def test_rejection_sampling_from_the_command_line(tmp_path: Path, capsys: pytest
         assert says in capsys.readouterr().err
 
 
-def test_pacgan_packs_pairs_decays_and_keeps_its_last_weights_unless_told(tmp_path: Path) -> None:
+def test_pacgan_packs_triples_decays_and_keeps_its_last_weights_unless_told(tmp_path: Path) -> None:
     """The objective's defaults reach the run (the model's pack, both players' schedule, the kept
     weights), and what the command line gives wins over them."""
     base = ["train", "gan", "--data", "ring8", "--objective", "pacgan", "--max-steps", "30"]
