@@ -18,11 +18,14 @@ from torch import Tensor, nn
 from dgm.errors import DgmError
 from dgm.gan import losses
 from dgm.gan.gan import GAN, is_spectrally_normalised
+from dgm.metrics.samples import seed_energy_statistic
 from dgm.models.base import GenerativeModel, Preprocessed
 from dgm.nn import has_batch_norm
 from dgm.objectives.base import Objective, OptimSettings, Player, StepContext, preprocessed
 from dgm.registry import MODELS, OBJECTIVES
 
+#: samples and data points of the seed paper's training statistic (its batch size)
+SEED_BATCH = 64
 #: Adam as in DCGAN (Radford et al., 2016): lr 2e-4, β₁ = 0.5.
 _ADAM_GAN = OptimSettings(lr=2e-4, betas=(0.5, 0.999), schedule="constant")
 
@@ -51,6 +54,11 @@ class Adversarial(Objective):
     """Per step, on the preprocessed data y = T(x) and noise z for the global batch:
     critic:    critic_loss(d(y), d(g(z))) + penalty     (g(z) detached)
     generator: generator_loss(d(g(z)), d(y))
+
+    A logged generator step also reports `seed_energy`, the seed paper's statistic
+    (`seed_energy_statistic`) between the first 64 of the generator's samples g(z), drawn in
+    training mode, and the first 64 of the step's data y: what the seed's training loop logged at
+    every step (it summed the last 1,000 of them), in data units (samples mapped back by T⁻¹).
     """
 
     players = (Player("critic", _ADAM_GAN), Player("generator", _ADAM_GAN))
@@ -109,7 +117,15 @@ class Adversarial(Objective):
             terms = {**self.critic_terms(real_d.detach(), fake_d.detach()), **penalties}
             return loss, {k: v.detach() for k, v in terms.items()}
         real_d = critic(y) if self.generator_sees_real else None
-        return self.generator_loss(critic(fake), real_d), {}
+        loss = self.generator_loss(critic(fake), real_d)
+        if not ctx.logging:
+            return loss, {}
+        # the seed paper's training statistic, in data units: this step's samples against its data
+        n = SEED_BATCH
+        samples = fake[:n].detach()
+        if isinstance(model, Preprocessed):
+            samples = model.postprocess(samples)
+        return loss, {"seed_energy": seed_energy_statistic(samples, batch[0][:n])}
 
 
 @OBJECTIVES.register("gan-ns", "Jensen-Shannon GAN, non-saturating generator loss; critic, then generator")

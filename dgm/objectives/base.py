@@ -134,8 +134,9 @@ class Player:
 
 @dataclass
 class StepContext:
-    """What an objective may know about the step: its index (for warm-ups and annealing) and
-    the data-parallel layout, so that noise can be drawn for the global batch.
+    """What an objective may know about the step: its index (for warm-ups and annealing), the
+    data-parallel layout, so that noise can be drawn for the global batch, and whether the terms
+    it returns are logged (`logging`), so that a diagnostic is computed only when it is written.
 
     `noise(shape)` draws standard normal noise for the *global* batch from torch's random stream
     and returns this process's share (rows rank, rank + W, …): every process draws the same
@@ -145,6 +146,7 @@ class StepContext:
     step: int
     rank: int = 0
     world_size: int = 1
+    logging: bool = False
 
     def noise(self, n: int, *shape: int, like: Tensor) -> Tensor:
         """Standard normal noise of shape (n, *shape), this process's rows of the global batch."""

@@ -99,7 +99,6 @@ class TrainModule(L.LightningModule):
     def training_step(self, batch: tuple[Tensor, ...], batch_idx: int) -> None:
         if self.batch_noise is not None:
             batch = (self.batch_noise(batch[0]), *batch[1:])
-        ctx = StepContext(self.step, self.global_rank, self.trainer.world_size)
         due = self._log_due(self.step)
         elapsed = self.shared_elapsed()
         for player, optimizer in zip(self.objective.players, self.trainer.optimizers, strict=True):
@@ -109,6 +108,7 @@ class TrainModule(L.LightningModule):
             # A player records its last step before the row is written: a WGAN's generator, which
             # steps every 5th step, would otherwise never meet a row written every 10th.
             logging = due < self.step + s.every
+            ctx = StepContext(self.step, self.global_rank, self.trainer.world_size, logging)
             loss, terms = self.objective.loss(player.name, self.model, batch, ctx)
             self._check_finite(loss, player.name)
             optimizer.zero_grad(set_to_none=True)

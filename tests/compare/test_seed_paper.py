@@ -86,6 +86,8 @@ def test_reproduce_writes_the_table_and_resumes(tmp_path: Path, monkeypatch: pyt
     assert all(r["device"] == "cpu" and r["seconds"] > 0 and r["threads"] == 1 for r in rows)
     vae = rows[1]["metrics"]  # its importance-sampled NLL on a leading subset, the rest on all
     assert vae["nll_k"] == 5 and vae["nll_n"] == 100 and vae["n_test"] == 1000 and "nll_bound" in vae
+    gan = rows[2]["metrics"]  # the seed's figure as it logged it, from every one of its 3 steps
+    assert gan["seed_energy_train_steps"] == 3 and gan["seed_energy_train_x1000"] > 0
     text = table.read_text()
     assert all(r["batch_norm"] is False for r in rows) and "No BatchNorm: the seed's" in text
     assert (
@@ -124,3 +126,22 @@ def test_reproduce_writes_the_table_and_resumes(tmp_path: Path, monkeypatch: pyt
     # Nor is a quick run continued to the seed's length (its learning rate has decayed already).
     with pytest.raises(DgmError, match="max_steps=3, not seed=0, batch_norm=False, max_steps=46900"):
         seed_paper.reproduce(tmp_path / "bn2", quick=False, progress=False, only=["vae-q2-mnist"])
+
+
+def test_the_training_statistic_sums_the_last_1000_generator_steps(tmp_path: Path) -> None:
+    """The seed's logged figure: the sum over the last `window` generator steps (every `every`-th
+    training step), on the scale of a sum (1,000 × the mean) where fewer were logged."""
+    csv = tmp_path / "metrics.csv"
+    # a WGAN logged every 5th step (each generator step) for 12 generator steps, a critic-only row
+    # without the statistic among them, and a partial last line (a crash) left out
+    lines = ["step,train/loss/critic,train/seed_energy"]
+    lines += [f"{5 * (i + 1)},0.5,{0.1 * (i + 1)}" for i in range(12)] + ["61,0.5,", "62,0.5,9"]
+    csv.write_text("\n".join(lines))
+    got = seed_paper.training_statistic(csv, every=5, window=4)
+    assert got["seed_energy_train_steps"] == 4  # steps 45..60: generator steps 9 to 12
+    assert got["seed_energy_train_x1000"] == pytest.approx(1000 * (0.9 + 1.0 + 1.1 + 1.2) / 4)
+    # fewer logged than the window (sparser logging earlier): the mean of those, on the sum's scale
+    sparse = seed_paper.training_statistic(csv, every=10, window=4)
+    assert sparse["seed_energy_train_steps"] == 8
+    assert sparse["seed_energy_train_x1000"] == pytest.approx(1000 * sum(0.1 * i for i in range(5, 13)) / 8)
+    assert seed_paper.training_statistic(tmp_path / "none.csv", every=1) == {}

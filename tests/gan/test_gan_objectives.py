@@ -322,3 +322,31 @@ def test_a_batch_normalised_gan_samples_per_sample_and_refuses_what_batchnorm_br
     GAN.check_arguments({"batch_norm": True}, shape)
     with pytest.raises(ValueError, match="batch_norm is for the convolutional networks"):
         VAE.check_arguments({"batch_norm": True, "network": "mlp"}, shape)
+
+
+@pytest.mark.parametrize("model_name", ["gan", "flow-gan"])
+def test_a_logged_generator_step_reports_the_seed_statistic_in_data_units(model_name: str) -> None:
+    """The seed's training statistic: the first 64 samples of the step, mapped back to the data's
+    units, against the first 64 data points of the batch; only on a step that is logged."""
+    from dgm.build import build_model
+    from dgm.metrics.samples import seed_energy_statistic
+
+    torch.manual_seed(8)
+    model = build_model(model_name, (2,), "standardize").double()
+    x = torch.randn(100, 2, dtype=torch.float64) * 3 + 1
+    model.transform.fit(x)
+    objective = build_objective("gan-ns" if model_name == "gan" else "flow-gan", {})
+    torch.manual_seed(9)
+    z = torch.randn(100, model.core.latent, dtype=torch.float64)  # the step's noise, as it draws it
+    samples = model.postprocess(model.core.generate(z))
+    for logging in (False, True):
+        torch.manual_seed(9)
+        _, terms = objective.loss("generator", model, (x,), StepContext(0, logging=logging))
+        assert ("seed_energy" in terms) == logging
+    expected = seed_energy_statistic(samples[:64], x[:64])
+    assert terms["seed_energy"].item() == pytest.approx(expected.item(), rel=1e-12)
+    # in the model's own units (standardised) the statistic differs: the figure is the data's
+    assert (
+        abs(seed_energy_statistic(model.preprocess(samples[:64])[0], model.preprocess(x[:64])[0]) - expected)
+        > 1e-3
+    )
