@@ -6,7 +6,9 @@ the figure the seed's code logged. Three of those figures are not what they clai
 the table says why: the RealNVP NLL lies below the data's entropy (its log-determinant summed
 the untransformed coordinates too), and the VAE's loss is not a bound (mismatched std/entropy
 conventions, grey values scored as Bernoulli). The GANs' energy statistic is the seed's own
-(`dgm.metrics.samples.seed_energy_statistic`), ×1,000 as the seed logged sums over 1,000 steps.
+(`dgm.metrics.samples.seed_energy_statistic`), ×1,000 as the seed logged sums over 1,000 steps:
+on held-out batches of the kept model, and as the seed's training loop logged it, summed over
+the last 1,000 generator steps of the training run (`training_statistic`).
 
 `quick` shortens every run (and judges on fewer points) so that the whole table takes minutes;
 its numbers show that the pipeline works, not what the models reach.
@@ -126,9 +128,9 @@ EXPERIMENTS = (
         "dgm trains the non-saturating loss. The statistic is the seed's, on as many test batches "
         "of 64 as the evaluation's samples fill (31 of 2,000) instead of its last 1,000 training "
         "batches; with BatchNorm, seed_energy_batch_stats draws each batch in training mode, "
-        "normalised by its own statistics, as the seed's training loop did. seed_energy_train is the "
-        "seed's figure as it logged it: each of the last 1,000 generator steps' 64 samples against "
-        "that step's 64 training images (dequantised), summed.",
+        "normalised by its own statistics, as the seed's training loop did. seed_energy_train_x1000 "
+        "is the seed's figure as it logged it: the statistic of each of the last 1,000 generator "
+        "steps' 64 samples against that step's 64 training images (dequantised), summed.",
         GAN_METRICS,
         seed_batch_norm=True,
     ),
@@ -266,6 +268,8 @@ def reproduce(
             n = min(nll_points, points or nll_points)
             nll = evaluate(model, data, "test", apart, max_points=n, **kwargs)
             metrics.update({key: nll[key] for key in ("nll", "nll_se", "nll_k")}, nll_n=nll["n_test"])
+        if ex.metric == "seed_energy_x1000":  # a GAN: the statistic as the seed's training loop logged it
+            metrics.update(training_statistic(run))
         row = {
             "experiment": ex.name,
             "section": ex.section,
@@ -284,8 +288,6 @@ def reproduce(
             "note": ex.note,
             "metrics": valid_json(metrics),
         }
-        if ex.metric == "seed_energy_x1000":  # a GAN: the statistic as the seed's training loop logged it
-            metrics.update(training_statistic(run / "metrics.csv", config.log_every))
         write_json(run / EVALUATION, row)
         if progress:
             print(
@@ -318,25 +320,26 @@ def _clear(run: Path) -> None:
                 p.unlink()
 
 
-def training_statistic(metrics_csv: Path, every: int, window: int = 1000) -> dict[str, float]:
-    """The seed's logged figure itself: the sum of the statistic `train/seed_energy` of its last
-    `window` generator steps (one every `every` training steps, each logged), as
-    `seed_energy_train_x1000` on the scale of that sum: 1,000 × their mean, which is the sum where
-    all `window` were logged (`seed_energy_train_steps` says how many were; fewer in a run shorter
-    than the window, or one logged more sparsely, e.g. before it was resumed)."""
+def training_statistic(run: Path, window: int = 1000) -> dict[str, float]:
+    """The seed's logged figure itself, from the GAN run's metrics.csv: the sum of the statistic
+    `train/seed_energy` of its last `window` generator steps (the generator steps every `every`-th
+    training step, as its config.json says), as `seed_energy_train_x1000` on the scale of that sum:
+    1,000 × their mean, which is the sum where all `window` were logged (`seed_energy_train_steps`
+    says how many were: fewer in a shorter run, or one logged more sparsely, e.g. before a resume)."""
     from dgm.io import read_metrics
 
-    rows = read_metrics(metrics_csv) if metrics_csv.exists() else []
+    if not (run / "metrics.csv").exists():
+        return {}
+    every = json.loads((run / "config.json").read_text())["optim"]["generator"]["every"]
+    rows = read_metrics(run / "metrics.csv")
     last = max((r["step"] for r in rows), default=0)
     values = [
         r["train/seed_energy"] for r in rows if "train/seed_energy" in r and r["step"] > last - window * every
     ]
     if not values:
         return {}
-    return {
-        "seed_energy_train_x1000": 1000 * math.fsum(values) / len(values),
-        "seed_energy_train_steps": len(values),
-    }
+    mean = math.fsum(values) / len(values)
+    return {"seed_energy_train_x1000": 1000 * mean, "seed_energy_train_steps": len(values)}
 
 
 def _check_run(run: Path, config: Any) -> None:

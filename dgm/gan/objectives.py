@@ -21,7 +21,7 @@ from dgm.gan.gan import GAN, is_spectrally_normalised
 from dgm.metrics.samples import seed_energy_statistic
 from dgm.models.base import GenerativeModel, Preprocessed
 from dgm.nn import has_batch_norm
-from dgm.objectives.base import Objective, OptimSettings, Player, StepContext, preprocessed
+from dgm.objectives.base import Objective, OptimSettings, Player, StepContext, postprocessed, preprocessed
 from dgm.registry import MODELS, OBJECTIVES
 
 #: samples and data points of the seed paper's training statistic (its batch size)
@@ -56,9 +56,11 @@ class Adversarial(Objective):
     generator: generator_loss(d(g(z)), d(y))
 
     A logged generator step also reports `seed_energy`, the seed paper's statistic
-    (`seed_energy_statistic`) between the first 64 of the generator's samples g(z), drawn in
-    training mode, and the first 64 of the step's data y: what the seed's training loop logged at
-    every step (it summed the last 1,000 of them), in data units (samples mapped back by T⁻¹).
+    (`seed_energy_statistic`) between the first 64 of the generator's samples, drawn in training
+    mode and mapped back to the data's units by T⁻¹, and the first 64 data points x of the step:
+    what the seed's training loop logged at every step (it summed the last 1,000 of them). The
+    statistic grows as its samples shrink (about as 1/(n + m)): with fewer than 64 points a step,
+    a smaller batch or a process's share under data parallelism, it is off the seed's scale.
     """
 
     players = (Player("critic", _ADAM_GAN), Player("generator", _ADAM_GAN))
@@ -120,12 +122,12 @@ class Adversarial(Objective):
         loss = self.generator_loss(critic(fake), real_d)
         if not ctx.logging:
             return loss, {}
-        # the seed paper's training statistic, in data units: this step's samples against its data
-        n = SEED_BATCH
-        samples = fake[:n].detach()
-        if isinstance(model, Preprocessed):
-            samples = model.postprocess(samples)
-        return loss, {"seed_energy": seed_energy_statistic(samples, batch[0][:n])}
+        # the seed paper's training statistic, in data units: this step's samples against the
+        # data points the step used (a packing critic leaves the last B mod m out)
+        n = min(SEED_BATCH, fake.shape[0])
+        with torch.no_grad():
+            samples = postprocessed(model, fake[:n].detach())
+            return loss, {"seed_energy": seed_energy_statistic(samples, batch[0][:n])}
 
 
 @OBJECTIVES.register("gan-ns", "Jensen-Shannon GAN, non-saturating generator loss; critic, then generator")

@@ -168,6 +168,12 @@ def preprocessed(model: GenerativeModel, x: Tensor) -> tuple[Tensor, Tensor]:
     return x, x.new_zeros(x.shape[0])
 
 
+def postprocessed(model: GenerativeModel, y: Tensor) -> Tensor:
+    """x = T⁻¹(y): the model's own values (e.g. a generator's output) in the data's units, for a
+    `Preprocessed` model (the identity otherwise); the inverse of `preprocessed`."""
+    return model.postprocess(y) if hasattr(model, "postprocess") else y
+
+
 def noise_free(model: GenerativeModel, x: Tensor, noise: PipelineNoise | None) -> Iterator[Tensor]:
     """T(E[x̃]) in chunks on the model's device, x̃ the pipeline's `noise` of x (x itself without
     noise): what a model that reads each sample once, without noise, sees (M1+M2's M1)."""

@@ -130,18 +130,21 @@ def test_reproduce_writes_the_table_and_resumes(tmp_path: Path, monkeypatch: pyt
 
 def test_the_training_statistic_sums_the_last_1000_generator_steps(tmp_path: Path) -> None:
     """The seed's logged figure: the sum over the last `window` generator steps (every `every`-th
-    training step), on the scale of a sum (1,000 × the mean) where fewer were logged."""
+    training step, from config.json), on the scale of a sum (1,000 × the mean) where fewer were
+    logged."""
+    assert seed_paper.training_statistic(tmp_path) == {}  # no metrics.csv
+    (tmp_path / "config.json").write_text(json.dumps({"optim": {"generator": {"every": 5}}}))
     csv = tmp_path / "metrics.csv"
-    # a WGAN logged every 5th step (each generator step) for 12 generator steps, a critic-only row
-    # without the statistic among them, and a partial last line (a crash) left out
+    # a WGAN logged every 5th step (each generator step) for 12 generator steps, to step 60, and a
+    # last line cut short by a crash, left out
     lines = ["step,train/loss/critic,train/seed_energy"]
-    lines += [f"{5 * (i + 1)},0.5,{0.1 * (i + 1)}" for i in range(12)] + ["61,0.5,", "62,0.5,9"]
-    csv.write_text("\n".join(lines))
-    got = seed_paper.training_statistic(csv, every=5, window=4)
-    assert got["seed_energy_train_steps"] == 4  # steps 45..60: generator steps 9 to 12
+    lines += [f"{5 * (i + 1)},0.5,{0.1 * (i + 1)}" for i in range(12)]
+    csv.write_text("\n".join(lines) + "\n62,0.5,9")
+    got = seed_paper.training_statistic(tmp_path, window=4)
+    assert got["seed_energy_train_steps"] == 4  # steps 45 to 60 (after 60 − 4 · 5): not 40's
     assert got["seed_energy_train_x1000"] == pytest.approx(1000 * (0.9 + 1.0 + 1.1 + 1.2) / 4)
-    # fewer logged than the window (sparser logging earlier): the mean of those, on the sum's scale
-    sparse = seed_paper.training_statistic(csv, every=10, window=4)
-    assert sparse["seed_energy_train_steps"] == 8
-    assert sparse["seed_energy_train_x1000"] == pytest.approx(1000 * sum(0.1 * i for i in range(5, 13)) / 8)
-    assert seed_paper.training_statistic(tmp_path / "none.csv", every=1) == {}
+    # logged more sparsely (every other generator step): the mean of those, on the sum's scale
+    csv.write_text("\n".join(lines[:1] + lines[2::2]) + "\n")
+    got = seed_paper.training_statistic(tmp_path, window=4)
+    assert got["seed_energy_train_steps"] == 2  # steps 50 and 60
+    assert got["seed_energy_train_x1000"] == pytest.approx(1000 * (1.0 + 1.2) / 2)

@@ -236,3 +236,21 @@ def test_pacgan_packs_triples_decays_and_keeps_its_last_weights_unless_told(tmp_
     assert {p["schedule"] for p in config["optim"].values()} == {"constant"}
     assert main(["train", "gan", "--data", "ring8", "--max-steps", "10", "--out", str(tmp_path / "gan")]) == 0
     assert json.loads((tmp_path / "gan" / "config.json").read_text())["kept"]["keep"] == "best"
+
+
+def test_logging_every_generator_step_records_each_one_once(tmp_path: Path) -> None:
+    """A WGAN logged every 5th step (its generator's interval), with checks and checkpoints off
+    that beat: each generator step's seed statistic is in exactly one row, and the seed-paper
+    figure sums the last `window` of them."""
+    import dgm
+    from dgm.compare.seed_paper import training_statistic
+
+    settings = {"max_steps": 23, "checkpoint_every": 7, "val_every": 9, "log_every": 5}
+    dgm.fit("wgan", "moons", out=tmp_path / "w", model_args={"hidden": [16]}, **settings)
+    with (tmp_path / "w" / "metrics.csv").open() as f:
+        logged = [int(r["step"]) for r in csv.DictReader(f) if r["train/seed_energy"]]
+    # generator steps 1, 6, 11, 16, 21 (1-based): each in the first row at or after it, where
+    # checkpoints (7, 14, 21) and checks (9, 18) write rows between the 5-step ones
+    assert logged == [5, 7, 14, 18, 21]
+    got = training_statistic(tmp_path / "w", window=3)
+    assert got["seed_energy_train_steps"] == 3  # rows after step 23 − 3 · 5 = 8: 14, 18, 21

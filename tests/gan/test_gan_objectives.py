@@ -343,6 +343,7 @@ def test_a_logged_generator_step_reports_the_seed_statistic_in_data_units(model_
         torch.manual_seed(9)
         _, terms = objective.loss("generator", model, (x,), StepContext(0, logging=logging))
         assert ("seed_energy" in terms) == logging
+    assert "seed_energy" not in objective.loss("critic", model, (x,), StepContext(0, logging=True))[1]
     expected = seed_energy_statistic(samples[:64], x[:64])
     assert terms["seed_energy"].item() == pytest.approx(expected.item(), rel=1e-12)
     # in the model's own units (standardised) the statistic differs: the figure is the data's
