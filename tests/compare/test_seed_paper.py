@@ -148,3 +148,17 @@ def test_the_training_statistic_sums_the_last_1000_generator_steps(tmp_path: Pat
     got = seed_paper.training_statistic(tmp_path, window=4)
     assert got["seed_energy_train_steps"] == 2  # steps 50 and 60
     assert got["seed_energy_train_x1000"] == pytest.approx(1000 * (1.0 + 1.2) / 2)
+
+
+def test_window_sums_are_the_seeds_log_of_a_run(tmp_path: Path) -> None:
+    """Sums over each complete window of generator steps; a window with a step missing (a
+    sparser log) is left out. The seed's own logs end at the figure the paper reports."""
+    (tmp_path / "config.json").write_text(json.dumps({"optim": {"generator": {"every": 5}}}))
+    rows = [f"{5 * g + 5},{g}" for g in range(12) if g != 7] + ["61,", "62,5"]  # generator step 7 missing
+    (tmp_path / "metrics.csv").write_text("step,train/seed_energy\n" + "\n".join(rows) + "\n")
+    # windows of 4: generator steps 0-3 (rows 5-20), 4-7 (incomplete), 8-11 (rows 45-60; 62 is after)
+    assert seed_paper.window_sums(tmp_path, window=4) == [(4, 0 + 1 + 2 + 3), (12, 8 + 9 + 10 + 11)]
+    for ex in seed_paper.EXPERIMENTS:
+        log = seed_paper.SEED_LOGS.get(ex.name)
+        assert (log is not None) == (ex.metric == "seed_energy_x1000")
+        assert log is None or (len(log) == 50 and log[-1] == pytest.approx(ex.seed_value, abs=0.05))
