@@ -359,20 +359,15 @@ def _clear(run: Path) -> None:
 
 def training_statistic(run: Path, window: int = 1000) -> dict[str, float]:
     """The seed's logged figure itself, from the GAN run's metrics.csv: the sum of the statistic
-    `train/seed_energy` of its last `window` generator steps (the generator steps every `every`-th
-    training step, as its config.json says), as `seed_energy_train_x1000` on the scale of that sum:
-    1,000 × their mean, which is the sum where all `window` were logged (`seed_energy_train_steps`
-    says how many were: fewer in a shorter run, or one logged more sparsely, e.g. before a resume)."""
-    from dgm.io import read_metrics
-
+    `train/seed_energy` of its last `window` generator steps, as `seed_energy_train_x1000` on the
+    scale of that sum: 1,000 × their mean, which is the sum where all `window` were logged
+    (`seed_energy_train_steps` says how many were: fewer in a shorter run, or one logged more
+    sparsely, e.g. before a resume)."""
     if not (run / "metrics.csv").exists():
         return {}
-    every = json.loads((run / "config.json").read_text())["optim"]["generator"]["every"]
-    rows = read_metrics(run / "metrics.csv")
-    last = max((r["step"] for r in rows), default=0)
-    values = [
-        r["train/seed_energy"] for r in rows if "train/seed_energy" in r and r["step"] > last - window * every
-    ]
+    every, log = _seed_energy_log(run)
+    last = max((step for step, _ in log), default=0)
+    values = [value for step, value in log if step > last - window * every]
     if not values:
         return {}
     mean = math.fsum(values) / len(values)
@@ -382,16 +377,23 @@ def training_statistic(run: Path, window: int = 1000) -> dict[str, float]:
 def window_sums(run: Path, window: int = 1000) -> list[tuple[int, float]]:
     """The seed's log for a GAN run of dgm: (g, the sum of `train/seed_energy` over generator steps
     g − window + 1 … g) for each complete window of every generator step logged, g = window, 2 ·
-    window, …, as the seed printed every 1,000 steps (`SEED_LOGS`). The generator steps every
-    `every`-th training step (config.json), and step g's value is in the first row after it."""
+    window, …, as the seed printed every 1,000 steps (`SEED_LOGS`)."""
+    every, log = _seed_energy_log(run)
+    windows: dict[int, list[float]] = {}
+    for step, value in log:
+        windows.setdefault(int(step - 1) // (window * every), []).append(value)
+    return [((k + 1) * window, math.fsum(v)) for k, v in sorted(windows.items()) if len(v) == window]
+
+
+def _seed_energy_log(run: Path) -> tuple[int, list[tuple[float, float]]]:
+    """The GAN run's generator interval (it steps every `every`-th training step, config.json)
+    and its (row step, train/seed_energy) pairs: a generator step's value is in the first row
+    after it, within `every` steps."""
     from dgm.io import read_metrics
 
     every = json.loads((run / "config.json").read_text())["optim"]["generator"]["every"]
-    windows: dict[int, list[float]] = {}
-    for r in read_metrics(run / "metrics.csv"):
-        if "train/seed_energy" in r:
-            windows.setdefault(int(r["step"] - 1) // (window * every), []).append(r["train/seed_energy"])
-    return [((k + 1) * window, math.fsum(v)) for k, v in sorted(windows.items()) if len(v) == window]
+    rows = read_metrics(run / "metrics.csv")
+    return every, [(r["step"], r["train/seed_energy"]) for r in rows if "train/seed_energy" in r]
 
 
 def _check_run(run: Path, config: Any) -> None:
