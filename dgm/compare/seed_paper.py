@@ -365,8 +365,9 @@ def training_statistic(run: Path, window: int = 1000) -> dict[str, float]:
     sparsely, e.g. before a resume)."""
     if not (run / "metrics.csv").exists():
         return {}
-    every, log = _seed_energy_log(run)
-    last = max((step for step, _ in log), default=0)
+    every, last, log = _seed_energy_log(run)
+    # generator steps come at training steps 1, 1 + every, …; each value is in the first row at
+    # or after its step, so the rows after `last − window · every` hold the last `window`
     values = [value for step, value in log if step > last - window * every]
     if not values:
         return {}
@@ -378,22 +379,23 @@ def window_sums(run: Path, window: int = 1000) -> list[tuple[int, float]]:
     """The seed's log for a GAN run of dgm: (g, the sum of `train/seed_energy` over generator steps
     g − window + 1 … g) for each complete window of every generator step logged, g = window, 2 ·
     window, …, as the seed printed every 1,000 steps (`SEED_LOGS`)."""
-    every, log = _seed_energy_log(run)
+    every, _, log = _seed_energy_log(run)
     windows: dict[int, list[float]] = {}
     for step, value in log:
         windows.setdefault(int(step - 1) // (window * every), []).append(value)
     return [((k + 1) * window, math.fsum(v)) for k, v in sorted(windows.items()) if len(v) == window]
 
 
-def _seed_energy_log(run: Path) -> tuple[int, list[tuple[float, float]]]:
-    """The GAN run's generator interval (it steps every `every`-th training step, config.json)
-    and its (row step, train/seed_energy) pairs: a generator step's value is in the first row
-    after it, within `every` steps."""
+def _seed_energy_log(run: Path) -> tuple[int, float, list[tuple[float, float]]]:
+    """The GAN run's generator interval (it steps every `every`-th training step, config.json),
+    its last logged step, and its (row step, train/seed_energy) pairs: a generator step's value
+    is in the first row at or after it, fewer than `every` steps later."""
     from dgm.io import read_metrics
 
     every = json.loads((run / "config.json").read_text())["optim"]["generator"]["every"]
     rows = read_metrics(run / "metrics.csv")
-    return every, [(r["step"], r["train/seed_energy"]) for r in rows if "train/seed_energy" in r]
+    last = max((r["step"] for r in rows), default=0)
+    return every, last, [(r["step"], r["train/seed_energy"]) for r in rows if "train/seed_energy" in r]
 
 
 def _check_run(run: Path, config: Any) -> None:
