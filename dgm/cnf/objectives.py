@@ -12,7 +12,7 @@ from dgm.cnf.cnf import ContinuousFlow
 from dgm.cnf.coupling import COUPLINGS, couple
 from dgm.errors import DgmError
 from dgm.models.base import GenerativeModel
-from dgm.objectives.base import Objective, OptimSettings, Player, StepContext, preprocessed
+from dgm.objectives.base import Objective, OptimSettings, Player, StepContext, postprocessed, preprocessed
 from dgm.registry import OBJECTIVES
 
 
@@ -164,9 +164,7 @@ class ConditionalFlowMatching(Objective):
         with torch.no_grad():
             core = _flow(teacher, "cfm")
             sample = core.flow(z.to(p), 1.0, 0.0, None if c is None else c.to(p))
-            if hasattr(teacher, "postprocess"):
-                sample = teacher.postprocess(sample)
-            return preprocessed(model, sample.to(like))[0], z
+            return preprocessed(model, postprocessed(teacher, sample).to(like))[0], z
 
     def loss(
         self, player: str, model: GenerativeModel, batch: tuple[Tensor, ...], ctx: StepContext
