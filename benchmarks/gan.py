@@ -38,7 +38,7 @@ VARIANTS: dict[str, tuple[str, dict[str, Any], dict[str, Any]]] = {
     "gan-ns": ("gan-ns", {}, {}),
     "gan-minimax": ("gan-minimax", {}, {}),
     "lsgan": ("lsgan", {}, {}),
-    "hinge-sn": ("hinge", {"spectral_norm": True}, {}),
+    "hinge-sn": ("hinge", {}, {}),  # SNGAN: the objective turns spectral normalisation on
     "wgan": ("wgan", {}, {}),
     "wgan-gp": ("wgan-gp", {}, {}),
     "wgan-sn": ("wgan-sn", {}, {}),  # spectral normalisation: the objective turns it on
@@ -53,7 +53,7 @@ VARIANTS: dict[str, tuple[str, dict[str, Any], dict[str, Any]]] = {
     # fall below its noise once the modes are found; with the cosine decay, a quiet end to keep.
     "gan-minimax-last": ("gan-minimax", {}, {"keep": "last"}),
     "gan-minimax-cosine-last": ("gan-minimax", {}, {"lr_schedule": "cosine", "keep": "last"}),
-    "hinge-sn-cosine-last": ("hinge", {"spectral_norm": True}, {"lr_schedule": "cosine", "keep": "last"}),
+    "hinge-sn-cosine-last": ("hinge", {}, {"lr_schedule": "cosine", "keep": "last"}),
     # Packing with the saturating game, the cosine decay and the last weights (grid25); a critic
     # judging pairs estimates the log density ratio of one sample more sharply than one of four.
     "pacgan4-minimax-cosine-last": ("gan-minimax", {"pack": 4}, {"lr_schedule": "cosine", "keep": "last"}),

@@ -195,14 +195,16 @@ class LeastSquaresGAN(Adversarial):
         return {"d_real": real.mean(), "d_fake": fake.mean()}  # targets 1 and 0
 
 
-@OBJECTIVES.register("hinge", "hinge GAN (SNGAN's loss): critic relu(1 ∓ d), generator −E d(g(z))")
+@OBJECTIVES.register("hinge", "hinge GAN with a spectrally normalised critic (SNGAN, Miyato et al., 2018)")
 class HingeGAN(Adversarial):
-    """critic E[relu(1 − d(y))] + E[relu(1 + d(g(z)))]; generator −E[d(g(z))]; with a spectrally
-    normalised critic (`--set spectral_norm=true`) this is SNGAN (Miyato et al., 2018): Adam 2e-4,
-    β = (0, 0.9), 5 critic steps per generator step."""
+    """critic E[relu(1 − d(y))] + E[relu(1 + d(g(z)))]; generator −E[d(g(z))]. At its defaults this
+    is SNGAN (Miyato et al., 2018): a spectrally normalised critic (the model's `spectral_norm`, on
+    by default with this objective; `--set spectral_norm=false` trains the bare hinge game), Adam
+    2e-4, β = (0, 0.9), 5 critic steps per generator step."""
 
     _adam = OptimSettings(lr=2e-4, betas=(0.0, 0.9), schedule="constant")
     players = (Player("critic", _adam), Player("generator", replace(_adam, every=5)))
+    model_defaults = {"spectral_norm": True}
 
     def critic_loss(self, real: Tensor, fake: Tensor) -> Tensor:
         return losses.critic_loss_hinge(real, fake)

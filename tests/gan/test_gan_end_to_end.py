@@ -238,6 +238,20 @@ def test_pacgan_packs_triples_decays_and_keeps_its_last_weights_unless_told(tmp_
     assert json.loads((tmp_path / "gan" / "config.json").read_text())["kept"]["keep"] == "best"
 
 
+def test_hinge_trains_sngan_unless_told_otherwise(tmp_path: Path) -> None:
+    """The hinge objective's default spectral normalisation reaches the run's critic; `--set
+    spectral_norm=false` trains the bare hinge game."""
+    from dgm.gan.gan import is_spectrally_normalised
+    from dgm.io import load
+
+    base = ["train", "gan", "--data", "ring8", "--objective", "hinge", "--max-steps", "5"]
+    for told, normalised in (([], True), (["--set", "spectral_norm=false"], False)):
+        run = tmp_path / str(normalised)
+        assert main([*base, *told, "--out", str(run)]) == 0
+        assert json.loads((run / "config.json").read_text())["model_args"]["spectral_norm"] is normalised
+        assert is_spectrally_normalised(load(run).core.critic) is normalised
+
+
 def test_logging_every_generator_step_records_each_one_once(tmp_path: Path) -> None:
     """A WGAN logged every 5th step (its generator's interval), with checks and checkpoints off
     that beat: each generator step's seed statistic is in exactly one row, and the seed-paper
