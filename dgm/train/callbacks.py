@@ -115,7 +115,9 @@ class GracefulStop(L.Callback):
 
 class Progress(L.Callback):
     """Training progress on stderr: one line rewritten in place on a terminal (steps of the total,
-    or seconds of the time budget, and the losses); elsewhere (logs, pipes) a line per tenth."""
+    or seconds of the time budget, the losses and, on data of known modes, the modes the last
+    check's samples covered, marked "collapse?" while some are missing); elsewhere (logs, pipes) a
+    line per tenth."""
 
     def __init__(self) -> None:
         self.tty = sys.stderr.isatty()
@@ -148,6 +150,9 @@ class Progress(L.Callback):
             for k, v in module.last_row.items()
             if k.startswith("train/loss")
         ]
+        if module.coverage is not None:
+            covered, total = module.coverage
+            losses.append(f"modes {covered}/{total}" + (" (collapse?)" if covered < total else ""))
         return "  ".join([where, *losses])
 
 

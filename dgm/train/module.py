@@ -81,6 +81,7 @@ class TrainModule(L.LightningModule):
         self.noise = self.batch_noise = noise
         # A model without a density on data of known modes logs their coverage at each check.
         self.modes = modes if model.density == "none" else None
+        self.coverage: tuple[int, int] | None = None  # (covered, total) modes at the last check
         self.step, self.elapsed = 0, 0.0
         self.ema = EMA(model, config.ema) if config.ema else None
         self.selection = Selection()  # over the periodic validations (every val_every steps)
@@ -281,6 +282,7 @@ class TrainModule(L.LightningModule):
         if self.modes is not None:  # logged with the score, of the same samples
             stats = validation_modes(self.model, self.val_data, self.config.seed, self.modes)
             self.row.update({f"val/{k}": stats[k] for k in ("modes_covered", "high_quality")})
+            self.coverage = int(stats["modes_covered"]), int(stats["modes_total"])
         if backup is not None:
             self.model.load_state_dict(backup)
         if self.trainer.world_size > 1:

@@ -156,6 +156,32 @@ def test_mode_coverage_is_logged_at_each_check_on_data_of_known_modes(tmp_path: 
             assert "val/modes_covered" not in checks[0]
 
 
+def test_the_progress_line_and_the_summary_warn_of_missing_modes(
+    tmp_path: Path, capsys: pytest.CaptureFixture
+) -> None:
+    """Off a terminal, each progress line after the first check (the line of a step is written
+    before that step's check) shows the modes that check's samples covered, flagged while some are
+    missing; the summary warns of a collapse on the test split's samples, and only then."""
+    out = tmp_path / "ring8"
+    cli = ["train", "gan", "--data", "ring8", "--max-steps", "20", "--set", "val_every=10", "--out", str(out)]
+    assert main([*cli, "--set", "hidden=[8]"]) == 0
+    captured = capsys.readouterr()
+    lines = [line for line in captured.err.splitlines() if line.startswith("step ")]
+    with (out / "metrics.csv").open() as f:
+        rows = [r for r in csv.DictReader(f) if r["val/energy_distance"]]
+    checks = {int(r["step"]): int(r["val/modes_covered"]) for r in rows}
+    assert sorted(checks) == [10, 20] and len(lines) == 10
+    for line in lines:
+        step = int(line.split()[1].split("/")[0])
+        if step <= 10:
+            assert "modes" not in line, line
+        else:
+            covered = checks[10]
+            assert f"modes {covered}/8" in line and ("(collapse?)" in line) == (covered < 8), line
+    report = json.loads((out / "report.json").read_text())
+    assert ("mode collapse" in captured.out) == (report["modes_covered"] < 8)
+
+
 def test_a_conditional_gan_samples_the_class_it_is_asked_for(tmp_path: Path) -> None:
     """Three far-apart clusters labelled 10, 20, 30: `dgm sample --label 30` draws from the third."""
     g = np.random.default_rng(0)
