@@ -19,6 +19,7 @@ pytestmark = pytest.mark.slow
     ("model", "data", "extra"),
     [
         ("wgan-gp", "8gaussians", ["--set", "hidden=[32,32]"]),
+        ("gan", "CSV", ["--set", "hidden=[32,32]"]),
         ("wgan", "CSV", ["--set", "hidden=[32,32]"]),
         ("dcgan", "digits", ["--set", "width=8", "--set", "latent=2"]),
     ],
