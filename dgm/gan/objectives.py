@@ -195,12 +195,13 @@ class LeastSquaresGAN(Adversarial):
         return {"d_real": real.mean(), "d_fake": fake.mean()}  # targets 1 and 0
 
 
-@OBJECTIVES.register("hinge", "hinge GAN with a spectrally normalised critic (SNGAN, Miyato et al., 2018)")
+@OBJECTIVES.register("hinge", "hinge GAN; on the gan models with a spectrally normalised critic (SNGAN)")
 class HingeGAN(Adversarial):
-    """critic E[relu(1 − d(y))] + E[relu(1 + d(g(z)))]; generator −E[d(g(z))]. At its defaults this
-    is SNGAN (Miyato et al., 2018): a spectrally normalised critic (the model's `spectral_norm`, on
-    by default with this objective; `--set spectral_norm=false` trains the bare hinge game), Adam
-    2e-4, β = (0, 0.9), 5 critic steps per generator step."""
+    """critic E[relu(1 − d(y))] + E[relu(1 + d(g(z)))]; generator −E[d(g(z))]. At its defaults on
+    the `gan` models this is SNGAN (Miyato et al., 2018): a spectrally normalised critic (the
+    model's `spectral_norm`, on by default with this objective; `--set spectral_norm=false` trains
+    the bare hinge game; flow-gan's critic has no such option), Adam 2e-4, β = (0, 0.9), 5 critic
+    steps per generator step."""
 
     _adam = OptimSettings(lr=2e-4, betas=(0.0, 0.9), schedule="constant")
     players = (Player("critic", _adam), Player("generator", replace(_adam, every=5)))

@@ -113,6 +113,10 @@ class GracefulStop(L.Callback):
         self._restore()
 
 
+#: the terminal's erase-to-end-of-line: a shorter line rewritten in place leaves nothing of the last
+CLEAR_LINE = "\x1b[K"
+
+
 class Progress(L.Callback):
     """Training progress on stderr: one line rewritten in place on a terminal (steps of the total,
     or seconds of the time budget, the losses and, on data of known modes, the modes the last
@@ -130,14 +134,14 @@ class Progress(L.Callback):
         now = time.monotonic()
         if self.tty and now - self.shown > 0.2:
             self.shown = now
-            print(f"\r{self._line(pl_module):<60}", end="", file=sys.stderr, flush=True)
+            print(f"\r{self._line(pl_module)}{CLEAR_LINE}", end="", file=sys.stderr, flush=True)
         elif not self.tty and int(10 * fraction) > self.last_tenth:
             self.last_tenth = int(10 * fraction)
             print(self._line(pl_module), file=sys.stderr, flush=True)
 
     def on_train_end(self, trainer: L.Trainer, pl_module: Any) -> None:
         if self.tty and trainer.is_global_zero and self.shown:
-            print(f"\r{self._line(pl_module):<60}", file=sys.stderr, flush=True)
+            print(f"\r{self._line(pl_module)}{CLEAR_LINE}", file=sys.stderr, flush=True)
 
     @staticmethod
     def _line(module: Any) -> str:

@@ -340,6 +340,7 @@ class TrainModule(L.LightningModule):
             "ema": None if self.ema is None else self.ema.shadow,
             "rng": self._rng_state(),
             "finished": self.finished,
+            "coverage": self.coverage,
         }
 
     def on_load_checkpoint(self, checkpoint: dict) -> None:
@@ -353,6 +354,7 @@ class TrainModule(L.LightningModule):
         # are set in on_train_start, where a GPU's can be.
         self._saved_rng = saved["rng"]
         self.finished = saved.get("finished", False)
+        self.coverage = saved.get("coverage")  # the progress line shows it until the next check
 
     def _rng_state(self) -> dict[str, Tensor]:
         """The CPU stream and, on a GPU, this device's stream (noise drawn on the GPU comes from it)."""

@@ -181,6 +181,10 @@ def test_the_progress_line_and_the_summary_warn_of_missing_modes(
             assert f"modes {covered}/8" in line and ("(collapse?)" in line) == (covered < 8), line
     report = json.loads((out / "report.json").read_text())
     assert ("mode collapse" in captured.out) == (report["modes_covered"] < 8)
+    # a resumed run shows the last check's coverage from its first line (the checkpoint keeps it)
+    assert main(["train", "gan", "--out", str(out), "--resume", "--max-steps", "30"]) == 0
+    first = next(line for line in capsys.readouterr().err.splitlines() if line.startswith("step "))
+    assert first.startswith("step 21/30") and f"modes {checks[20]}/8" in first, first
 
 
 def test_a_conditional_gan_samples_the_class_it_is_asked_for(tmp_path: Path) -> None:

@@ -89,3 +89,23 @@ def test_resume_from_a_pickle_payload_is_one_line_and_exit_2(
     )
     err = capsys.readouterr().err.strip()
     assert len(err.splitlines()) == 1 and "not written by dgm" in err, err
+
+
+@pytest.mark.parametrize(
+    ("coverage", "shown"), [(None, None), ((6, 8), "modes 6/8 (collapse?)"), ((8, 8), "modes 8/8")]
+)
+def test_the_progress_line_flags_missing_modes_only(
+    coverage: tuple[int, int] | None, shown: str | None
+) -> None:
+    from types import SimpleNamespace
+
+    from dgm.train.callbacks import Progress
+
+    budget = SimpleNamespace(steps=100, seconds=None)
+    module = SimpleNamespace(step=40, budget=budget, last_row={"train/loss/critic": 1.25}, coverage=coverage)
+    line = Progress._line(module)
+    assert line.startswith("step 40/100  loss/critic 1.25")
+    if shown is None:
+        assert "modes" not in line
+    else:
+        assert line.endswith(shown)
