@@ -63,11 +63,13 @@ def markdown(entries: list[dict]) -> str:
         f"| experiment | run | {head} | the run's last {LAST} windows: mean ± sd | dgm lower |",
         "|---|---|" + "---|" * len(SHOWN) + "---|---|",
     ]
+    shown = set()  # the seed's row once per experiment and span of last windows (seeds of one run)
     for e in entries:
-        for who, log, last in (
-            ("the seed's log", e["seed_log"], e["seed_last"]),
-            (f"dgm, seed {e['run_seed']}", e["windows"], e["dgm_last"]),
-        ):
+        rows = [(f"dgm, seed {e['run_seed']}", e["windows"], e["dgm_last"])]
+        if (e["experiment"], tuple(e["last"])) not in shown:
+            shown.add((e["experiment"], tuple(e["last"])))
+            rows.insert(0, ("the seed's log", e["seed_log"], e["seed_last"]))
+        for who, log, last in rows:
             cells = " | ".join(f"{log[g]:.1f}" if g in log else "–" for g in SHOWN)
             lower = f"{e['dgm_lower']}/{e['windows_compared']}" if who.startswith("dgm") else ""
             span = f"{e['last'][0] // 1000}k–{e['last'][-1] // 1000}k: {last['mean']:.1f} ± {last['sd']:.1f}"
