@@ -149,15 +149,15 @@ class Progress(L.Callback):
         where = f"step {module.step}" + (f"/{b.steps}" if b.steps is not None else "")
         if b.seconds is not None:
             where += f", {module.elapsed_now():.0f}/{b.seconds:.0f} s"
-        losses = [
+        parts = [where] + [
             f"{k.removeprefix('train/')} {v:.4g}"
             for k, v in module.last_row.items()
             if k.startswith("train/loss")
         ]
         if module.coverage is not None:
             covered, total = module.coverage
-            losses.append(f"modes {covered}/{total}" + (" (collapse?)" if covered < total else ""))
-        return "  ".join([where, *losses])
+            parts.append(f"modes {covered}/{total}" + (" (collapse?)" if covered < total else ""))
+        return "  ".join(parts)
 
 
 class MetricsLog:
